@@ -1,0 +1,46 @@
+# zkv: the two commands a newcomer needs are `make run` and `make test`.
+GO        ?= go
+BIN       := bin/zkv
+# Packages with concurrency run again under the race detector. Only folders that exist are used.
+RACE_DIRS := crypto db transport validator prover
+RACE_PKGS := $(foreach d,$(RACE_DIRS),$(if $(wildcard $(d)),./$(d)/...))
+# Extra flags for `make bench`, e.g. BENCH_ARGS='-bench=BatchVerify -count=5'.
+BENCH_ARGS ?= -bench=. -benchmem -run='^$$'
+
+.PHONY: build test test-race run bench lint fuzz clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/zkv
+
+# The whole suite, short mode (small circuits, bounded crash tests), then the race detector on the
+# packages that run goroutines.
+test:
+	$(GO) test -short -count=1 ./...
+	$(MAKE) test-race
+
+test-race:
+	$(if $(RACE_PKGS),$(GO) test -race -short -count=1 $(RACE_PKGS),@echo "no race packages yet")
+
+# The main job with embedded defaults and no outside services: until the devnet exists, the quick
+# benchmark suite, which signs, batch-verifies and aggregates real BLS signatures and prints figures.
+run: build
+	./$(BIN) bench --quick
+
+bench:
+	$(GO) test $(BENCH_ARGS) ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+# A short fuzzing pass over every fuzz target (FUZZTIME per target).
+FUZZTIME ?= 10s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+clean:
+	rm -rf bin
