@@ -1,0 +1,332 @@
+package bls
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"math/big"
+	"runtime"
+
+	"github.com/consensys/gnark-crypto/ecc"
+	bls12381 "github.com/consensys/gnark-crypto/ecc/bls12-381"
+	"github.com/consensys/gnark-crypto/ecc/bls12-381/fr"
+)
+
+// SignatureSet is one (public key, message, signature) triple to verify.
+type SignatureSet struct {
+	PublicKey *PublicKey
+	Message   []byte
+	Signature *Signature
+}
+
+// BatchVerify reports whether every set is valid, verifying them together: sets that share a
+// message share one hash and one Miller-loop pair. False for an empty slice.
+func BatchVerify(sets []SignatureSet) bool {
+	if len(sets) == 0 {
+		return false
+	}
+	v := NewVerifier(len(sets))
+	for _, s := range sets {
+		v.Add(s)
+	}
+	return v.Verify()
+}
+
+// Verifier batches signature sets. Add sets as they arrive, then call Verify for a yes/no
+// answer or Invalid for the indices of the bad sets. Each Add is cheap (grouping only); the
+// hashing, aggregation and pairing work happens in Verify and Invalid, spread over
+// GOMAXPROCS cores.
+//
+// Soundness: each set i is weighted by an independent random non-zero 64-bit scalar r_i from
+// crypto/rand, drawn at verification time, and the batch checks
+//
+//	prod_m e(sum_{i: msg_i = m} r_i*pk_i, H(m)) * e(-G1, sum_i r_i*sig_i) == 1,
+//
+// so a batch with an invalid set passes with probability about 2^-64. Without the weights the
+// errors of two forged sets can cancel (the "forged signature set" vector).
+//
+// A Verifier is not safe for concurrent use; VerifyStream feeds one from a channel.
+type Verifier struct {
+	sets   []SignatureSet
+	group  []int32 // set index -> message group
+	msgs   [][]byte
+	byMsg  map[string]int32
+	hashes []bls12381.G2Affine // per group, filled by ensureHashes
+	hashed int                 // groups [0, hashed) have their hash
+	broken []bool              // sets refused before any pairing (nil or identity points)
+}
+
+// NewVerifier returns an empty verifier sized for about n sets.
+func NewVerifier(n int) *Verifier {
+	return &Verifier{
+		sets:  make([]SignatureSet, 0, n),
+		group: make([]int32, 0, n),
+		byMsg: make(map[string]int32, n),
+	}
+}
+
+// Add queues a set. Sets with a nil or identity key or signature are kept and reported
+// invalid, so indices stay those of the caller.
+func (v *Verifier) Add(s SignatureSet) {
+	bad := s.PublicKey == nil || s.Signature == nil || s.PublicKey.p.IsInfinity() || s.Signature.p.IsInfinity()
+	g, ok := v.byMsg[string(s.Message)]
+	if !ok {
+		g = int32(len(v.msgs))
+		v.byMsg[string(s.Message)] = g
+		v.msgs = append(v.msgs, s.Message)
+	}
+	v.sets = append(v.sets, s)
+	v.group = append(v.group, g)
+	if bad {
+		if v.broken == nil {
+			v.broken = make([]bool, len(v.sets)-1, cap(v.sets))
+		}
+	}
+	if v.broken != nil {
+		v.broken = append(v.broken, bad)
+	}
+}
+
+// Len returns the number of queued sets.
+func (v *Verifier) Len() int { return len(v.sets) }
+
+// Messages returns the number of distinct messages queued.
+func (v *Verifier) Messages() int { return len(v.msgs) }
+
+// Reset empties the verifier, keeping its memory.
+func (v *Verifier) Reset() {
+	v.sets = v.sets[:0]
+	v.group = v.group[:0]
+	v.msgs = v.msgs[:0]
+	clear(v.byMsg)
+	v.hashes = v.hashes[:0]
+	v.hashed = 0
+	v.broken = nil
+}
+
+// Verify reports whether every queued set is valid. False when nothing is queued.
+func (v *Verifier) Verify() bool {
+	if len(v.sets) == 0 || v.broken != nil {
+		return false
+	}
+	v.ensureHashes()
+	idx := make([]int, len(v.sets))
+	for i := range idx {
+		idx[i] = i
+	}
+	return v.verifySubset(idx)
+}
+
+// Invalid returns the indices (in Add order) of the invalid sets, nil when all are valid. It
+// verifies the whole batch first and, on failure, bisects: a half that verifies is cleared at
+// once, so k bad sets among n cost about 2k*log2(n/k) extra batch checks.
+func (v *Verifier) Invalid() []int {
+	if len(v.sets) == 0 {
+		return nil
+	}
+	v.ensureHashes()
+	var bad []int
+	idx := make([]int, 0, len(v.sets))
+	for i := range v.sets {
+		if v.broken != nil && v.broken[i] {
+			bad = append(bad, i)
+			continue
+		}
+		idx = append(idx, i)
+	}
+	var bisect func(s []int)
+	bisect = func(s []int) {
+		if len(s) == 0 || v.verifySubset(s) {
+			return
+		}
+		if len(s) == 1 {
+			bad = append(bad, s[0])
+			return
+		}
+		bisect(s[:len(s)/2])
+		bisect(s[len(s)/2:])
+	}
+	bisect(idx)
+	if len(bad) == 0 {
+		return nil
+	}
+	sortInts(bad)
+	return bad
+}
+
+func sortInts(a []int) {
+	for i := 1; i < len(a); i++ {
+		for j := i; j > 0 && a[j] < a[j-1]; j-- {
+			a[j], a[j-1] = a[j-1], a[j]
+		}
+	}
+}
+
+// ensureHashes hashes every message not hashed yet, in parallel.
+func (v *Verifier) ensureHashes() {
+	n := len(v.msgs)
+	if v.hashed == n {
+		return
+	}
+	if cap(v.hashes) < n {
+		h := make([]bls12381.G2Affine, n, n+n/2)
+		copy(h, v.hashes[:v.hashed])
+		v.hashes = h
+	}
+	v.hashes = v.hashes[:n]
+	from := v.hashed
+	parallelChunks(n-from, func(lo, hi int) {
+		for g := from + lo; g < from+hi; g++ {
+			v.hashes[g] = hashToG2(v.msgs[g])
+		}
+	})
+	v.hashed = n
+}
+
+// randomScalars returns n independent uniformly random non-zero 64-bit scalars.
+func randomScalars(n int) []uint64 {
+	buf := make([]byte, 8*n)
+	if _, err := rand.Read(buf); err != nil {
+		panic("bls: crypto/rand failed: " + err.Error())
+	}
+	out := make([]uint64, n)
+	for i := range out {
+		out[i] = binary.LittleEndian.Uint64(buf[8*i:])
+		for out[i] == 0 {
+			var b [8]byte
+			if _, err := rand.Read(b[:]); err != nil {
+				panic("bls: crypto/rand failed: " + err.Error())
+			}
+			out[i] = binary.LittleEndian.Uint64(b[:])
+		}
+	}
+	return out
+}
+
+// verifySubset runs one randomised batch check over the given sets (all well-formed).
+func (v *Verifier) verifySubset(idx []int) bool {
+	r := randomScalars(len(idx))
+
+	// Order the subset by message group so each group's keys are contiguous.
+	order := make([]int, len(idx))
+	copy(order, idx)
+	groupOf := func(i int) int32 { return v.group[i] }
+	sortByGroup(order, groupOf)
+	// r is indexed by position in order from here on; it is random, so pairing it with the
+	// sorted order keeps every set's weight independent.
+
+	// Group boundaries.
+	starts := make([]int, 0, len(v.msgs)+1)
+	for i := range order {
+		if i == 0 || groupOf(order[i]) != groupOf(order[i-1]) {
+			starts = append(starts, i)
+		}
+	}
+	starts = append(starts, len(order))
+	nGroups := len(starts) - 1
+
+	ps := make([]bls12381.G1Affine, nGroups+1)
+	qs := make([]bls12381.G2Affine, nGroups+1)
+
+	// Public-key side: per group, sum r_i * pk_i (64-bit scalars).
+	parallelChunks(nGroups, func(lo, hi int) {
+		var s big.Int
+		var acc, t bls12381.G1Jac
+		for g := lo; g < hi; g++ {
+			for k := starts[g]; k < starts[g+1]; k++ {
+				t.FromAffine(&v.sets[order[k]].PublicKey.p)
+				t.ScalarMultiplication(&t, s.SetUint64(r[k]))
+				if k == starts[g] {
+					acc.Set(&t)
+				} else {
+					acc.AddAssign(&t)
+				}
+			}
+			ps[g].FromJacobian(&acc)
+			qs[g] = v.hashes[groupOf(order[starts[g]])]
+		}
+	})
+
+	// Signature side: sum r_i * sig_i as one multi-exponentiation.
+	points := make([]bls12381.G2Affine, len(order))
+	scalars := make([]fr.Element, len(order))
+	for k, i := range order {
+		points[k] = v.sets[i].Signature.p
+		scalars[k].SetUint64(r[k])
+	}
+	var sigAcc bls12381.G2Jac
+	if _, err := sigAcc.MultiExp(points, scalars, ecc.MultiExpConfig{NbTasks: runtime.GOMAXPROCS(0)}); err != nil {
+		panic("bls: multi-exponentiation on equal-length inputs failed: " + err.Error())
+	}
+	ps[nGroups] = g1GenNeg
+	qs[nGroups].FromJacobian(&sigAcc)
+	return pairingProductIsOne(ps, qs)
+}
+
+// sortByGroup sorts set indices by message group with a counting sort (groups are dense).
+func sortByGroup(order []int, groupOf func(int) int32) {
+	maxG := int32(0)
+	for _, i := range order {
+		maxG = max(maxG, groupOf(i))
+	}
+	count := make([]int, maxG+2)
+	for _, i := range order {
+		count[groupOf(i)+1]++
+	}
+	for g := 1; g < len(count); g++ {
+		count[g] += count[g-1]
+	}
+	out := make([]int, len(order))
+	for _, i := range order {
+		g := groupOf(i)
+		out[count[g]] = i
+		count[g]++
+	}
+	copy(order, out)
+}
+
+// Result is the outcome of one batch from VerifyStream.
+type Result struct {
+	Sets    []SignatureSet
+	Invalid []int // indices into Sets of the invalid ones; nil when all are valid
+}
+
+// VerifyStream verifies sets read from in, in batches of up to maxBatch: a batch closes when it
+// is full or when no further set is waiting, so latency stays low under light load and batches
+// grow under heavy load. It calls report for every batch, in order, and returns when in is
+// closed (nil) or ctx ends (its error).
+func VerifyStream(ctx context.Context, in <-chan SignatureSet, maxBatch int, report func(Result)) error {
+	if maxBatch < 1 {
+		maxBatch = 1
+	}
+	v := NewVerifier(maxBatch)
+	for {
+		var first SignatureSet
+		var ok bool
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case first, ok = <-in:
+			if !ok {
+				return nil
+			}
+		}
+		v.Reset()
+		v.Add(first)
+	fill:
+		for v.Len() < maxBatch {
+			select {
+			case s, ok := <-in:
+				if !ok {
+					break fill
+				}
+				v.Add(s)
+			default:
+				break fill
+			}
+		}
+		sets := make([]SignatureSet, len(v.sets))
+		copy(sets, v.sets)
+		report(Result{Sets: sets, Invalid: v.Invalid()})
+	}
+}
