@@ -4,7 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
-	"math/big"
+	"math/bits"
 	"runtime"
 
 	"github.com/consensys/gnark-crypto/ecc"
@@ -228,24 +228,24 @@ func (v *Verifier) verifySubset(idx []int) bool {
 	ps := make([]bls12381.G1Affine, nGroups+1)
 	qs := make([]bls12381.G2Affine, nGroups+1)
 
-	// Public-key side: per group, sum r_i * pk_i (64-bit scalars).
+	// Public-key side: per group, sum r_i * pk_i (64-bit scalars), kept in Jacobian form and
+	// brought to affine with one shared inversion.
+	aggs := make([]bls12381.G1Jac, nGroups)
 	parallelChunks(nGroups, func(lo, hi int) {
-		var s big.Int
-		var acc, t bls12381.G1Jac
+		var t bls12381.G1Jac
 		for g := lo; g < hi; g++ {
 			for k := starts[g]; k < starts[g+1]; k++ {
-				t.FromAffine(&v.sets[order[k]].PublicKey.p)
-				t.ScalarMultiplication(&t, s.SetUint64(r[k]))
+				g1MulUint64(&t, &v.sets[order[k]].PublicKey.p, r[k])
 				if k == starts[g] {
-					acc.Set(&t)
+					aggs[g] = t
 				} else {
-					acc.AddAssign(&t)
+					aggs[g].AddAssign(&t)
 				}
 			}
-			ps[g].FromJacobian(&acc)
 			qs[g] = v.hashes[groupOf(order[starts[g]])]
 		}
 	})
+	copy(ps, bls12381.BatchJacobianToAffineG1(aggs))
 
 	// Signature side: sum r_i * sig_i as one multi-exponentiation.
 	points := make([]bls12381.G2Affine, len(order))
@@ -328,5 +328,44 @@ func VerifyStream(ctx context.Context, in <-chan SignatureSet, maxBatch int, rep
 		sets := make([]SignatureSet, len(v.sets))
 		copy(sets, v.sets)
 		report(Result{Sets: sets, Invalid: v.Invalid()})
+	}
+}
+
+// g1MulUint64 sets p = [k]q for a public 64-bit k (a batch weight) with a NAF double-and-add in
+// Jacobian coordinates. gnark-crypto's small-scalar path converts its input to affine first,
+// one field inversion per call, which costs more than the multiplication saves.
+func g1MulUint64(p *bls12381.G1Jac, q *bls12381.G1Affine, k uint64) {
+	var naf [66]int8
+	n := 0
+	var hi uint64 // bit 64, set when rounding k up carries out
+	for k != 0 || hi != 0 {
+		if k&1 == 1 {
+			if k&3 == 1 {
+				naf[n] = 1
+				k--
+			} else {
+				naf[n] = -1
+				var c uint64
+				k, c = bits.Add64(k, 1, 0)
+				hi += c
+			}
+		}
+		k = k>>1 | hi<<63
+		hi = 0
+		n++
+	}
+	var neg bls12381.G1Affine
+	neg.Neg(q)
+	p.X.SetOne()
+	p.Y.SetOne()
+	p.Z.SetZero()
+	for i := n - 1; i >= 0; i-- {
+		p.DoubleAssign()
+		switch naf[i] {
+		case 1:
+			p.AddMixed(q)
+		case -1:
+			p.AddMixed(&neg)
+		}
 	}
 }

@@ -92,14 +92,15 @@ func (sk *SecretKey) PublicKey() *PublicKey {
 // Zeroize overwrites the key in memory. The key must not be used afterwards.
 func (sk *SecretKey) Zeroize() { sk.s.SetZero() }
 
-// String keeps secret keys out of logs.
-func (sk *SecretKey) String() string { return "bls.SecretKey(redacted)" }
+// String keeps secret keys out of logs. It and Format have value receivers so that a
+// dereferenced key prints redacted too.
+func (SecretKey) String() string { return "bls.SecretKey(redacted)" }
 
 // GoString keeps secret keys out of %#v output.
-func (sk *SecretKey) GoString() string { return sk.String() }
+func (sk SecretKey) GoString() string { return sk.String() }
 
 // Format keeps secret keys out of every fmt verb (%x, %d, %+v ...).
-func (sk *SecretKey) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(sk.String())) }
+func (sk SecretKey) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(sk.String())) }
 
 // PublicKey is a BLS public key: a G1 point in the prime-order subgroup, never the identity.
 type PublicKey struct {

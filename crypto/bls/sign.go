@@ -19,16 +19,6 @@ func (sk *SecretKey) Sign(msg []byte) *Signature {
 	return &Signature{p: g2MulSecret(&h, &sk.s)}
 }
 
-// hashToG2 is the ciphersuite's hash_to_curve. gnark-crypto only fails on a DST over 255 bytes,
-// and ours is a constant.
-func hashToG2(msg []byte) bls12381.G2Affine {
-	h, err := bls12381.HashToG2(msg, DST)
-	if err != nil {
-		panic("bls: hash to G2 with the ciphersuite DST failed: " + err.Error())
-	}
-	return h
-}
-
 var (
 	g1Gen bls12381.G1Affine
 	g2Gen bls12381.G2Affine
