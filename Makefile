@@ -7,7 +7,7 @@ RACE_PKGS := $(foreach d,$(RACE_DIRS),$(if $(wildcard $(d)),./$(d)/...))
 # Extra flags for `make bench`, e.g. BENCH_ARGS='-bench=BatchVerify -count=5'.
 BENCH_ARGS ?= -bench=. -benchmem -run='^$$'
 
-.PHONY: build test test-race run bench lint fuzz clean
+.PHONY: build test test-race run bench bench-bls lint fuzz clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/zkv
@@ -28,6 +28,21 @@ run: build
 
 bench:
 	$(GO) test $(BENCH_ARGS) ./...
+
+bin:
+	mkdir -p bin
+
+# zkv against blst (the reference BLS implementation) on the same inputs, each GOMAXPROCS in its
+# own process (gnark-crypto sizes its work from the CPU count), printing time ratios zkv/blst.
+BLS_CPUS      ?= 1 2
+BLS_BENCHTIME ?= 2s
+BLS_COUNT     ?= 3
+bench-bls: bin
+	@for p in $(BLS_CPUS); do \
+	  echo "== GOMAXPROCS=$$p"; \
+	  $(GO) test -run '^$$' -bench . -benchtime $(BLS_BENCHTIME) -count $(BLS_COUNT) -cpu $$p ./crypto/bls > bin/bench-bls-$$p.txt || exit 1; \
+	  awk -f bench/ratio.awk bin/bench-bls-$$p.txt; \
+	done
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
