@@ -5,7 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"math/bits"
-	"runtime"
+	"sync"
+	"sync/atomic"
 
 	"github.com/consensys/gnark-crypto/ecc"
 	bls12381 "github.com/consensys/gnark-crypto/ecc/bls12-381"
@@ -51,8 +52,8 @@ type Verifier struct {
 	group  []int32 // set index -> message group
 	msgs   [][]byte
 	byMsg  map[string]int32
-	hashes []bls12381.G2Affine // per group, filled by ensureHashes
-	hashed int                 // groups [0, hashed) have their hash
+	hashes   []bls12381.G2Affine // per group, computed on first use and kept for bisection
+	hashDone []bool
 	broken []bool              // sets refused before any pairing (nil or identity points)
 }
 
@@ -100,7 +101,7 @@ func (v *Verifier) Reset() {
 	v.msgs = v.msgs[:0]
 	clear(v.byMsg)
 	v.hashes = v.hashes[:0]
-	v.hashed = 0
+	v.hashDone = v.hashDone[:0]
 	v.broken = nil
 }
 
@@ -109,7 +110,7 @@ func (v *Verifier) Verify() bool {
 	if len(v.sets) == 0 || v.broken != nil {
 		return false
 	}
-	v.ensureHashes()
+	v.prepare()
 	idx := make([]int, len(v.sets))
 	for i := range idx {
 		idx[i] = i
@@ -124,7 +125,7 @@ func (v *Verifier) Invalid() []int {
 	if len(v.sets) == 0 {
 		return nil
 	}
-	v.ensureHashes()
+	v.prepare()
 	var bad []int
 	idx := make([]int, 0, len(v.sets))
 	for i := range v.sets {
@@ -162,25 +163,13 @@ func sortInts(a []int) {
 	}
 }
 
-// ensureHashes hashes every message not hashed yet, in parallel.
-func (v *Verifier) ensureHashes() {
+// prepare sizes the per-message hash cache before a verification.
+func (v *Verifier) prepare() {
 	n := len(v.msgs)
-	if v.hashed == n {
-		return
+	for len(v.hashes) < n {
+		v.hashes = append(v.hashes, bls12381.G2Affine{})
+		v.hashDone = append(v.hashDone, false)
 	}
-	if cap(v.hashes) < n {
-		h := make([]bls12381.G2Affine, n, n+n/2)
-		copy(h, v.hashes[:v.hashed])
-		v.hashes = h
-	}
-	v.hashes = v.hashes[:n]
-	from := v.hashed
-	parallelChunks(n-from, func(lo, hi int) {
-		for g := from + lo; g < from+hi; g++ {
-			v.hashes[g] = hashToG2(v.msgs[g])
-		}
-	})
-	v.hashed = n
 }
 
 // randomScalars returns n independent uniformly random non-zero 64-bit scalars.
@@ -204,81 +193,140 @@ func randomScalars(n int) []uint64 {
 }
 
 // verifySubset runs one randomised batch check over the given sets (all well-formed).
+//
+// The work is split by message group and handed out in chunks from a shared counter, so a core
+// that finishes early takes more and no phase waits for the slowest core: each chunk hashes its
+// messages (once per Verifier: bisection reuses them), sums its weighted keys per message, and
+// runs one multi-Miller loop over its pairs into the worker's running product. One worker first
+// sums the weighted signatures. One final exponentiation closes the batch.
 func (v *Verifier) verifySubset(idx []int) bool {
 	r := randomScalars(len(idx))
 
-	// Order the subset by message group so each group's keys are contiguous.
+	// Order the subset by message group so each group's keys are contiguous. r is random, so
+	// indexing it by position in this order keeps every set's weight independent.
 	order := make([]int, len(idx))
 	copy(order, idx)
-	groupOf := func(i int) int32 { return v.group[i] }
-	sortByGroup(order, groupOf)
-	// r is indexed by position in order from here on; it is random, so pairing it with the
-	// sorted order keeps every set's weight independent.
-
-	// Group boundaries.
+	sortByGroup(order, v.group)
 	starts := make([]int, 0, len(v.msgs)+1)
 	for i := range order {
-		if i == 0 || groupOf(order[i]) != groupOf(order[i-1]) {
+		if i == 0 || v.group[order[i]] != v.group[order[i-1]] {
 			starts = append(starts, i)
 		}
 	}
 	starts = append(starts, len(order))
 	nGroups := len(starts) - 1
 
-	ps := make([]bls12381.G1Affine, nGroups+1)
-	qs := make([]bls12381.G2Affine, nGroups+1)
-
-	// Public-key side: per group, sum r_i * pk_i (64-bit scalars), kept in Jacobian form and
-	// brought to affine with one shared inversion.
-	aggs := make([]bls12381.G1Jac, nGroups)
-	parallelChunks(nGroups, func(lo, hi int) {
-		var t bls12381.G1Jac
-		for g := lo; g < hi; g++ {
-			for k := starts[g]; k < starts[g+1]; k++ {
-				g1MulUint64(&t, &v.sets[order[k]].PublicKey.p, r[k])
-				if k == starts[g] {
-					aggs[g] = t
-				} else {
-					aggs[g].AddAssign(&t)
-				}
+	w := workers(nGroups)
+	chunk := max(1, min(32, nGroups/(4*w)))
+	var next atomic.Int64
+	partial := make([]bls12381.GT, w)
+	ok := make([]bool, w)
+	var sigAgg bls12381.G2Affine
+	var wg sync.WaitGroup
+	for wi := 0; wi < w; wi++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if wi == 0 {
+				sigAgg = v.weightedSignatures(order, r)
 			}
-			qs[g] = v.hashes[groupOf(order[starts[g]])]
+			partial[wi].SetOne()
+			ps := make([]bls12381.G1Affine, 0, chunk)
+			qs := make([]bls12381.G2Affine, 0, chunk)
+			jac := make([]bls12381.G1Jac, chunk)
+			var t bls12381.G1Jac
+			for {
+				lo := int(next.Add(int64(chunk))) - chunk
+				if lo >= nGroups {
+					break
+				}
+				hi := min(lo+chunk, nGroups)
+				qs = qs[:0]
+				for g := lo; g < hi; g++ {
+					msgGroup := v.group[order[starts[g]]]
+					if !v.hashDone[msgGroup] {
+						v.hashes[msgGroup] = hashToG2(v.msgs[msgGroup])
+						v.hashDone[msgGroup] = true
+					}
+					qs = append(qs, v.hashes[msgGroup])
+					for k := starts[g]; k < starts[g+1]; k++ {
+						g1MulUint64(&t, &v.sets[order[k]].PublicKey.p, r[k])
+						if k == starts[g] {
+							jac[g-lo] = t
+						} else {
+							jac[g-lo].AddAssign(&t)
+						}
+					}
+				}
+				ps = append(ps[:0], bls12381.BatchJacobianToAffineG1(jac[:hi-lo])...)
+				for i := range ps {
+					if ps[i].IsInfinity() || qs[i].IsInfinity() {
+						return // ok[wi] stays false: MillerLoop would drop the pair
+					}
+				}
+				ml, err := bls12381.MillerLoop(ps, qs)
+				if err != nil {
+					return
+				}
+				partial[wi].Mul(&partial[wi], &ml)
+			}
+			ok[wi] = true
+		}()
+	}
+	wg.Wait()
+	for _, o := range ok {
+		if !o {
+			return false
 		}
-	})
-	copy(ps, bls12381.BatchJacobianToAffineG1(aggs))
+	}
+	if sigAgg.IsInfinity() {
+		return false
+	}
+	acc, err := bls12381.MillerLoop([]bls12381.G1Affine{g1GenNeg}, []bls12381.G2Affine{sigAgg})
+	if err != nil {
+		return false
+	}
+	for i := range partial {
+		acc.Mul(&acc, &partial[i])
+	}
+	fe := bls12381.FinalExponentiation(&acc)
+	return fe.IsOne()
+}
 
-	// Signature side: sum r_i * sig_i as one multi-exponentiation.
+// weightedSignatures returns sum r[k] * sig(order[k]) as one multi-exponentiation on the calling
+// goroutine (the other workers are busy with the key side).
+func (v *Verifier) weightedSignatures(order []int, r []uint64) bls12381.G2Affine {
 	points := make([]bls12381.G2Affine, len(order))
 	scalars := make([]fr.Element, len(order))
 	for k, i := range order {
 		points[k] = v.sets[i].Signature.p
 		scalars[k].SetUint64(r[k])
 	}
-	var sigAcc bls12381.G2Jac
-	if _, err := sigAcc.MultiExp(points, scalars, ecc.MultiExpConfig{NbTasks: runtime.GOMAXPROCS(0)}); err != nil {
+	var acc bls12381.G2Jac
+	if _, err := acc.MultiExp(points, scalars, ecc.MultiExpConfig{NbTasks: 1}); err != nil {
 		panic("bls: multi-exponentiation on equal-length inputs failed: " + err.Error())
 	}
-	ps[nGroups] = g1GenNeg
-	qs[nGroups].FromJacobian(&sigAcc)
-	return pairingProductIsOne(ps, qs)
+	var out bls12381.G2Affine
+	out.FromJacobian(&acc)
+	return out
 }
 
 // sortByGroup sorts set indices by message group with a counting sort (groups are dense).
-func sortByGroup(order []int, groupOf func(int) int32) {
+func sortByGroup(order []int, group []int32) {
 	maxG := int32(0)
 	for _, i := range order {
-		maxG = max(maxG, groupOf(i))
+		maxG = max(maxG, group[i])
 	}
 	count := make([]int, maxG+2)
 	for _, i := range order {
-		count[groupOf(i)+1]++
+		count[group[i]+1]++
 	}
 	for g := 1; g < len(count); g++ {
 		count[g] += count[g-1]
 	}
 	out := make([]int, len(order))
 	for _, i := range order {
-		g := groupOf(i)
+		g := group[i]
 		out[count[g]] = i
 		count[g]++
 	}
