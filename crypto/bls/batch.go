@@ -48,13 +48,13 @@ func BatchVerify(sets []SignatureSet) bool {
 //
 // A Verifier is not safe for concurrent use; VerifyStream feeds one from a channel.
 type Verifier struct {
-	sets   []SignatureSet
-	group  []int32 // set index -> message group
-	msgs   [][]byte
-	byMsg  map[string]int32
+	sets     []SignatureSet
+	group    []int32 // set index -> message group
+	msgs     [][]byte
+	byMsg    map[string]int32
 	hashes   []bls12381.G2Affine // per group, computed on first use and kept for bisection
 	hashDone []bool
-	broken []bool              // sets refused before any pairing (nil or identity points)
+	broken   []bool // sets refused before any pairing (nil or identity points)
 }
 
 // NewVerifier returns an empty verifier sized for about n sets.
