@@ -1,0 +1,203 @@
+package prover
+
+import (
+	"crypto/rand"
+	"fmt"
+	"sort"
+
+	"github.com/consensys/gnark-crypto/ecc"
+	"github.com/consensys/gnark-crypto/ecc/bn254"
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+	"github.com/consensys/gnark/constraint/solver"
+	cs "github.com/consensys/gnark/constraint/bn254"
+	"github.com/consensys/gnark/frontend"
+)
+
+// A Groth16 proof's A, B and C points are sums over the witness wires: Σ wᵢ·Aᵢ, Σ wᵢ·Bᵢ (in
+// G1 and G2) and Σ wᵢ·Kᵢ, plus the quotient term and the randomizers. For one validator most
+// wires do not change from one epoch to the next: the identity, the leaf and every tree level
+// the registry's changes did not reach. The layout splits the wires into groups that change
+// together, so the prover can keep each group's partial sums per validator and recompute
+// only the groups whose wire values differ from last time.
+//
+// Groups are found once per circuit by experiment: a random valid witness is solved, then
+// solved again with one input class changed (the epoch, the message, the minimum weight, the
+// siblings of one tree level), and each wire is labelled with the classes that changed it.
+// Grouping never affects correctness: the prover reuses a group's sums only when a digest of
+// the group's current wire values equals the digest the sums were computed from.
+type layout struct {
+	nbWires  int
+	nbPublic int
+	groups   []wireGroup
+}
+
+type wireGroup struct {
+	label    uint64 // bit set of input classes that change the group's wires
+	volatile bool   // changes with every attestation: never cached
+	wires    []int  // every wire of the group, for the digest
+
+	aWires, bWires, kWires []int
+	aBases, b1Bases        []bn254.G1Affine
+	b2Bases                []bn254.G2Affine
+	kBases                 []bn254.G1Affine
+}
+
+// Input classes of the experiment. Levels take the bits from classLevel0 up.
+const (
+	classEpoch = iota
+	classMessage
+	classMinWeight
+	classLevel0
+)
+
+func newLayout(k *Keys) (*layout, error) {
+	ccs, pk := k.ccs, k.pk
+	l := &layout{
+		nbWires:  ccs.GetNbPublicVariables() + ccs.GetNbSecretVariables() + ccs.GetNbInternalVariables(),
+		nbPublic: ccs.GetNbPublicVariables(),
+	}
+	labels := make([]uint64, l.nbWires)
+	// Two independent experiments, so a wire that keeps its value by chance in one is still
+	// labelled by the other.
+	for trial := 0; trial < 2; trial++ {
+		if err := labelWires(ccs, k.depth, labels); err != nil {
+			return nil, fmt.Errorf("wire layout: %w", err)
+		}
+	}
+
+	// Positions of each wire in the filtered bases of the proving key: gnark drops the wires
+	// whose A (or B) polynomial is zero at τ from G1.A (G1.B, G2.B).
+	aPos, bPos := filteredPositions(pk.InfinityA), filteredPositions(pk.InfinityB)
+
+	byLabel := map[uint64]*wireGroup{}
+	for w := 0; w < l.nbWires; w++ {
+		g := byLabel[labels[w]]
+		if g == nil {
+			g = &wireGroup{
+				label:    labels[w],
+				volatile: labels[w]&(1<<classEpoch|1<<classMessage) != 0,
+			}
+			byLabel[labels[w]] = g
+		}
+		g.wires = append(g.wires, w)
+		if !pk.InfinityA[w] {
+			g.aWires = append(g.aWires, w)
+			g.aBases = append(g.aBases, pk.G1.A[aPos[w]])
+		}
+		if !pk.InfinityB[w] {
+			g.bWires = append(g.bWires, w)
+			g.b1Bases = append(g.b1Bases, pk.G1.B[bPos[w]])
+			g.b2Bases = append(g.b2Bases, pk.G2.B[bPos[w]])
+		}
+		if w >= l.nbPublic {
+			g.kWires = append(g.kWires, w)
+			g.kBases = append(g.kBases, pk.G1.K[w-l.nbPublic])
+		}
+	}
+	for _, g := range byLabel {
+		l.groups = append(l.groups, *g)
+	}
+	sort.Slice(l.groups, func(i, j int) bool { return l.groups[i].wires[0] < l.groups[j].wires[0] })
+	return l, nil
+}
+
+func filteredPositions(infinity []bool) []int {
+	pos := make([]int, len(infinity))
+	n := 0
+	for i, inf := range infinity {
+		pos[i] = n
+		if !inf {
+			n++
+		}
+	}
+	return pos
+}
+
+// labelWires solves a random witness and its variants and ORs, into labels, the classes
+// whose change changed each wire.
+func labelWires(ccs *cs.R1CS, depth int, labels []uint64) error {
+	base, err := randomRequest(depth)
+	if err != nil {
+		return err
+	}
+	w0, err := solveWires(ccs, base)
+	if err != nil {
+		return err
+	}
+	variants := map[int]func(r *Request) error{
+		classEpoch:     func(r *Request) error { r.Epoch++; return nil },
+		classMessage:   func(r *Request) error { r.SigningRoot[0] ^= 1; return nil },
+		classMinWeight: func(r *Request) error { r.MinWeight++; return nil },
+	}
+	for lvl := 0; lvl < depth/2; lvl++ {
+		variants[classLevel0+lvl] = func(r *Request) error {
+			r.Path.Siblings = append([][Arity - 1]fr.Element(nil), r.Path.Siblings...)
+			for j := range r.Path.Siblings[lvl] {
+				if _, err := r.Path.Siblings[lvl][j].SetRandom(); err != nil {
+					return err
+				}
+			}
+			r.Root = r.Path.Root(Leaf(IdentityCommitment(r.Secret), r.Weight))
+			return nil
+		}
+	}
+	for class, change := range variants {
+		r := *base
+		if err := change(&r); err != nil {
+			return err
+		}
+		w, err := solveWires(ccs, &r)
+		if err != nil {
+			return err
+		}
+		for i := range w {
+			if !w[i].Equal(&w0[i]) {
+				labels[i] |= 1 << uint(class)
+			}
+		}
+	}
+	return nil
+}
+
+// randomRequest returns a valid request for a random validator at a random place in a tree
+// of random siblings, leaving room for the minimum-weight variant.
+func randomRequest(depth int) (*Request, error) {
+	var seed [32]byte
+	if _, err := rand.Read(seed[:]); err != nil {
+		return nil, err
+	}
+	r := &Request{
+		Secret:    DeriveSecret(seed),
+		Weight:    32_000_000_000,
+		MinWeight: 1_000_000_000,
+		Epoch:     uint64(seed[0]) + 1,
+		Path:      Path{Index: uint64(seed[1]) % (1 << uint(depth))},
+	}
+	copy(r.SigningRoot[:], seed[2:])
+	r.Path.Siblings = make([][Arity - 1]fr.Element, depth/2)
+	for l := range r.Path.Siblings {
+		for j := range r.Path.Siblings[l] {
+			if _, err := r.Path.Siblings[l][j].SetRandom(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	r.Root = r.Path.Root(Leaf(IdentityCommitment(r.Secret), r.Weight))
+	return r, nil
+}
+
+func solveWires(ccs *cs.R1CS, r *Request) (fr.Vector, error) {
+	st, err := r.Statement()
+	if err != nil {
+		return nil, err
+	}
+	wit, err := frontend.NewWitness(r.assignment(&st), ecc.BN254.ScalarField())
+	if err != nil {
+		return nil, err
+	}
+	sol, err := ccs.Solve(wit, solver.WithNbTasks(1))
+	if err != nil {
+		return nil, err
+	}
+	return sol.(*cs.R1CSSolution).W, nil
+}

@@ -1,0 +1,315 @@
+package prover
+
+import (
+	"crypto/rand"
+	"fmt"
+	"math/big"
+	"runtime"
+	"sync"
+
+	"github.com/consensys/gnark-crypto/ecc"
+	"github.com/consensys/gnark-crypto/ecc/bn254"
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+	groth16bn254 "github.com/consensys/gnark/backend/groth16/bn254"
+)
+
+// VerifyingKey verifies proofs of one circuit, alone or in batches. It is safe for concurrent
+// use.
+//
+// Groth16 check: e(A, B) = e(α, β) · e(vk_x, γ) · e(C, δ), with vk_x = IC₀ + Σⱼ pubⱼ·ICⱼ₊₁.
+// β, γ and δ are fixed, so their Miller-loop lines are computed once here.
+type VerifyingKey struct {
+	vk    *groth16bn254.VerifyingKey
+	alpha bn254.G1Affine
+	ic    []bn254.G1Affine // NumPublic+1 points
+	lines [3][2][len(bn254.LoopCounter)]bn254.LineEvaluationAff
+	eAB   bn254.GT // e(α, β)
+}
+
+// Line indices into VerifyingKey.lines.
+const (
+	lineBeta = iota
+	lineGamma
+	lineDelta
+)
+
+func newVerifyingKey(vk *groth16bn254.VerifyingKey) (*VerifyingKey, error) {
+	if len(vk.G1.K) != NumPublic+1 {
+		return nil, fmt.Errorf("%w: verifying key has %d public points, want %d", ErrMalformed, len(vk.G1.K), NumPublic+1)
+	}
+	if len(vk.CommitmentKeys) != 0 || len(vk.PublicAndCommitmentCommitted) != 0 {
+		return nil, fmt.Errorf("%w: verifying key uses commitments", ErrMalformed)
+	}
+	for _, p := range append([]bn254.G1Affine{vk.G1.Alpha}, vk.G1.K...) {
+		if p.IsInfinity() || !p.IsOnCurve() {
+			return nil, fmt.Errorf("%w: verifying key G1 point at infinity or off the curve", ErrMalformed)
+		}
+	}
+	for _, q := range []bn254.G2Affine{vk.G2.Beta, vk.G2.Gamma, vk.G2.Delta} {
+		if q.IsInfinity() || !q.IsInSubGroup() {
+			return nil, fmt.Errorf("%w: verifying key G2 point at infinity or outside G2", ErrMalformed)
+		}
+	}
+	if err := vk.Precompute(); err != nil { // gnark's own Verify needs it after decoding
+		return nil, fmt.Errorf("verifying key: %w", err)
+	}
+	k := &VerifyingKey{vk: vk, alpha: vk.G1.Alpha, ic: vk.G1.K}
+	k.lines[lineBeta] = bn254.PrecomputeLines(vk.G2.Beta)
+	k.lines[lineGamma] = bn254.PrecomputeLines(vk.G2.Gamma)
+	k.lines[lineDelta] = bn254.PrecomputeLines(vk.G2.Delta)
+	eAB, err := bn254.Pair([]bn254.G1Affine{vk.G1.Alpha}, []bn254.G2Affine{vk.G2.Beta})
+	if err != nil {
+		return nil, fmt.Errorf("verifying key: %w", err)
+	}
+	k.eAB = eAB
+	return k, nil
+}
+
+// fixedLines returns a copy of the precomputed lines [from, to): gnark-crypto's
+// MillerLoopFixedQ evaluates the lines at P in place, so the originals must never reach it.
+func (vk *VerifyingKey) fixedLines(from, to int) [][2][len(bn254.LoopCounter)]bn254.LineEvaluationAff {
+	out := make([][2][len(bn254.LoopCounter)]bn254.LineEvaluationAff, to-from)
+	copy(out, vk.lines[from:to])
+	return out
+}
+
+// Claim is a proof with the statement it claims.
+type Claim struct {
+	Proof     Proof
+	Statement Statement
+}
+
+// vkX returns Σᵢ cᵢ·vk_x(statementᵢ) = (Σ cᵢ)·IC₀ + Σⱼ (Σᵢ cᵢ·pubᵢⱼ)·ICⱼ₊₁, a 7-point MSM
+// whatever the number of statements.
+func (vk *VerifyingKey) vkX(coeffs []fr.Element, sts []*Statement) bn254.G1Affine {
+	var scalars [NumPublic + 1]fr.Element
+	var t fr.Element
+	for i, st := range sts {
+		pub := st.Public()
+		scalars[0].Add(&scalars[0], &coeffs[i])
+		for j := range pub {
+			t.Mul(&coeffs[i], &pub[j])
+			scalars[j+1].Add(&scalars[j+1], &t)
+		}
+	}
+	var acc bn254.G1Affine
+	if _, err := acc.MultiExp(vk.ic, scalars[:], ecc.MultiExpConfig{NbTasks: 1}); err != nil {
+		panic(err) // the slices have equal lengths
+	}
+	return acc
+}
+
+// Verify checks one proof against its statement with a single multi-Miller loop and final
+// exponentiation. It returns ErrInvalidProof (or ErrMalformed for unusable points).
+func (vk *VerifyingKey) Verify(p *Proof, st *Statement) error {
+	if err := p.check(); err != nil {
+		return err
+	}
+	one := []fr.Element{fr.One()}
+	x := vk.vkX(one, []*Statement{st})
+	var negX, negC bn254.G1Affine
+	negX.Neg(&x)
+	negC.Neg(&p.C)
+	ml, err := bn254.MillerLoop([]bn254.G1Affine{p.A}, []bn254.G2Affine{p.B})
+	if err != nil {
+		return fmt.Errorf("verify: %w", err)
+	}
+	fixed, err := bn254.MillerLoopFixedQ([]bn254.G1Affine{negX, negC}, vk.fixedLines(lineGamma, lineDelta+1))
+	if err != nil {
+		return fmt.Errorf("verify: %w", err)
+	}
+	ml.Mul(&ml, &fixed)
+	if res := bn254.FinalExponentiation(&ml); !res.Equal(&vk.eAB) {
+		return fmt.Errorf("%w: pairing check failed", ErrInvalidProof)
+	}
+	return nil
+}
+
+// BatchVerify checks many proofs at once. With random 128-bit rᵢ it checks
+//
+//	Πᵢ e(rᵢ·Aᵢ, Bᵢ) · e(-Σ rᵢ·vk_xᵢ, γ) · e(-Σ rᵢ·Cᵢ, δ) · e(-(Σ rᵢ)·α, β) = 1
+//
+// which costs N+3 Miller-loop pairs and one final exponentiation instead of N of each. The
+// Miller loops run on all cores. A nil result means every proof is valid except with
+// probability about 2⁻¹²⁸; ErrInvalidProof means at least one is not (FindInvalid says which).
+func (vk *VerifyingKey) BatchVerify(claims []Claim) error {
+	if len(claims) == 0 {
+		return nil
+	}
+	idx := make([]int, len(claims))
+	for i := range idx {
+		idx[i] = i
+	}
+	ok, err := vk.batch(claims, idx)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%w: batch of %d proofs failed", ErrInvalidProof, len(claims))
+	}
+	return nil
+}
+
+// FindInvalid returns the indices, in increasing order, of the claims whose proofs do not
+// verify, or none. It bisects: a failing batch is split in halves, a half that passes is
+// cleared, and when the left half passes the right one is split without being checked again
+// (the parent's failure already blames it), so k bad proofs among N cost O(k·log N) batches.
+func (vk *VerifyingKey) FindInvalid(claims []Claim) ([]int, error) {
+	idx := make([]int, len(claims))
+	for i := range idx {
+		idx[i] = i
+	}
+	var bad []int
+	var search func(idx []int, knownBad bool) error
+	search = func(idx []int, knownBad bool) error {
+		if len(idx) == 0 {
+			return nil
+		}
+		if len(idx) == 1 {
+			if knownBad {
+				bad = append(bad, idx[0])
+				return nil
+			}
+			c := &claims[idx[0]]
+			if err := vk.Verify(&c.Proof, &c.Statement); err != nil {
+				bad = append(bad, idx[0])
+			}
+			return nil
+		}
+		if !knownBad {
+			ok, err := vk.batch(claims, idx)
+			if err != nil {
+				return err
+			}
+			if ok {
+				return nil
+			}
+		}
+		left, right := idx[:len(idx)/2], idx[len(idx)/2:]
+		before := len(bad)
+		if err := search(left, false); err != nil {
+			return err
+		}
+		// If left is clean, the failure lies in right.
+		return search(right, len(bad) == before)
+	}
+	if err := search(idx, false); err != nil {
+		return nil, err
+	}
+	return bad, nil
+}
+
+// batch runs the randomized check on claims[idx...]. Malformed proofs (at infinity, off the
+// curve) fail the batch rather than being skipped by the Miller loop.
+func (vk *VerifyingKey) batch(claims []Claim, idx []int) (bool, error) {
+	n := len(idx)
+	for _, i := range idx {
+		if err := claims[i].Proof.check(); err != nil {
+			return false, nil
+		}
+	}
+	coeffs, err := randomCoefficients(n)
+	if err != nil {
+		return false, err
+	}
+
+	workers := runtime.GOMAXPROCS(0)
+	if workers > n {
+		workers = n
+	}
+	type part struct {
+		ml   bn254.GT
+		sumC bn254.G1Jac
+		err  error
+	}
+	parts := make([]part, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		lo, hi := w*n/workers, (w+1)*n/workers
+		wg.Add(1)
+		go func(pt *part, lo, hi int) {
+			defer wg.Done()
+			as := make([]bn254.G1Affine, hi-lo)
+			bs := make([]bn254.G2Affine, hi-lo)
+			cs := make([]bn254.G1Affine, hi-lo)
+			aj := make([]bn254.G1Jac, hi-lo)
+			var r big.Int
+			for k := lo; k < hi; k++ {
+				p := &claims[idx[k]].Proof
+				coeffs[k].BigInt(&r)
+				aj[k-lo].FromAffine(&p.A)
+				aj[k-lo].ScalarMultiplication(&aj[k-lo], &r)
+				bs[k-lo] = p.B
+				cs[k-lo] = p.C
+			}
+			copy(as, bn254.BatchJacobianToAffineG1(aj))
+			if _, err := pt.sumC.MultiExp(cs, coeffs[lo:hi], ecc.MultiExpConfig{NbTasks: 1}); err != nil {
+				pt.err = err
+				return
+			}
+			pt.ml, pt.err = bn254.MillerLoop(as, bs)
+		}(&parts[w], lo, hi)
+	}
+
+	sts := make([]*Statement, n)
+	var sumR fr.Element
+	for k, i := range idx {
+		sts[k] = &claims[i].Statement
+		sumR.Add(&sumR, &coeffs[k])
+	}
+	x := vk.vkX(coeffs, sts)
+	var negX, negAlpha bn254.G1Affine
+	negX.Neg(&x)
+	var sr big.Int
+	negAlpha.ScalarMultiplication(&vk.alpha, sumR.BigInt(&sr))
+	negAlpha.Neg(&negAlpha)
+	wg.Wait()
+
+	var sumC bn254.G1Jac
+	acc := bn254.GT{}
+	acc.SetOne()
+	for i := range parts {
+		if parts[i].err != nil {
+			return false, fmt.Errorf("batch verify: %w", parts[i].err)
+		}
+		sumC.AddAssign(&parts[i].sumC)
+		acc.Mul(&acc, &parts[i].ml)
+	}
+	var negC bn254.G1Affine
+	negC.FromJacobian(&sumC)
+	negC.Neg(&negC)
+	fixed, err := bn254.MillerLoopFixedQ([]bn254.G1Affine{negAlpha, negX, negC}, vk.fixedLines(lineBeta, lineDelta+1))
+	if err != nil {
+		return false, fmt.Errorf("batch verify: %w", err)
+	}
+	acc.Mul(&acc, &fixed)
+	res := bn254.FinalExponentiation(&acc)
+	return res.IsOne(), nil
+}
+
+// randomCoefficients returns n independent uniform 128-bit scalars from crypto/rand, zero
+// replaced by one so that no proof drops out of the combination.
+func randomCoefficients(n int) ([]fr.Element, error) {
+	buf := make([]byte, 16*n)
+	if _, err := rand.Read(buf); err != nil {
+		return nil, fmt.Errorf("batch verify: randomness: %w", err)
+	}
+	out := make([]fr.Element, n)
+	for i := range out {
+		out[i].SetBytes(buf[16*i : 16*i+16])
+		if out[i].IsZero() {
+			out[i].SetOne()
+		}
+	}
+	return out, nil
+}
+
+// VerifyGnark verifies one proof with gnark's groth16.Verify: the reference this package's
+// Verify and BatchVerify are tested against, and the per-proof baseline of the benchmarks.
+func (vk *VerifyingKey) VerifyGnark(p *Proof, st *Statement) error {
+	pub := st.Public()
+	if err := groth16bn254.Verify(p.gnark(), vk.vk, fr.Vector(pub[:])); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidProof, err)
+	}
+	return nil
+}
