@@ -36,10 +36,11 @@ type wireGroup struct {
 	volatile bool   // changes with every attestation: never cached
 	wires    []int  // every wire of the group, for the digest
 
+	// Wires with a non-zero A (B) polynomial, and every private wire for K, with fixed-base
+	// tables of their proving-key bases.
 	aWires, bWires, kWires []int
-	aBases, b1Bases        []bn254.G1Affine
-	b2Bases                []bn254.G2Affine
-	kBases                 []bn254.G1Affine
+	aTab, b1Tab, kTab      *fixedBaseG1
+	b2Tab                  *fixedBaseG2
 }
 
 // Input classes of the experiment. Levels take the bits from classLevel0 up.
@@ -69,7 +70,12 @@ func newLayout(k *Keys) (*layout, error) {
 	// whose A (or B) polynomial is zero at τ from G1.A (G1.B, G2.B).
 	aPos, bPos := filteredPositions(pk.InfinityA), filteredPositions(pk.InfinityB)
 
+	type bases struct {
+		a, b1, k []bn254.G1Affine
+		b2       []bn254.G2Affine
+	}
 	byLabel := map[uint64]*wireGroup{}
+	groupBases := map[uint64]*bases{}
 	for w := 0; w < l.nbWires; w++ {
 		g := byLabel[labels[w]]
 		if g == nil {
@@ -78,23 +84,30 @@ func newLayout(k *Keys) (*layout, error) {
 				volatile: labels[w]&(1<<classEpoch|1<<classMessage) != 0,
 			}
 			byLabel[labels[w]] = g
+			groupBases[labels[w]] = &bases{}
 		}
+		gb := groupBases[labels[w]]
 		g.wires = append(g.wires, w)
 		if !pk.InfinityA[w] {
 			g.aWires = append(g.aWires, w)
-			g.aBases = append(g.aBases, pk.G1.A[aPos[w]])
+			gb.a = append(gb.a, pk.G1.A[aPos[w]])
 		}
 		if !pk.InfinityB[w] {
 			g.bWires = append(g.bWires, w)
-			g.b1Bases = append(g.b1Bases, pk.G1.B[bPos[w]])
-			g.b2Bases = append(g.b2Bases, pk.G2.B[bPos[w]])
+			gb.b1 = append(gb.b1, pk.G1.B[bPos[w]])
+			gb.b2 = append(gb.b2, pk.G2.B[bPos[w]])
 		}
 		if w >= l.nbPublic {
 			g.kWires = append(g.kWires, w)
-			g.kBases = append(g.kBases, pk.G1.K[w-l.nbPublic])
+			gb.k = append(gb.k, pk.G1.K[w-l.nbPublic])
 		}
 	}
-	for _, g := range byLabel {
+	for label, g := range byLabel {
+		gb := groupBases[label]
+		g.aTab = newFixedBaseG1(gb.a, windowBits(len(gb.a)))
+		g.b1Tab = newFixedBaseG1(gb.b1, windowBits(len(gb.b1)))
+		g.kTab = newFixedBaseG1(gb.k, windowBits(len(gb.k)))
+		g.b2Tab = newFixedBaseG2(gb.b2, windowBits(len(gb.b2)))
 		l.groups = append(l.groups, *g)
 	}
 	sort.Slice(l.groups, func(i, j int) bool { return l.groups[i].wires[0] < l.groups[j].wires[0] })

@@ -55,7 +55,8 @@ type Prover struct {
 	layout  *layout
 	cache   *sumCache
 	scratch sync.Pool
-	den     fr.Element // 1 / (g^n - 1) on the coset of the quotient computation
+	den     fr.Element   // 1 / (g^n - 1) on the coset of the quotient computation
+	zTab    *fixedBaseG1 // the quotient's bases, [τⁱ·t(τ)/δ]₁
 }
 
 // NewProver prepares a prover: it groups the circuit's wires (a few solves of random
@@ -71,7 +72,8 @@ func NewProver(keys *Keys, cfg ProverConfig) (*Prover, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Prover{keys: keys, workers: cfg.Workers, layout: lay}
+	z := keys.pk.G1.Z
+	p := &Prover{keys: keys, workers: cfg.Workers, layout: lay, zTab: newFixedBaseG1(z, windowBits(len(z)))}
 	if cfg.CacheSize > 0 {
 		p.cache = newSumCache(cfg.CacheSize)
 	}
@@ -141,7 +143,8 @@ type scratch struct {
 	a, b, c []fr.Element // quotient computation, domain size
 	scalars []fr.Element
 	digest  []byte
-	jac     []bn254.G1Jac
+	g1      msmScratchG1
+	g2      msmScratchG2
 }
 
 func newScratch(n int) *scratch {
@@ -215,11 +218,8 @@ func (p *Prover) prove(req *Request, sc *scratch) (*Proof, Statement, error) {
 
 	// Quotient h = (a·b - c) / (Xⁿ - 1), as gnark computes it, on one core.
 	h := p.quotient(s.A, s.B, s.C, sc)
-	var sumZ bn254.G1Jac
 	sizeH := int(pk.Domain.Cardinality - 1) // deg h = n - 2
-	if _, err := sumZ.MultiExp(pk.G1.Z, h[:sizeH], ecc.MultiExpConfig{NbTasks: 1}); err != nil {
-		return nil, Statement{}, fmt.Errorf("prove: %w", err)
-	}
+	sumZ := p.zTab.multiExp(h[:sizeH], &sc.g1)
 
 	// Randomizers r, s: A = α + Σ wA + r·δ, B = β + Σ wB + s·δ,
 	// C = Σ wK + h(τ)t(τ)/δ + s·A + r·B₁ - r·s·δ.
@@ -311,30 +311,18 @@ func (sc *scratch) digestOf(w fr.Vector, wires []int) [32]byte {
 
 // groupSums computes a group's four partial sums on one core.
 func (sc *scratch) groupSums(g *wireGroup, w fr.Vector) groupSums {
-	var gs groupSums
 	var acc [3]bn254.G1Jac
-	msm1 := func(dst *bn254.G1Jac, bases []bn254.G1Affine, wires []int) {
-		if len(wires) == 0 {
-			return
-		}
-		sc.gather(w, wires)
-		if _, err := dst.MultiExp(bases, sc.scalars, ecc.MultiExpConfig{NbTasks: 1}); err != nil {
-			panic(err) // bases and scalars have equal lengths by construction
-		}
-	}
-	msm1(&acc[0], g.aBases, g.aWires)
-	msm1(&acc[1], g.b1Bases, g.bWires)
-	msm1(&acc[2], g.kBases, g.kWires)
+	sc.gather(w, g.aWires)
+	acc[0] = g.aTab.multiExp(sc.scalars, &sc.g1)
+	sc.gather(w, g.bWires)
+	acc[1] = g.b1Tab.multiExp(sc.scalars, &sc.g1)
+	b2 := g.b2Tab.multiExp(sc.scalars, &sc.g2)
+	sc.gather(w, g.kWires)
+	acc[2] = g.kTab.multiExp(sc.scalars, &sc.g1)
 	aff := bn254.BatchJacobianToAffineG1(acc[:])
+	var gs groupSums
 	gs.a, gs.b1, gs.k = aff[0], aff[1], aff[2]
-	if len(g.bWires) > 0 {
-		sc.gather(w, g.bWires)
-		var b2 bn254.G2Jac
-		if _, err := b2.MultiExp(g.b2Bases, sc.scalars, ecc.MultiExpConfig{NbTasks: 1}); err != nil {
-			panic(err)
-		}
-		gs.b2.FromJacobian(&b2)
-	}
+	gs.b2.FromJacobian(&b2)
 	return gs
 }
 

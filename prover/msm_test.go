@@ -1,0 +1,131 @@
+package prover
+
+import (
+	"math/big"
+	"testing"
+
+	"github.com/consensys/gnark-crypto/ecc"
+	"github.com/consensys/gnark-crypto/ecc/bn254"
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+)
+
+func randomG1(t testing.TB, n int) []bn254.G1Affine {
+	_, _, g1, _ := bn254.Generators()
+	sc := make([]fr.Element, n)
+	for i := range sc {
+		if _, err := sc[i].SetRandom(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return bn254.BatchScalarMultiplicationG1(&g1, sc)
+}
+
+func TestSignedDigits(t *testing.T) {
+	for _, c := range []uint{2, 5, 8, 11, 13, 16} {
+		for trial := 0; trial < 50; trial++ {
+			var s fr.Element
+			switch trial {
+			case 0:
+				s.SetZero()
+			case 1:
+				s.SetOne()
+			case 2:
+				s.SetOne().Neg(&s) // r - 1, the largest scalar
+			default:
+				s.SetRandom()
+			}
+			d := make([]int32, windowsFor(c))
+			signedDigits(&s, c, d)
+			var acc, pow, t2 fr.Element
+			pow.SetOne()
+			var base fr.Element
+			base.SetUint64(1 << c)
+			for _, v := range d {
+				if v < -(1<<(c-1)) || v >= 1<<(c-1) {
+					t.Fatalf("c=%d: digit %d out of range", c, v)
+				}
+				t2.SetInt64(int64(v)).Mul(&t2, &pow)
+				acc.Add(&acc, &t2)
+				pow.Mul(&pow, &base)
+			}
+			if !acc.Equal(&s) {
+				t.Fatalf("c=%d: digits of %s recompose to %s", c, s.String(), acc.String())
+			}
+		}
+	}
+}
+
+func TestFixedBaseMSMG1(t *testing.T) {
+	bases := randomG1(t, 300)
+	// Repeated and opposite bases drive buckets through doubling and cancellation.
+	bases[7] = bases[3]
+	bases[8].Neg(&bases[3])
+	bases[9] = bn254.G1Affine{} // infinity
+	for _, c := range []uint{4, 8, 11} {
+		f := newFixedBaseG1(bases, c)
+		var s msmScratchG1
+		for trial := 0; trial < 3; trial++ {
+			sc := make([]fr.Element, len(bases))
+			for i := range sc {
+				sc[i].SetRandom()
+			}
+			sc[5].SetZero()
+			sc[6].SetOne()
+			sc[7] = sc[3]
+			sc[8] = sc[3]
+			if trial == 2 {
+				for i := range sc {
+					sc[i].SetUint64(uint64(i % 3)) // tiny scalars: many equal digits
+				}
+			}
+			got := f.multiExp(sc, &s)
+			var want bn254.G1Jac
+			if _, err := want.MultiExp(bases, sc, ecc.MultiExpConfig{NbTasks: 1}); err != nil {
+				t.Fatal(err)
+			}
+			if !got.Equal(&want) {
+				t.Fatalf("c=%d trial %d: fixed-base MSM differs from gnark-crypto", c, trial)
+			}
+		}
+	}
+}
+
+func TestFixedBaseMSMG2(t *testing.T) {
+	_, _, _, g2 := bn254.Generators()
+	bases := make([]bn254.G2Affine, 200)
+	for i := range bases {
+		var s fr.Element
+		s.SetRandom()
+		var b big.Int
+		bases[i].ScalarMultiplication(&g2, s.BigInt(&b))
+	}
+	bases[7] = bases[3]
+	bases[8].Neg(&bases[3])
+	bases[9] = bn254.G2Affine{}
+	for _, c := range []uint{4, 9} {
+		f := newFixedBaseG2(bases, c)
+		var s msmScratchG2
+		for trial := 0; trial < 2; trial++ {
+			sc := make([]fr.Element, len(bases))
+			for i := range sc {
+				sc[i].SetRandom()
+			}
+			sc[5].SetZero()
+			sc[7] = sc[3]
+			sc[8] = sc[3]
+			if trial == 1 {
+				for i := range sc {
+					sc[i].SetUint64(uint64(i % 3))
+				}
+			}
+			got := f.multiExp(sc, &s)
+			var want bn254.G2Jac
+			if _, err := want.MultiExp(bases, sc, ecc.MultiExpConfig{NbTasks: 1}); err != nil {
+				t.Fatal(err)
+			}
+			if !got.Equal(&want) {
+				t.Fatalf("c=%d trial %d: fixed-base G2 MSM differs from gnark-crypto", c, trial)
+			}
+		}
+	}
+}
