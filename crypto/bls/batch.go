@@ -216,19 +216,28 @@ func (v *Verifier) verifySubset(idx []int) bool {
 	starts = append(starts, len(order))
 	nGroups := len(starts) - 1
 
-	w := workers(nGroups)
+	w := workers(max(nGroups, len(order)/sigChunkMin))
 	chunk := max(1, min(32, nGroups/(4*w)))
-	var next atomic.Int64
+	// The signature side is cut into chunks too, taken first, so that with many cores it is
+	// not one core's multi-exponentiation that everyone waits for.
+	sigChunk := max(sigChunkMin, (len(order)+2*w-1)/(2*w))
+	nSig := (len(order) + sigChunk - 1) / sigChunk
+	sigParts := make([]bls12381.G2Jac, nSig)
+	var nextSig, next atomic.Int64
 	partial := make([]bls12381.GT, w)
 	ok := make([]bool, w)
-	var sigAgg bls12381.G2Affine
 	var wg sync.WaitGroup
 	for wi := 0; wi < w; wi++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if wi == 0 {
-				sigAgg = v.weightedSignatures(order, r)
+			for {
+				c := int(nextSig.Add(1)) - 1
+				if c >= nSig {
+					break
+				}
+				lo, hi := c*sigChunk, min((c+1)*sigChunk, len(order))
+				sigParts[c] = v.weightedSignatures(order[lo:hi], r[lo:hi])
 			}
 			partial[wi].SetOne()
 			ps := make([]bls12381.G1Affine, 0, chunk)
@@ -279,6 +288,11 @@ func (v *Verifier) verifySubset(idx []int) bool {
 			return false
 		}
 	}
+	for i := 1; i < nSig; i++ {
+		sigParts[0].AddAssign(&sigParts[i])
+	}
+	var sigAgg bls12381.G2Affine
+	sigAgg.FromJacobian(&sigParts[0])
 	if sigAgg.IsInfinity() {
 		return false
 	}
@@ -293,9 +307,12 @@ func (v *Verifier) verifySubset(idx []int) bool {
 	return fe.IsOne()
 }
 
+// sigChunkMin is the smallest slice of signatures worth its own multi-exponentiation.
+const sigChunkMin = 64
+
 // weightedSignatures returns sum r[k] * sig(order[k]) as one multi-exponentiation on the calling
-// goroutine (the other workers are busy with the key side).
-func (v *Verifier) weightedSignatures(order []int, r []uint64) bls12381.G2Affine {
+// goroutine (the other workers are busy with other chunks).
+func (v *Verifier) weightedSignatures(order []int, r []uint64) bls12381.G2Jac {
 	points := make([]bls12381.G2Affine, len(order))
 	scalars := make([]fr.Element, len(order))
 	for k, i := range order {
@@ -306,9 +323,7 @@ func (v *Verifier) weightedSignatures(order []int, r []uint64) bls12381.G2Affine
 	if _, err := acc.MultiExp(points, scalars, ecc.MultiExpConfig{NbTasks: 1}); err != nil {
 		panic("bls: multi-exponentiation on equal-length inputs failed: " + err.Error())
 	}
-	var out bls12381.G2Affine
-	out.FromJacobian(&acc)
-	return out
+	return acc
 }
 
 // sortByGroup sorts set indices by message group with a counting sort (groups are dense).
