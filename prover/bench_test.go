@@ -96,3 +96,101 @@ func mustProveAll(b *testing.B, p *Prover, reqs []Request) {
 		}
 	}
 }
+
+// benchClaims are 64 distinct valid depth-20 claims.
+var benchClaims = sync.OnceValues(func() ([]Claim, error) {
+	keys, err := benchKeys()
+	if err != nil {
+		return nil, err
+	}
+	p, err := NewProver(keys, ProverConfig{})
+	if err != nil {
+		return nil, err
+	}
+	vs := newTestValidators(64)
+	tr, err := buildTestTree(DefaultDepth, testLeaves(vs))
+	if err != nil {
+		return nil, err
+	}
+	reqs := make([]Request, len(vs))
+	for i := range reqs {
+		reqs[i] = testRequest(tr, vs, i, 3, "bench")
+	}
+	res, err := p.ProveMany(context.Background(), reqs)
+	if err != nil {
+		return nil, err
+	}
+	claims := make([]Claim, len(res))
+	for i, r := range res {
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		claims[i] = Claim{Proof: *r.Proof, Statement: r.Statement}
+	}
+	return claims, nil
+})
+
+// BenchmarkVerify compares gnark's groth16.Verify per proof with zkv's Verify and with batch
+// verification of 1024 proofs, all at depth 20; decode is ProofFromBytes with its subgroup
+// checks, which a pool pays once per received proof.
+func BenchmarkVerify(b *testing.B) {
+	keys := mustBenchKeys(b)
+	claims, err := benchClaims()
+	if err != nil {
+		b.Fatal(err)
+	}
+	vk := keys.VerifyingKey()
+	perProof := func(name string, verify func(c *Claim) error) {
+		b.Run(name, func(b *testing.B) {
+			start := time.Now()
+			for i := 0; i < b.N; i++ {
+				c := &claims[i%len(claims)]
+				if err := verify(c); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "proofs/s")
+		})
+	}
+	perProof("gnark-one", func(c *Claim) error { return vk.VerifyGnark(&c.Proof, &c.Statement) })
+	perProof("zkv-one", func(c *Claim) error { return vk.Verify(&c.Proof, &c.Statement) })
+	encoded := make([][ProofSize]byte, len(claims))
+	for i := range claims {
+		encoded[i] = claims[i].Proof.Bytes()
+	}
+	perProof("decode", func(c *Claim) error {
+		_, err := ProofFromBytes(encoded[0][:])
+		return err
+	})
+	const batch = 1024
+	big := make([]Claim, batch)
+	for i := range big {
+		big[i] = claims[i%len(claims)]
+	}
+	b.Run("batch-1024", func(b *testing.B) {
+		start := time.Now()
+		for i := 0; i < b.N; i++ {
+			if err := vk.BatchVerify(big); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N*batch)/time.Since(start).Seconds(), "proofs/s")
+	})
+}
+
+// BenchmarkLoadKeys measures loading the depth-20 keys from the disk cache (compile included).
+func BenchmarkLoadKeys(b *testing.B) {
+	mustBenchKeys(b) // make sure the cache file exists
+	dir := filepath.Join(os.TempDir(), "zkv-bench-keys")
+	for i := 0; i < b.N; i++ {
+		_, info, err := LoadKeys(KeyConfig{Depth: DefaultDepth, CacheDir: dir})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !info.FromCache {
+			b.Fatalf("keys not loaded from the cache: %v", info.CacheError)
+		}
+		b.ReportMetric(float64(info.Compile.Microseconds())/1000, "compile-ms")
+		b.ReportMetric(float64(info.Load.Microseconds())/1000, "read-ms")
+	}
+}

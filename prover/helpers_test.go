@@ -3,6 +3,7 @@ package prover
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"fmt"
 	"testing"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
@@ -17,12 +18,19 @@ type testTree struct {
 
 func newTestTree(t testing.TB, depth int, leaves []fr.Element) *testTree {
 	t.Helper()
-	if err := CheckDepth(depth); err != nil {
+	tr, err := buildTestTree(depth, leaves)
+	if err != nil {
 		t.Fatal(err)
 	}
-	n := 1 << uint(depth)
-	if len(leaves) > n {
-		t.Fatalf("%d leaves in a tree of depth %d", len(leaves), depth)
+	return tr
+}
+
+func buildTestTree(depth int, leaves []fr.Element) (*testTree, error) {
+	if err := CheckDepth(depth); err != nil {
+		return nil, err
+	}
+	if n := 1 << uint(depth); len(leaves) > n {
+		return nil, fmt.Errorf("%d leaves in a tree of depth %d", len(leaves), depth)
 	}
 	zeros := ZeroHashes(depth)
 	tr := &testTree{depth: depth}
@@ -47,7 +55,7 @@ func newTestTree(t testing.TB, depth int, leaves []fr.Element) *testTree {
 		tr.levels = append(tr.levels, next)
 		cur = next
 	}
-	return tr
+	return tr, nil
 }
 
 func (tr *testTree) root() fr.Element { return tr.levels[len(tr.levels)-1][0] }
@@ -95,11 +103,15 @@ func newTestValidators(n int) []testValidator {
 
 // testRegistry builds a tree of the given depth holding the validators' leaves in order.
 func testRegistry(t testing.TB, depth int, vs []testValidator) *testTree {
+	return newTestTree(t, depth, testLeaves(vs))
+}
+
+func testLeaves(vs []testValidator) []fr.Element {
 	leaves := make([]fr.Element, len(vs))
 	for i, v := range vs {
 		leaves[i] = Leaf(IdentityCommitment(v.secret), v.weight)
 	}
-	return newTestTree(t, depth, leaves)
+	return leaves
 }
 
 // testRequest is the request of validator i of tr for an epoch and a message.
