@@ -74,7 +74,7 @@ func TestBatchVerify(t *testing.T) {
 		"swapped proofs": {func(c []Claim) {
 			c[2].Proof, c[9].Proof = c[9].Proof, c[2].Proof
 		}, []int{2, 9}},
-		"wrong root": {func(c []Claim) { c[0].Statement.Root.Add(&c[0].Statement.Root, &one) }, []int{0}},
+		"wrong root":  {func(c []Claim) { c[0].Statement.Root.Add(&c[0].Statement.Root, &one) }, []int{0}},
 		"wrong epoch": {func(c []Claim) { c[11].Statement.Epoch++ }, []int{11}},
 		"wrong nullifier": {func(c []Claim) {
 			c[3].Statement.Nullifier = c[4].Statement.Nullifier
