@@ -134,7 +134,7 @@ func TestHashKnownAnswers(t *testing.T) {
 		{"derived secret", DeriveSecret(blsKey), "0x01c3d20371e88e6f93db2f86b9f235634b63d1c85764adbbdb1841fb4a5386bd"},
 	}
 	for _, c := range cases {
-		if got := hexField(&c.got); got != c.want {
+		if got := HexField(&c.got); got != c.want {
 			t.Errorf("%s = %s, want %s", c.name, got, c.want)
 		}
 	}

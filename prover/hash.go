@@ -1,7 +1,6 @@
 package prover
 
 import (
-	"encoding/binary"
 	"fmt"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
@@ -150,11 +149,4 @@ func FieldFromBytes(b []byte) (fr.Element, error) {
 		return e, fmt.Errorf("field element: %w", err)
 	}
 	return e, nil
-}
-
-// uint64Bytes encodes v as 8 big-endian bytes.
-func uint64Bytes(v uint64) []byte {
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], v)
-	return b[:]
 }

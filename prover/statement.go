@@ -107,7 +107,7 @@ func (r *Request) Statement() (Statement, error) {
 	}
 	leaf := Leaf(IdentityCommitment(r.Secret), r.Weight)
 	if root := r.Path.Root(leaf); !root.Equal(&r.Root) {
-		return Statement{}, fmt.Errorf("%w: path of leaf %d leads to %s, want root %s", ErrNotMember, r.Path.Index, hexField(&root), hexField(&r.Root))
+		return Statement{}, fmt.Errorf("%w: path of leaf %d leads to %s, want root %s", ErrNotMember, r.Path.Index, HexField(&root), HexField(&r.Root))
 	}
 	x := MessageX(r.SigningRoot)
 	a1 := A1(r.Secret, r.Epoch)
@@ -152,7 +152,8 @@ func publicAssignment(st *Statement, depth int) *Circuit {
 
 var _ frontend.Circuit = (*Circuit)(nil)
 
-func hexField(e *fr.Element) string {
+// HexField writes a field element as 0x-prefixed big-endian hex (32 bytes).
+func HexField(e *fr.Element) string {
 	b := e.Bytes()
 	return fmt.Sprintf("0x%x", b[:])
 }
