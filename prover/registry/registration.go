@@ -1,0 +1,134 @@
+package registry
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+
+	"github.com/zkvlabs/zkv/crypto/bls"
+	"github.com/zkvlabs/zkv/prover"
+)
+
+// DomainTypeRegistration is the zkv application domain type of registrations: "zkv" and the
+// consensus specs' application mask bit (DOMAIN_APPLICATION_MASK = 0x00000001), so no beacon
+// chain message can be replayed as a registration or the other way round.
+var DomainTypeRegistration = [4]byte{'z', 'k', 'v', 0x01}
+
+// ComputeDomain returns the registration signing domain of a network, as the consensus specs'
+// compute_domain(DomainTypeRegistration, genesis_fork_version, genesis_validators_root = 0):
+// the domain type followed by the first 28 bytes of
+// hash_tree_root(ForkData(genesis_fork_version, 0x00…00)). Like the builder API's domain, it
+// uses the genesis fork version, so registrations survive forks.
+func ComputeDomain(genesisForkVersion [4]byte) [32]byte {
+	var chunks [64]byte // ForkData: current_version (Bytes4, padded to a chunk) | genesis_validators_root
+	copy(chunks[:4], genesisForkVersion[:])
+	forkDataRoot := sha256.Sum256(chunks[:])
+	var d [32]byte
+	copy(d[:4], DomainTypeRegistration[:])
+	copy(d[4:], forkDataRoot[:28])
+	return d
+}
+
+// RegistrationSize is the length of an encoded Registration.
+const RegistrationSize = bls.PublicKeyLength + fr.Bytes + 8 + bls.SignatureLength
+
+// Registration asks for a validator's leaf in the registry: its BLS public key, its identity
+// commitment H(TAG_ID, s) and its weight (effective balance in gwei), signed with the BLS key.
+//
+// Signing root (consensus specs' compute_signing_root): hash_tree_root(SigningData(
+// object_root, domain)) with object_root the SSZ hash_tree_root of the container
+//
+//	ZKVRegistration { pubkey: BLSPubkey (Bytes48), identity: Bytes32 (big-endian), weight: uint64 }
+//
+// and domain = ComputeDomain(genesis fork version).
+type Registration struct {
+	Pubkey    [bls.PublicKeyLength]byte
+	Identity  fr.Element
+	Weight    uint64
+	Signature [bls.SignatureLength]byte
+}
+
+// SigningRoot returns the root the registration's signature signs.
+func (r *Registration) SigningRoot(domain [32]byte) [32]byte {
+	// Bytes48 is two chunks, merkleized.
+	var pk [64]byte
+	copy(pk[:], r.Pubkey[:])
+	pkRoot := sha256.Sum256(pk[:])
+	id := r.Identity.Bytes()
+	var weight [32]byte
+	binary.LittleEndian.PutUint64(weight[:], r.Weight) // SSZ uint64: little-endian, padded
+	// Three fields, padded to four leaves.
+	left := sha256.Sum256(append(pkRoot[:], id[:]...))
+	right := sha256.Sum256(append(weight[:], make([]byte, 32)...))
+	objectRoot := sha256.Sum256(append(left[:], right[:]...))
+	return sha256.Sum256(append(objectRoot[:], domain[:]...))
+}
+
+// Sign returns the registration of the validator holding sk, with its identity derived from
+// sk (prover.SecretFromBLS).
+func Sign(sk *bls.SecretKey, weight uint64, domain [32]byte) Registration {
+	r := Registration{
+		Pubkey:   sk.PublicKey().Bytes(),
+		Identity: prover.IdentityCommitment(prover.SecretFromBLS(sk)),
+		Weight:   weight,
+	}
+	root := r.SigningRoot(domain)
+	r.Signature = sk.Sign(root[:]).Bytes()
+	return r
+}
+
+// Verify checks the registration's signature under domain. It returns ErrBadSignature for a
+// signature that does not verify and for keys or signatures that do not decode.
+func (r *Registration) Verify(domain [32]byte) error {
+	pk, err := bls.PublicKeyFromBytes(r.Pubkey[:])
+	if err != nil {
+		return fmt.Errorf("%w: public key: %v", ErrBadSignature, err)
+	}
+	sig, err := bls.SignatureFromBytes(r.Signature[:])
+	if err != nil {
+		return fmt.Errorf("%w: signature: %v", ErrBadSignature, err)
+	}
+	root := r.SigningRoot(domain)
+	if !bls.Verify(pk, root[:], sig) {
+		return fmt.Errorf("%w: registration of %x", ErrBadSignature, r.Pubkey[:8])
+	}
+	return nil
+}
+
+// Leaf returns the registry leaf of the registration.
+func (r *Registration) Leaf() fr.Element { return prover.Leaf(r.Identity, r.Weight) }
+
+// Bytes encodes the registration as pubkey | identity (big-endian) | weight (big-endian) |
+// signature.
+func (r *Registration) Bytes() [RegistrationSize]byte {
+	var b [RegistrationSize]byte
+	n := copy(b[:], r.Pubkey[:])
+	id := r.Identity.Bytes()
+	n += copy(b[n:], id[:])
+	binary.BigEndian.PutUint64(b[n:], r.Weight)
+	n += 8
+	copy(b[n:], r.Signature[:])
+	return b
+}
+
+// RegistrationFromBytes decodes Bytes. It checks the encoding only (a canonical identity);
+// Verify checks the signature.
+func RegistrationFromBytes(b []byte) (Registration, error) {
+	var r Registration
+	if len(b) != RegistrationSize {
+		return r, fmt.Errorf("%w: registration of %d bytes, want %d", ErrMalformed, len(b), RegistrationSize)
+	}
+	n := copy(r.Pubkey[:], b)
+	id, err := prover.FieldFromBytes(b[n : n+fr.Bytes])
+	if err != nil {
+		return r, fmt.Errorf("%w: identity: %v", ErrMalformed, err)
+	}
+	r.Identity = id
+	n += fr.Bytes
+	r.Weight = binary.BigEndian.Uint64(b[n:])
+	n += 8
+	copy(r.Signature[:], b[n:])
+	return r, nil
+}

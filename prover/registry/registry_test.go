@@ -1,0 +1,337 @@
+package registry
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/attestantio/go-eth2-client/spec/phase0"
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+	ssz "github.com/ferranbt/fastssz"
+
+	"github.com/zkvlabs/zkv/crypto/bls"
+	"github.com/zkvlabs/zkv/prover"
+)
+
+var testDomain = ComputeDomain([4]byte{0x10, 0x00, 0x00, 0x38})
+
+func testKey(t testing.TB, i int) *bls.SecretKey {
+	t.Helper()
+	seed := sha256.Sum256([]byte{byte(i), byte(i >> 8), 'k'})
+	seed[0] &= 0x3f // below the BLS12-381 group order
+	sk, err := bls.SecretKeyFromBytes(seed[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sk
+}
+
+func TestComputeDomainMatchesBuilderDomain(t *testing.T) {
+	// The builder API's mainnet domain: compute_domain(0x00000001, 0x00000000, zero root), a
+	// value every mev-boost relay uses; ComputeDomain differs only in the domain type.
+	got := ComputeDomain([4]byte{})
+	want, _ := hex.DecodeString("00000001f5a5fd42d16a20302798ef6ed309979b43003d2320d9f0e8ea9831a9")
+	if string(got[4:]) != string(want[4:]) || string(got[:4]) != string(DomainTypeRegistration[:]) {
+		t.Fatalf("ComputeDomain = %x, want type %x then %x", got, DomainTypeRegistration, want[4:])
+	}
+}
+
+func TestRegistration(t *testing.T) {
+	sk := testKey(t, 1)
+	reg := Sign(sk, 32_000_000_000, testDomain)
+	if err := reg.Verify(testDomain); err != nil {
+		t.Fatal(err)
+	}
+	if want := prover.IdentityCommitment(prover.SecretFromBLS(sk)); !reg.Identity.Equal(&want) {
+		t.Fatal("identity is not derived from the BLS key")
+	}
+	b := reg.Bytes()
+	got, err := RegistrationFromBytes(b[:])
+	if err != nil || got != reg {
+		t.Fatalf("round trip: %v", err)
+	}
+	// The signing root against fastssz and go-eth2-client's SigningData, independent SSZ
+	// implementations.
+	hh := ssz.NewHasher()
+	idx := hh.Index()
+	hh.PutBytes(reg.Pubkey[:])
+	id := reg.Identity.Bytes()
+	hh.PutBytes(id[:])
+	hh.PutUint64(reg.Weight)
+	hh.Merkleize(idx)
+	objectRoot, err := hh.HashRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := (&phase0.SigningData{ObjectRoot: objectRoot, Domain: phase0.Domain(testDomain)}).HashTreeRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := reg.SigningRoot(testDomain); got != want {
+		t.Fatalf("signing root %x, SSZ libraries say %x", got, want)
+	}
+
+	bad := map[string]func(r *Registration){
+		"weight changed":   func(r *Registration) { r.Weight++ },
+		"identity changed": func(r *Registration) { r.Identity.SetUint64(7) },
+		"other key":        func(r *Registration) { r.Pubkey = testKey(t, 2).PublicKey().Bytes() },
+		"garbage sig":      func(r *Registration) { r.Signature[5] ^= 1 },
+		"other signer": func(r *Registration) {
+			root := r.SigningRoot(testDomain)
+			r.Signature = testKey(t, 2).Sign(root[:]).Bytes()
+		},
+	}
+	for name, spoil := range bad {
+		r := reg
+		spoil(&r)
+		if err := r.Verify(testDomain); !errors.Is(err, ErrBadSignature) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if err := reg.Verify(ComputeDomain([4]byte{1})); !errors.Is(err, ErrBadSignature) {
+		t.Errorf("other network's domain: %v", err)
+	}
+	if _, err := RegistrationFromBytes(b[:10]); !errors.Is(err, ErrMalformed) {
+		t.Errorf("short encoding: %v", err)
+	}
+}
+
+// expectedRoot hashes leaves into a 4-ary tree of depth 4 by hand.
+func expectedRoot(leaves []fr.Element) fr.Element {
+	z := prover.ZeroHashes(4)
+	var level1 [4]fr.Element
+	for p := range level1 {
+		var ch [4]fr.Element
+		for j := range ch {
+			if k := 4*p + j; k < len(leaves) {
+				ch[j] = leaves[k]
+			} else {
+				ch[j] = z[0]
+			}
+		}
+		level1[p] = prover.Node(ch)
+	}
+	return prover.Node(level1)
+}
+
+func TestRegistryLifecycle(t *testing.T) {
+	r, err := Open(NewMemStore(), Config{Depth: 4, Domain: testDomain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Root(0); !errors.Is(err, ErrNoRoot) {
+		t.Fatalf("root before any seal: %v", err)
+	}
+	var leaves []fr.Element
+	for i := 0; i < 6; i++ {
+		reg := Sign(testKey(t, i), uint64(32+i)*1_000_000_000, testDomain)
+		if err := r.Register(reg); err != nil {
+			t.Fatal(err)
+		}
+		leaves = append(leaves, reg.Leaf())
+	}
+	if r.Len() != 0 || r.Pending() != 6 {
+		t.Fatal("registrations entered the tree before the seal")
+	}
+	s1, err := r.Seal(10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := expectedRoot(leaves); !s1.Root.Equal(&want) {
+		t.Fatal("sealed root differs from the hand-built tree")
+	}
+	m, err := r.Member(testKey(t, 4).PublicKey().Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Path.Root(leaves[4]); m.Index != 4 || !got.Equal(&s1.Root) {
+		t.Fatal("member path does not lead to the root")
+	}
+
+	// An update (new weight) and a new key, sealed at a later epoch.
+	upd := Sign(testKey(t, 2), 16_000_000_000, testDomain)
+	if err := r.Register(upd); err != nil {
+		t.Fatal(err)
+	}
+	nw := Sign(testKey(t, 9), 1, testDomain)
+	if err := r.Register(nw); err != nil {
+		t.Fatal(err)
+	}
+	leaves[2] = upd.Leaf()
+	leaves = append(leaves, nw.Leaf())
+	if _, err := r.Seal(10); !errors.Is(err, ErrEpochOrder) {
+		t.Fatalf("resealing an epoch: %v", err)
+	}
+	s2, err := r.Seal(12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := expectedRoot(leaves); !s2.Root.Equal(&want) || r.Len() != 7 {
+		t.Fatal("root after an update and an insert differs from the hand-built tree")
+	}
+	for epoch, want := range map[uint64]fr.Element{10: s1.Root, 11: s1.Root, 12: s2.Root, 99: s2.Root} {
+		if got, err := r.Root(epoch); err != nil || !got.Equal(&want) {
+			t.Errorf("Root(%d) wrong: %v", epoch, err)
+		}
+	}
+	byID, err := r.ByIdentity(upd.Identity)
+	if err != nil || byID.Weight != 16_000_000_000 || byID.Index != 2 {
+		t.Fatalf("ByIdentity: %+v, %v", byID, err)
+	}
+
+	// Refusals.
+	forged := Sign(testKey(t, 20), 5, testDomain)
+	forged.Weight = 6
+	if err := r.Register(forged); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("bad signature: %v", err)
+	}
+	stolen := Sign(testKey(t, 21), 5, testDomain)
+	stolen.Identity = leavesIdentity(t, r, 3)
+	root := stolen.SigningRoot(testDomain)
+	stolen.Signature = testKey(t, 21).Sign(root[:]).Bytes()
+	if err := r.Register(stolen); !errors.Is(err, ErrDuplicate) {
+		t.Fatalf("another key's identity: %v", err)
+	}
+	if r.Pending() != 0 {
+		t.Fatal("a refused registration was queued")
+	}
+	if _, err := r.Member(testKey(t, 30).PublicKey().Bytes()); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unregistered key: %v", err)
+	}
+}
+
+func leavesIdentity(t *testing.T, r *Registry, i int) fr.Element {
+	m, err := r.Member(testKey(t, i).PublicKey().Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.Identity
+}
+
+func TestRegistryFullAndAdmit(t *testing.T) {
+	admitted := 0
+	r, err := Open(NewMemStore(), Config{Depth: 2, Domain: testDomain, Admit: func(reg *Registration) error {
+		if reg.Weight == 0 {
+			return errors.New("not an active validator")
+		}
+		admitted++
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Register(Sign(testKey(t, 50), 0, testDomain)); !errors.Is(err, ErrRejected) {
+		t.Fatalf("Admit refusal: %v", err)
+	}
+	for i := 0; i < 4; i++ {
+		if err := r.Register(Sign(testKey(t, i), 1, testDomain)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.Register(Sign(testKey(t, 4), 1, testDomain)); !errors.Is(err, ErrFull) {
+		t.Fatalf("fifth leaf at depth 2: %v", err)
+	}
+	// An update of a queued key still fits.
+	if err := r.Register(Sign(testKey(t, 3), 2, testDomain)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Seal(1); err != nil {
+		t.Fatal(err)
+	}
+	if r.Len() != 4 {
+		t.Fatalf("%d leaves, want 4", r.Len())
+	}
+}
+
+func TestRegistryPersistence(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "registry.log")
+	cfg := Config{Depth: 4, Domain: testDomain}
+	st, err := OpenFileStore(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(st, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		if err := r.Register(Sign(testKey(t, i), 7, testDomain)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s1, err := r.Seal(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Register(Sign(testKey(t, 7), 8, testDomain)); err != nil { // pending at close
+		t.Fatal(err)
+	}
+	want, _ := r.Member(testKey(t, 2).PublicKey().Bytes())
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// A crash during a write leaves a torn record at the end: dropped on open.
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte{0, 0, 0, 20, 0, 0, 1, 0, 'z', 'k'})
+	f.Close()
+
+	st2, err := OpenFileStore(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := Open(st2, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := r2.Member(testKey(t, 2).PublicKey().Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Root != s1.Root || got.Index != want.Index || len(got.Path.Siblings) != len(want.Path.Siblings) || got.Path.Siblings[0] != want.Path.Siblings[0] {
+		t.Fatal("reopened registry differs")
+	}
+	if r2.Pending() != 1 {
+		t.Fatalf("pending after reopen = %d, want 1", r2.Pending())
+	}
+	s2, err := r2.Seal(4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r2.Len() != 6 || s2.Root == s1.Root {
+		t.Fatal("the pending registration was not sealed after reopening")
+	}
+	st2.Close()
+
+	if _, err := Open(mustReopen(t, path), Config{Depth: 6, Domain: testDomain}); !errors.Is(err, ErrStoreInconsistent) {
+		t.Fatalf("opening with another depth: %v", err)
+	}
+
+	// Damage before the last record is not a torn write.
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[20] ^= 0xff
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenFileStore(path); !errors.Is(err, ErrCorruptStore) {
+		t.Fatalf("corrupt store: %v", err)
+	}
+}
+
+func mustReopen(t *testing.T, path string) *FileStore {
+	st, err := OpenFileStore(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
