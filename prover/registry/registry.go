@@ -357,5 +357,8 @@ func (r *Registry) Len() uint64 {
 	return r.tree.len()
 }
 
+// Domain returns the registration signing domain.
+func (r *Registry) Domain() [32]byte { return r.cfg.Domain }
+
 // Depth returns the tree depth.
 func (r *Registry) Depth() int { return r.cfg.Depth }

@@ -1,0 +1,509 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/zkvlabs/zkv/crypto/bls"
+	"github.com/zkvlabs/zkv/prover"
+	"github.com/zkvlabs/zkv/prover/registry"
+)
+
+func init() {
+	register(&command{
+		name:  "prover",
+		short: "private attestation proofs on their own: setup, register, seal, prove, verify, export",
+		run:   runProver,
+	})
+}
+
+var proverSubcommands = []struct {
+	name, short string
+	run         func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}{
+	{"setup", "compile the circuit and create or load its (devnet) keys", runProverSetup},
+	{"register", "sign a validator's registration and queue it in a registry file", runProverRegister},
+	{"seal", "apply queued registrations and fix the registry root of an epoch", runProverSeal},
+	{"prove", "prove one attestation from a witness spec or a BLS key and a registry file", runProverProve},
+	{"verify", "verify proofs (several at once: batch verification)", runProverVerify},
+	{"export", "write the Solidity verifier and the snarkjs verification key", runProverExport},
+}
+
+func runProver(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	usage := func(w io.Writer) {
+		fmt.Fprintf(w, `Usage: zkv prover <subcommand> [flags]
+
+Private attestation proofs without the rest of zkv: a Groth16 circuit over BN254 proving that
+some validator of a registry attested (root, epoch, x, y, nullifier, minimum weight public;
+the validator secret). Keys come from a single-party setup and are for devnets only.
+
+Subcommands:
+`)
+		for _, s := range proverSubcommands {
+			fmt.Fprintf(w, "  %-10s %s\n", s.name, s.short)
+		}
+		fmt.Fprintf(w, "\nRun 'zkv prover <subcommand> --help' for its flags.\n")
+	}
+	if len(args) == 0 {
+		usage(stderr)
+		return errUsage
+	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		return flag.ErrHelp
+	}
+	for _, s := range proverSubcommands {
+		if s.name == args[0] {
+			return s.run(ctx, args[1:], stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "zkv prover: unknown subcommand %q\n\n", args[0])
+	usage(stderr)
+	return errUsage
+}
+
+// keyFlags are the flags that select the keys.
+type keyFlags struct {
+	depth    *int
+	cacheDir *string
+}
+
+func addKeyFlags(fs *flag.FlagSet) keyFlags {
+	return keyFlags{
+		depth:    fs.Int("depth", prover.DefaultDepth, "registry depth (even, 2 to 32): the tree holds 2^depth validators"),
+		cacheDir: fs.String("cache-dir", defaultKeyCacheDir(), "directory of the key cache"),
+	}
+}
+
+func defaultKeyCacheDir() string {
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "zkv", "keys")
+	}
+	return filepath.Join(os.TempDir(), "zkv-keys")
+}
+
+func (k keyFlags) load(stderr io.Writer) (*prover.Keys, error) {
+	keys, info, err := prover.LoadKeys(prover.KeyConfig{Depth: *k.depth, CacheDir: *k.cacheDir})
+	if err != nil {
+		return nil, err
+	}
+	printKeyInfo(stderr, keys, info)
+	return keys, nil
+}
+
+func printKeyInfo(w io.Writer, keys *prover.Keys, info prover.KeyInfo) {
+	fmt.Fprintf(w, "circuit: depth %d, %d constraints, compiled in %v\n", keys.Depth(), info.Constraints, info.Compile.Round(time.Millisecond))
+	switch {
+	case info.FromCache:
+		fmt.Fprintf(w, "keys: loaded from %s in %v\n", info.Path, info.Load.Round(100*time.Microsecond))
+	case info.CacheError != nil:
+		fmt.Fprintf(w, "keys: cache unusable (%v); new setup in %v, written to %s\n", info.CacheError, info.Setup.Round(time.Millisecond), info.Path)
+	case info.Path != "":
+		fmt.Fprintf(w, "keys: new setup in %v, written to %s\n", info.Setup.Round(time.Millisecond), info.Path)
+	default:
+		fmt.Fprintf(w, "keys: new setup in %v, not cached\n", info.Setup.Round(time.Millisecond))
+	}
+	fmt.Fprintf(w, "WARNING: %s\n", prover.DevnetWarning)
+}
+
+func noArgs(fs *flag.FlagSet, name string, stderr io.Writer) error {
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "zkv prover %s: unexpected argument %q\n", name, fs.Arg(0))
+		return errUsage
+	}
+	return nil
+}
+
+func runProverSetup(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("prover setup", "prover setup [--depth N] [--cache-dir DIR]", `
+Compiles the circuit for a registry depth and makes its Groth16 keys: from the cache when a
+valid cache file exists, otherwise by a single-party setup (DEVNET ONLY: whoever runs it can
+forge proofs) whose result is cached. Cache files are named by gnark version, circuit hash,
+depth and architecture and carry a checksum; a damaged file is reported and regenerated.`, stderr)
+	kf := addKeyFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs, "setup", stderr); err != nil {
+		return err
+	}
+	keys, err := kf.load(stdout)
+	if err != nil {
+		return err
+	}
+	h := keys.CircuitHash()
+	fmt.Fprintf(stdout, "circuit hash: %x\n", h)
+	return nil
+}
+
+// registryFlags open a registry file.
+type registryFlags struct {
+	path        *string
+	depth       *int
+	forkVersion *string
+}
+
+func addRegistryFlags(fs *flag.FlagSet) registryFlags {
+	return registryFlags{
+		path:        fs.String("registry", "", "registry file (created if missing)"),
+		depth:       fs.Int("depth", prover.DefaultDepth, "registry depth (even, 2 to 32)"),
+		forkVersion: fs.String("genesis-fork-version", "0x00000000", "the network's genesis fork version, for the registration signing domain"),
+	}
+}
+
+func (f registryFlags) open() (*registry.Registry, *registry.FileStore, error) {
+	if *f.path == "" {
+		return nil, nil, fmt.Errorf("--registry is required")
+	}
+	fv, err := hex.DecodeString(strings.TrimPrefix(*f.forkVersion, "0x"))
+	if err != nil || len(fv) != 4 {
+		return nil, nil, fmt.Errorf("--genesis-fork-version %q: want 4 bytes of hex", *f.forkVersion)
+	}
+	st, err := registry.OpenFileStore(*f.path)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := registry.Open(st, registry.Config{Depth: *f.depth, Domain: registry.ComputeDomain([4]byte(fv))})
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return r, st, nil
+}
+
+func readBLSSecret(path string) (*bls.SecretKey, error) {
+	if path == "" {
+		return nil, fmt.Errorf("--bls-secret-file is required")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := prover.Hex32(strings.TrimSpace(string(b)))
+	if err != nil {
+		return nil, fmt.Errorf("BLS secret in %s: %w", path, err)
+	}
+	return bls.SecretKeyFromBytes(raw[:])
+}
+
+func runProverRegister(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("prover register", "prover register --registry FILE --bls-secret-file FILE --weight GWEI", `
+Signs the registration of the validator whose BLS secret key (32 bytes of hex) is in
+--bls-secret-file: its public key, its identity commitment (derived from the BLS key) and
+its weight, under the zkv registration domain of the network. The registry checks the
+signature and queues the registration; 'zkv prover seal' puts it in the tree.`, stderr)
+	rf := addRegistryFlags(fs)
+	secretFile := fs.String("bls-secret-file", "", "file holding the validator's BLS secret key as hex")
+	weight := fs.Uint64("weight", 32_000_000_000, "weight: the effective balance in gwei")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs, "register", stderr); err != nil {
+		return err
+	}
+	sk, err := readBLSSecret(*secretFile)
+	if err != nil {
+		return err
+	}
+	r, st, err := rf.open()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	reg := registry.Sign(sk, *weight, r.Domain())
+	if err := r.Register(reg); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "queued registration of %x (identity %s, weight %d); %d pending\n",
+		reg.Pubkey, prover.HexField(&reg.Identity), reg.Weight, r.Pending())
+	return nil
+}
+
+func runProverSeal(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("prover seal", "prover seal --registry FILE --epoch N", `
+Applies the queued registrations of a registry file and fixes the resulting root as the root
+of an epoch (later than the last sealed one). Proofs of that epoch and later ones, until the
+next seal, prove membership under this root.`, stderr)
+	rf := addRegistryFlags(fs)
+	epoch := fs.Uint64("epoch", 0, "the epoch the root is for")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs, "seal", stderr); err != nil {
+		return err
+	}
+	r, st, err := rf.open()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	s, err := r.Seal(*epoch)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "epoch %d: root %s, %d validators\n", s.Epoch, prover.HexField(&s.Root), s.Leaves)
+	return nil
+}
+
+func runProverProve(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("prover prove", "prover prove (--spec FILE | --registry FILE --bls-secret-file FILE --epoch N --signing-root HEX) [--out FILE]", `
+Proves one attestation and writes the proof as snarkjs-compatible JSON (pi_a, pi_b, pi_c and
+the public signals [root, epoch, x, y, nullifier, minWeight] as decimal strings).
+
+The witness comes either from a JSON spec (--spec: secret or blsSecret, weight, index,
+siblings, root, epoch, signingRoot, minWeight; hex for field elements) or from a BLS secret
+key and a registry file (the validator's sealed leaf and the root of --epoch).`, stderr)
+	kf := addKeyFlags(fs)
+	spec := fs.String("spec", "", "witness spec JSON file")
+	regPath := fs.String("registry", "", "registry file (instead of --spec)")
+	forkVersion := fs.String("genesis-fork-version", "0x00000000", "with --registry: the network's genesis fork version")
+	secretFile := fs.String("bls-secret-file", "", "with --registry: file holding the validator's BLS secret key as hex")
+	epoch := fs.Uint64("epoch", 0, "with --registry: the attestation's epoch")
+	signingRoot := fs.String("signing-root", "", "with --registry: the attestation's signing root (32 bytes of hex)")
+	minWeight := fs.Uint64("min-weight", 0, "with --registry: the weight the proof shows the validator has at least")
+	out := fs.String("out", "", "write the proof JSON here instead of standard output")
+	publicOut := fs.String("public", "", "also write the public signals alone (snarkjs public.json) here")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs, "prove", stderr); err != nil {
+		return err
+	}
+	var req prover.Request
+	switch {
+	case *spec != "" && *regPath != "":
+		return fmt.Errorf("give --spec or --registry, not both")
+	case *spec != "":
+		b, err := os.ReadFile(*spec)
+		if err != nil {
+			return err
+		}
+		var s prover.RequestSpec
+		if err := json.Unmarshal(b, &s); err != nil {
+			return fmt.Errorf("spec %s: %w", *spec, err)
+		}
+		if req, err = s.Request(); err != nil {
+			return fmt.Errorf("spec %s: %w", *spec, err)
+		}
+	case *regPath != "":
+		sk, err := readBLSSecret(*secretFile)
+		if err != nil {
+			return err
+		}
+		sr, err := prover.Hex32(*signingRoot)
+		if err != nil {
+			return fmt.Errorf("--signing-root: %w", err)
+		}
+		rf := registryFlags{path: regPath, depth: kf.depth, forkVersion: forkVersion}
+		r, st, err := rf.open()
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		m, err := r.Member(sk.PublicKey().Bytes())
+		if err != nil {
+			return err
+		}
+		root, err := r.Root(*epoch)
+		if err != nil {
+			return err
+		}
+		req = prover.Request{
+			Secret: prover.SecretFromBLS(sk), Weight: m.Weight, Path: m.Path, Root: root,
+			Epoch: *epoch, SigningRoot: sr, MinWeight: *minWeight,
+		}
+	default:
+		return fmt.Errorf("give --spec or --registry")
+	}
+
+	keys, err := kf.load(stderr)
+	if err != nil {
+		return err
+	}
+	// One proof: gnark's prover on every core is quicker here than preparing zkv's throughput
+	// prover (its tables take longer to build than one proof takes).
+	start := time.Now()
+	proof, st, err := keys.ProveStock(&req)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "proved in %v; nullifier %s\n", time.Since(start).Round(time.Millisecond), prover.HexField(&st.Nullifier))
+	if err := writeJSON(*out, stdout, proof.Snarkjs(&st)); err != nil {
+		return err
+	}
+	if *publicOut != "" {
+		return writeJSON(*publicOut, nil, prover.PublicSignals(&st))
+	}
+	return nil
+}
+
+func writeJSON(path string, stdout io.Writer, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	if path == "" {
+		_, err := stdout.Write(b)
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
+}
+
+func runProverVerify(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("prover verify", "prover verify [--vk FILE | --depth N --cache-dir DIR] [--public FILE] PROOF.json...", `
+Verifies proofs written by 'zkv prover prove' (or any snarkjs proof.json of this circuit, with
+its public signals in a publicSignals field or in --public). Several proofs are verified
+together by batch verification, and a failing batch is bisected to name the bad proofs.
+Valid proofs of one epoch sharing a nullifier for different attestations are reported as an
+equivocation with the identity commitment they reveal. Exits 1 if any proof is invalid.`, stderr)
+	kf := addKeyFlags(fs)
+	vkPath := fs.String("vk", "", "snarkjs verification key JSON (from 'zkv prover export --snarkjs') instead of the key cache")
+	public := fs.String("public", "", "public signals JSON (snarkjs public.json), for a single proof without publicSignals")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		fmt.Fprintln(stderr, "zkv prover verify: no proof files given")
+		return errUsage
+	}
+	if *public != "" && fs.NArg() != 1 {
+		return fmt.Errorf("--public applies to a single proof")
+	}
+	var vk *prover.VerifyingKey
+	if *vkPath != "" {
+		b, err := os.ReadFile(*vkPath)
+		if err != nil {
+			return err
+		}
+		var sv prover.SnarkjsVerifyingKey
+		if err := json.Unmarshal(b, &sv); err != nil {
+			return fmt.Errorf("verifying key %s: %w", *vkPath, err)
+		}
+		if vk, err = prover.VerifyingKeyFromSnarkjs(&sv); err != nil {
+			return fmt.Errorf("verifying key %s: %w", *vkPath, err)
+		}
+	} else {
+		keys, err := kf.load(stderr)
+		if err != nil {
+			return err
+		}
+		vk = keys.VerifyingKey()
+	}
+	var signals []string
+	if *public != "" {
+		b, err := os.ReadFile(*public)
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(b, &signals); err != nil {
+			return fmt.Errorf("public signals %s: %w", *public, err)
+		}
+	}
+	claims := make([]prover.Claim, fs.NArg())
+	for i, path := range fs.Args() {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		var sp prover.SnarkjsProof
+		if err := json.Unmarshal(b, &sp); err != nil {
+			return fmt.Errorf("proof %s: %w", path, err)
+		}
+		if claims[i], err = prover.ClaimFromSnarkjs(&sp, signals); err != nil {
+			return fmt.Errorf("proof %s: %w", path, err)
+		}
+	}
+	start := time.Now()
+	bad, err := vk.FindInvalid(claims)
+	if err != nil {
+		return err
+	}
+	elapsed := time.Since(start)
+	isBad := map[int]bool{}
+	for _, i := range bad {
+		isBad[i] = true
+	}
+	for i, path := range fs.Args() {
+		verdict := "OK"
+		if isBad[i] {
+			verdict = "INVALID"
+		}
+		fmt.Fprintf(stdout, "%s: %s (epoch %d, nullifier %s)\n", path, verdict, claims[i].Statement.Epoch, prover.HexField(&claims[i].Statement.Nullifier))
+	}
+	fmt.Fprintf(stderr, "verified %d proofs in %v\n", len(claims), elapsed.Round(time.Microsecond))
+	// Two valid proofs of one epoch with one nullifier and different messages reveal their
+	// validator.
+	for i := range claims {
+		for j := i + 1; j < len(claims); j++ {
+			if isBad[i] || isBad[j] {
+				continue
+			}
+			ev, err := prover.NewEvidence(vk, claims[i], claims[j])
+			if err != nil {
+				continue
+			}
+			fmt.Fprintf(stdout, "EQUIVOCATION: %s and %s: identity %s\n", fs.Arg(i), fs.Arg(j), prover.HexField(&ev.Identity))
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("%d of %d proofs invalid: %w", len(bad), len(claims), prover.ErrInvalidProof)
+	}
+	return nil
+}
+
+func runProverExport(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("prover export", "prover export [--depth N --cache-dir DIR] [--solidity FILE] [--snarkjs FILE]", `
+Writes the verifying key for other verifiers: gnark's Solidity verifier contract (its
+verifyProof takes the 256-byte EIP-197 proof and the six public inputs) and snarkjs's
+verification_key.json ('snarkjs groth16 verify vk.json public.json proof.json' accepts zkv's
+proofs). The public inputs are values of zkv's Poseidon2 hashes (gnark's parameters, not
+circom's Poseidon): other tools check the proof, only zkv recomputes the hashes.`, stderr)
+	kf := addKeyFlags(fs)
+	sol := fs.String("solidity", "", "write the Solidity verifier here")
+	snark := fs.String("snarkjs", "", "write the snarkjs verification key JSON here")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs, "export", stderr); err != nil {
+		return err
+	}
+	if *sol == "" && *snark == "" {
+		fmt.Fprintln(stderr, "zkv prover export: give --solidity, --snarkjs or both")
+		return errUsage
+	}
+	keys, err := kf.load(stderr)
+	if err != nil {
+		return err
+	}
+	vk := keys.VerifyingKey()
+	if *sol != "" {
+		f, err := os.Create(*sol)
+		if err != nil {
+			return err
+		}
+		if err := vk.ExportSolidity(f); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "wrote %s\n", *sol)
+	}
+	if *snark != "" {
+		if err := writeJSON(*snark, nil, vk.Snarkjs()); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "wrote %s\n", *snark)
+	}
+	return nil
+}
