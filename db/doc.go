@@ -1,0 +1,41 @@
+// Package db is zkv's one badger/v4 database per process: typed buckets over one key space, a
+// small transaction API, durable commits, and an exclusive directory lock. It owns the storage
+// engine and the key schema's top level (which bucket byte means what); it does not own what the
+// values mean, which belongs to each bucket's package. No badger type appears in its API.
+//
+// # Key schema
+//
+// Every key is one bucket byte followed by the bucket's own key. Integers are big-endian so that
+// badger's byte order is numeric order and prefix iteration walks them in order. Bucket bytes are
+// allocated here and never reused.
+//
+//	bucket                     byte  key after the bucket byte              value
+//	Meta                       0x01  UTF-8 name                             owner-defined
+//	                                 "db.schema_version"                    uint32 (this package)
+//	                                 "slashing.genesis_validators_root"     32 bytes
+//	SlashingBlocks             0x10  pubkey(48) | slot(8)                   signing root (32) or empty (unknown)
+//	SlashingAttestations       0x11  pubkey(48) | target(8) | source(8)     signing root (32) or empty (unknown)
+//	SlashingWatermarks         0x12  pubkey(48)                             flags(1) | slot(8) | source(8) | target(8)
+//	Registrations              0x20  reserved for the validator registry (pbs, prover)
+//	Bids                       0x21  reserved for relay bids (mev), written with a TTL
+//	Payloads                   0x22  reserved for relay payloads (mev), written with a TTL
+//	Nullifiers                 0x23  reserved for the private-attestation pool (prover)
+//	RegistryLeaves             0x24  reserved for the registry tree (prover)
+//
+// The slashing buckets are documented in detail in package validator/slashing. A package that
+// starts to use a reserved bucket documents its key and value layout in this table.
+//
+// # Durability
+//
+// The database is opened with synchronous writes: when Update, a Batch's Flush or Put returns
+// nil, the data is on stable storage (the write-ahead log is fsynced). Slashing protection relies
+// on this: a signature never leaves the process before the record that guards it is durable.
+// Badger merges concurrent commits into one log write and one fsync, so concurrent writers share
+// the cost; package slashing additionally batches its own requests (group commit).
+//
+// # Errors
+//
+// Callers may branch on ErrNotFound, ErrLocked (another process holds the directory),
+// ErrTooLarge (one transaction holds more than badger accepts), ErrClosed and
+// ErrSchemaVersion.
+package db
