@@ -1,4 +1,3 @@
-//go:build gnarktest
 
 // gnark's test engine (test.IsSolved, test.NewAssert().CheckCircuit) lives in a package that
 // needs github.com/stretchr/testify in go.mod; until the module lists it, run these with
