@@ -4,9 +4,12 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 )
 
 // Benchmarks run at the default depth (20). Keys are cached under the system temp directory
@@ -45,8 +48,13 @@ func reportProofsPerSecond(b *testing.B, n int, d time.Duration) {
 }
 
 // BenchmarkProve compares gnark's groth16.Prove, one proof after the other on all cores, with
-// zkv's Prover: one proof per core, first for validators it has not seen (cold), then for the
-// next epoch of the same validators (warm: the cached groups are reused).
+// zkv's Prover, one proof per core:
+//
+//   - cold: validators the prover has not seen (no cached groups);
+//   - warm: the next epoch of the same validators under the same root;
+//   - grown: the next epoch after the registry grew elsewhere: one top-level sibling of every
+//     path changed, as new registrations in another top subtree of a large registry do, so
+//     the top level's group is recomputed along with the epoch's.
 func BenchmarkProve(b *testing.B) {
 	keys := mustBenchKeys(b)
 	b.Run("stock", func(b *testing.B) {
@@ -83,9 +91,32 @@ func BenchmarkProve(b *testing.B) {
 		mustProveAll(b, p, reqs)
 		reportProofsPerSecond(b, b.N, time.Since(start))
 	})
+	b.Run("zkv-grown", func(b *testing.B) {
+		p, err := NewProver(keys, ProverConfig{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		mustProveAll(b, p, benchRequests(b, b.N, 1))
+		reqs := benchRequests(b, b.N, 2)
+		var other fr.Element
+		if _, err := other.SetRandom(); err != nil {
+			b.Fatal(err)
+		}
+		for i := range reqs {
+			top := len(reqs[i].Path.Siblings) - 1
+			reqs[i].Path.Siblings = slices.Clone(reqs[i].Path.Siblings)
+			reqs[i].Path.Siblings[top][Arity-2] = other
+			reqs[i].Root = reqs[i].Path.Root(Leaf(IdentityCommitment(reqs[i].Secret), reqs[i].Weight))
+		}
+		b.ResetTimer()
+		start := time.Now()
+		mustProveAll(b, p, reqs)
+		reportProofsPerSecond(b, b.N, time.Since(start))
+	})
 }
 
 func mustProveAll(b *testing.B, p *Prover, reqs []Request) {
+	b.Helper()
 	res, err := p.ProveMany(context.Background(), reqs)
 	if err != nil {
 		b.Fatal(err)

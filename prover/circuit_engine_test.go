@@ -1,4 +1,3 @@
-
 // gnark's test engine (test.IsSolved, test.NewAssert().CheckCircuit) lives in a package that
 // needs github.com/stretchr/testify in go.mod; until the module lists it, run these with
 // 'go test -tags gnarktest'. The same valid and invalid assignments run without the tag
