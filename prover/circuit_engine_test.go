@@ -1,8 +1,3 @@
-// gnark's test engine (test.IsSolved, test.NewAssert().CheckCircuit) lives in a package that
-// needs github.com/stretchr/testify in go.mod; until the module lists it, run these with
-// 'go test -tags gnarktest'. The same valid and invalid assignments run without the tag
-// against the compiled R1CS in circuit_test.go.
-
 package prover
 
 import (
@@ -14,6 +9,9 @@ import (
 	"github.com/consensys/gnark/test"
 )
 
+// TestCircuitGnarkEngine runs the circuit through gnark's test engine (an interpreter of the
+// circuit, independent of the compiled R1CS that circuit_test.go solves) and CheckCircuit's
+// full Groth16 rounds, with valid and invalid assignments.
 func TestCircuitGnarkEngine(t *testing.T) {
 	const depth = 4
 	vs := newTestValidators(9)
@@ -37,6 +35,7 @@ func TestCircuitGnarkEngine(t *testing.T) {
 		"wrong y":          func(c *Circuit) { y := c.Y.(fr.Element); y.Add(&y, &one); c.Y = y },
 		"wrong epoch":      func(c *Circuit) { c.Epoch = 13 },
 		"leaf not in tree": func(c *Circuit) { c.Secret = vs[0].secret },
+		"wrong nullifier":  func(c *Circuit) { n := c.Nullifier.(fr.Element); n.Add(&n, &one); c.Nullifier = n },
 	}
 	assert := test.NewAssert(t)
 	for name, spoil := range invalid {
@@ -44,6 +43,9 @@ func TestCircuitGnarkEngine(t *testing.T) {
 		spoil(bad)
 		if err := test.IsSolved(NewCircuit(depth), bad, ecc.BN254.ScalarField()); err == nil {
 			t.Errorf("%s: solved", name)
+		}
+		if testing.Short() {
+			continue
 		}
 		assert.CheckCircuit(NewCircuit(depth),
 			test.WithValidAssignment(valid),
