@@ -11,10 +11,7 @@ func TestEquivocationRecoversSecret(t *testing.T) {
 	vk := keys.VerifyingKey()
 	vs := newTestValidators(7)
 	tr := testRegistry(t, 4, vs)
-	p, err := NewProver(keys, ProverConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustProver(t)
 	prove := func(i int, epoch uint64, msg string) Claim {
 		t.Helper()
 		req := testRequest(tr, vs, i, epoch, msg)

@@ -86,9 +86,6 @@ func NewProver(keys *Keys, cfg ProverConfig) (*Prover, error) {
 	return p, nil
 }
 
-// Groups returns the number of wire groups of the circuit's layout.
-func (p *Prover) Groups() int { return len(p.layout.groups) }
-
 // Prove proves one request on the calling goroutine.
 func (p *Prover) Prove(req *Request) (*Proof, Statement, error) {
 	sc := p.scratch.Get().(*scratch)
@@ -105,8 +102,9 @@ type Result struct {
 
 // ProveMany proves every request, Workers at a time, and returns the results in request
 // order. A request that fails has its Err set and does not stop the others. The work queue
-// holds one request per worker; when the context ends, no further request starts and
-// ProveMany returns the context's error after the running proofs finish.
+// holds one request per worker; when the context ends, no further request starts (their
+// results carry the context's error) and ProveMany returns that error after the running
+// proofs finish.
 func (p *Prover) ProveMany(ctx context.Context, reqs []Request) ([]Result, error) {
 	results := make([]Result, len(reqs))
 	jobs := make(chan int, p.workers)
@@ -130,6 +128,9 @@ feed:
 		case jobs <- i:
 		case <-ctx.Done():
 			err = ctx.Err()
+			for j := i; j < len(reqs); j++ {
+				results[j].Err = err
+			}
 			break feed
 		}
 	}

@@ -13,6 +13,25 @@ var testKeys = sync.OnceValues(func() (*Keys, error) {
 	return k, err
 })
 
+// testProver is a default Prover over testKeys, shared by the tests that need no particular
+// configuration (NewProver builds tables, which takes a while).
+var testProver = sync.OnceValues(func() (*Prover, error) {
+	k, err := testKeys()
+	if err != nil {
+		return nil, err
+	}
+	return NewProver(k, ProverConfig{})
+})
+
+func mustProver(t testing.TB) *Prover {
+	t.Helper()
+	p, err := testProver()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func mustKeys(t testing.TB) *Keys {
 	t.Helper()
 	k, err := testKeys()
@@ -26,10 +45,7 @@ func TestProveVerifyRound(t *testing.T) {
 	keys := mustKeys(t)
 	vs := newTestValidators(11)
 	tr := testRegistry(t, 4, vs)
-	p, err := NewProver(keys, ProverConfig{Workers: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustProver(t)
 	vk := keys.VerifyingKey()
 
 	req := testRequest(tr, vs, 5, 100, "vote")
@@ -99,13 +115,9 @@ func TestProveVerifyRound(t *testing.T) {
 }
 
 func TestProveRejectsNonMember(t *testing.T) {
-	keys := mustKeys(t)
 	vs := newTestValidators(5)
 	tr := testRegistry(t, 4, vs[:4])
-	p, err := NewProver(keys, ProverConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustProver(t)
 	req := testRequest(tr, vs, 3, 1, "m")
 	req.Secret = vs[4].secret // a validator that is not in the tree, claiming slot 3
 	if _, _, err := p.Prove(&req); !errors.Is(err, ErrNotMember) {
@@ -159,7 +171,13 @@ func TestProveMany(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := p.ProveMany(ctx, reqs); !errors.Is(err, context.Canceled) {
+	res, err = p.ProveMany(ctx, reqs)
+	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("ProveMany on a cancelled context = %v", err)
+	}
+	for i, r := range res {
+		if r.Proof == nil && !errors.Is(r.Err, context.Canceled) {
+			t.Fatalf("request %d neither proved nor cancelled", i)
+		}
 	}
 }

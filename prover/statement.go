@@ -99,7 +99,7 @@ func (r *Request) Statement() (Statement, error) {
 	if err := CheckDepth(r.Path.Depth()); err != nil {
 		return Statement{}, err
 	}
-	if r.Path.Depth() < 64 && r.Path.Index>>uint(r.Path.Depth()) != 0 {
+	if r.Path.Index>>uint(r.Path.Depth()) != 0 {
 		return Statement{}, fmt.Errorf("%w: leaf index %d outside a tree of depth %d", ErrBadInput, r.Path.Index, r.Path.Depth())
 	}
 	if r.Weight < r.MinWeight {

@@ -12,11 +12,7 @@ import (
 
 // testClaims are 12 valid depth-4 claims: 6 validators in two epochs.
 var testClaims = sync.OnceValues(func() ([]Claim, error) {
-	keys, err := testKeys()
-	if err != nil {
-		return nil, err
-	}
-	p, err := NewProver(keys, ProverConfig{})
+	p, err := testProver()
 	if err != nil {
 		return nil, err
 	}
