@@ -162,6 +162,7 @@ func ClaimFromSnarkjs(sp *SnarkjsProof, signals []string) (Claim, error) {
 	if c.Proof.C, err = g1FromJSON(sp.PiC); err != nil {
 		return Claim{}, fmt.Errorf("pi_c: %w", err)
 	}
+	c.Proof.bChecked = c.Proof.B // g2FromJSON checked the subgroup
 	if len(signals) != NumPublic {
 		return Claim{}, fmt.Errorf("%w: %d public signals, want %d", ErrMalformed, len(signals), NumPublic)
 	}

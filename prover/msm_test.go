@@ -129,3 +129,17 @@ func TestFixedBaseMSMG2(t *testing.T) {
 		}
 	}
 }
+
+func TestMulAffine(t *testing.T) {
+	p := randomG1(t, 1)[0]
+	for _, s := range []*big.Int{big.NewInt(0), big.NewInt(1), big.NewInt(7), new(big.Int).Lsh(big.NewInt(1), 127), new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 128), big.NewInt(1))} {
+		var got, want bn254.G1Jac
+		mulAffine(&got, &p, s)
+		var pj bn254.G1Jac
+		pj.FromAffine(&p)
+		want.ScalarMultiplication(&pj, s)
+		if !got.Equal(&want) {
+			t.Fatalf("mulAffine by %s differs", s)
+		}
+	}
+}

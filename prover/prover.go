@@ -271,6 +271,7 @@ func (p *Prover) prove(req *Request, sc *scratch) (*Proof, Statement, error) {
 	proof.A.FromJacobian(&ar)
 	proof.B.FromJacobian(&bs2)
 	proof.C.FromJacobian(&krs)
+	proof.bChecked = proof.B // a sum of G2 points of the proving key
 	return proof, st, nil
 }
 
