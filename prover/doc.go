@@ -8,21 +8,42 @@
 // It does not talk to the network, store nullifiers, or know about the beacon chain beyond
 // the signing root it is handed.
 //
-// The statement (see Circuit): a prover knows a secret s, a weight and a path in the 4-ary
-// registry tree such that
+// # Statement
 //
-//	id   = H(TAG_ID, s)
-//	leaf = H(TAG_LEAF, id, weight) is at the path's index under root
-//	a1   = H(TAG_A1, s, epoch)
-//	y    = s + a1·x          (x = MessageX(signing root))
+// A prover knows a secret s, a weight and a path in the registry tree such that
+//
+//	id        = H(TAG_ID, s)
+//	leaf      = H(TAG_LEAF, id, weight) is at the path's index under root
+//	a1        = H(TAG_A1, s, epoch)
+//	y         = s + a1·x          (x = MessageX(signing root))
 //	nullifier = H(TAG_N, a1)
-//	weight >= minWeight
+//	weight   >= minWeight
 //
-// with public inputs (root, epoch, x, y, nullifier, minWeight). Two proofs of one validator in
-// one epoch share a1 and the nullifier, so two different x reveal s (see Equivocation).
+// with public inputs (root, epoch, x, y, nullifier, minWeight), in that order. Two proofs of
+// one validator in one epoch share a1 and the nullifier, so two different x reveal s (see
+// Evidence).
+//
+// # Hashes and tree
 //
 // Hashes are gnark's Poseidon2 instances (see hash.go): they agree between gnark and
 // gnark-crypto only, not with circom's Poseidon or other Poseidon2 parameter sets.
+//
+// The registry tree is 4-ary: one width-4 Poseidon2 permutation (264 constraints) hashes a
+// node of four children, where a binary tree needs two width-2 permutations (372) for the
+// same two index bits. At depth 20 that keeps the circuit at 3,915 constraints, under the
+// 4,096 that fix the FFT domain, the largest MSM of the prover and the proving key's size; a
+// binary tree needs 4,945 and a domain of 8,192. A depth is therefore even (2 to 32).
+//
+// # Proving
+//
+// Prover computes the same proofs as gnark's groth16.Prove (gnark's verifier accepts them)
+// for throughput: one proof per core instead of one proof spread over every core; the MSMs
+// over the proving key's bases run on precomputed fixed-base tables with batched affine
+// additions; and the wire-dependent sums are cached per validator by wire group, so the proof
+// of the next epoch recomputes only the epoch's values and the tree levels that changed.
+// ProveStock runs gnark's prover for comparison.
+//
+// # Keys
 //
 // Keys from LoadKeys come from a single-party setup and are for devnets only (DevnetWarning).
 package prover
