@@ -225,3 +225,14 @@ func BenchmarkLoadKeys(b *testing.B) {
 		b.ReportMetric(float64(info.Load.Microseconds())/1000, "read-ms")
 	}
 }
+
+// BenchmarkNewProver measures preparing a depth-20 prover: wire layout and fixed-base tables.
+func BenchmarkNewProver(b *testing.B) {
+	keys := mustBenchKeys(b)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := NewProver(keys, ProverConfig{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -60,7 +60,8 @@ type Prover struct {
 }
 
 // NewProver prepares a prover: it groups the circuit's wires (a few solves of random
-// witnesses) and copies the proving key's bases into group order.
+// witnesses) and builds the fixed-base tables of the proving key's bases, group by group.
+// At depth 20 that takes about 1.6 s and keeps some 35 MiB of tables (BenchmarkNewProver).
 func NewProver(keys *Keys, cfg ProverConfig) (*Prover, error) {
 	if cfg.Workers <= 0 {
 		cfg.Workers = runtime.GOMAXPROCS(0)
