@@ -130,16 +130,30 @@ func TestFixedBaseMSMG2(t *testing.T) {
 	}
 }
 
-func TestMulAffine(t *testing.T) {
+func TestMulGLV64(t *testing.T) {
 	p := randomG1(t, 1)[0]
-	for _, s := range []*big.Int{big.NewInt(0), big.NewInt(1), big.NewInt(7), new(big.Int).Lsh(big.NewInt(1), 127), new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 128), big.NewInt(1))} {
+	g := endomorphism()
+	var phi, lp bn254.G1Affine
+	phi.X.Mul(&p.X, &g.omega)
+	phi.Y = p.Y
+	var lb big.Int
+	lp.ScalarMultiplication(&p, g.lambda.BigInt(&lb))
+	if !phi.Equal(&lp) {
+		t.Fatal("φ(P) != λ·P")
+	}
+	for _, k := range [][2]uint64{{0, 0}, {1, 0}, {0, 1}, {7, 3}, {^uint64(0), ^uint64(0)}, {1 << 63, 12345}} {
 		var got, want bn254.G1Jac
-		mulAffine(&got, &p, s)
+		mulGLV64(&got, &p, k)
+		var fa, fb, r fr.Element
+		fa.SetUint64(k[0])
+		fb.SetUint64(k[1])
+		r.Mul(&fb, &g.lambda).Add(&r, &fa)
 		var pj bn254.G1Jac
 		pj.FromAffine(&p)
-		want.ScalarMultiplication(&pj, s)
+		var rb big.Int
+		want.ScalarMultiplication(&pj, r.BigInt(&rb))
 		if !got.Equal(&want) {
-			t.Fatalf("mulAffine by %s differs", s)
+			t.Fatalf("mulGLV64(%v) differs from (a + λb)·P", k)
 		}
 	}
 }

@@ -2,13 +2,16 @@ package prover
 
 import (
 	"crypto/rand"
+	"encoding/binary"
 	"fmt"
 	"math/big"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/consensys/gnark-crypto/ecc"
 	"github.com/consensys/gnark-crypto/ecc/bn254"
+	"github.com/consensys/gnark-crypto/ecc/bn254/fp"
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	groth16bn254 "github.com/consensys/gnark/backend/groth16/bn254"
 )
@@ -201,6 +204,9 @@ func (vk *VerifyingKey) FindInvalid(claims []Claim) ([]int, error) {
 
 // batch runs the randomized check on claims[idx...]. Malformed proofs (at infinity, off the
 // curve) fail the batch rather than being skipped by the Miller loop.
+//
+// The proofs are cut into chunks that the cores take from a shared counter, so a core slowed
+// by other work does not hold the batch up; each chunk costs one extra Fp¹² multiplication.
 func (vk *VerifyingKey) batch(claims []Claim, idx []int) (bool, error) {
 	n := len(idx)
 	for _, i := range idx {
@@ -208,14 +214,19 @@ func (vk *VerifyingKey) batch(claims []Claim, idx []int) (bool, error) {
 			return false, nil
 		}
 	}
-	coeffs, err := randomCoefficients(n)
+	coeffs, halves, err := randomCoefficients(n)
 	if err != nil {
 		return false, err
 	}
 
 	workers := runtime.GOMAXPROCS(0)
-	if workers > n {
-		workers = n
+	chunk := (n + 4*workers - 1) / (4 * workers)
+	if chunk < 32 {
+		chunk = 32
+	}
+	nChunks := (n + chunk - 1) / chunk
+	if workers > nChunks {
+		workers = nChunks
 	}
 	type part struct {
 		ml   bn254.GT
@@ -223,29 +234,44 @@ func (vk *VerifyingKey) batch(claims []Claim, idx []int) (bool, error) {
 		err  error
 	}
 	parts := make([]part, workers)
+	var next atomic.Int64
 	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		lo, hi := w*n/workers, (w+1)*n/workers
+	for w := range parts {
 		wg.Add(1)
-		go func(pt *part, lo, hi int) {
+		go func(pt *part) {
 			defer wg.Done()
-			bs := make([]bn254.G2Affine, hi-lo)
-			cs := make([]bn254.G1Affine, hi-lo)
-			aj := make([]bn254.G1Jac, hi-lo)
-			var r big.Int
-			for k := lo; k < hi; k++ {
-				p := &claims[idx[k]].Proof
-				mulAffine(&aj[k-lo], &p.A, coeffs[k].BigInt(&r))
-				bs[k-lo] = p.B
-				cs[k-lo] = p.C
+			pt.ml.SetOne()
+			aj := make([]bn254.G1Jac, chunk)
+			bs := make([]bn254.G2Affine, chunk)
+			cs := make([]bn254.G1Affine, chunk)
+			for {
+				c := int(next.Add(1)) - 1
+				if c >= nChunks || pt.err != nil {
+					return
+				}
+				lo, hi := c*chunk, min((c+1)*chunk, n)
+				m := hi - lo
+				for k := lo; k < hi; k++ {
+					p := &claims[idx[k]].Proof
+					mulGLV64(&aj[k-lo], &p.A, halves[k])
+					bs[k-lo] = p.B
+					cs[k-lo] = p.C
+				}
+				as := bn254.BatchJacobianToAffineG1(aj[:m])
+				var sumC bn254.G1Jac
+				if _, err := sumC.MultiExp(cs[:m], coeffs[lo:hi], ecc.MultiExpConfig{NbTasks: 1}); err != nil {
+					pt.err = err
+					return
+				}
+				pt.sumC.AddAssign(&sumC)
+				ml, err := bn254.MillerLoop(as, bs[:m])
+				if err != nil {
+					pt.err = err
+					return
+				}
+				pt.ml.Mul(&pt.ml, &ml)
 			}
-			as := bn254.BatchJacobianToAffineG1(aj)
-			if _, err := pt.sumC.MultiExp(cs, coeffs[lo:hi], ecc.MultiExpConfig{NbTasks: 1}); err != nil {
-				pt.err = err
-				return
-			}
-			pt.ml, pt.err = bn254.MillerLoop(as, bs)
-		}(&parts[w], lo, hi)
+		}(&parts[w])
 	}
 
 	sts := make([]*Statement, n)
@@ -284,21 +310,115 @@ func (vk *VerifyingKey) batch(claims []Claim, idx []int) (bool, error) {
 	return res.IsOne(), nil
 }
 
-// randomCoefficients returns n independent uniform 128-bit scalars from crypto/rand, zero
-// replaced by one so that no proof drops out of the combination.
-func randomCoefficients(n int) ([]fr.Element, error) {
+// randomCoefficients returns n random coefficients rᵢ = aᵢ + λ·bᵢ (mod r), with aᵢ, bᵢ
+// independent uniform 64-bit integers from crypto/rand and λ the eigenvalue of G1's
+// endomorphism φ(x, y) = (ω·x, y) = λ·(x, y). The map (a, b) -> a + λ·b is injective on
+// 64-bit pairs (the shortest vectors of the lattice {(a, b): a + λ·b = 0 mod r} have
+// 127-bit entries), so rᵢ takes 2¹²⁸ values with equal probability: a batch holding an
+// invalid proof passes with probability at most 2⁻¹²⁸. The split makes rᵢ·Aᵢ a 64-bit
+// double-scalar multiplication, aᵢ·Aᵢ + bᵢ·φ(Aᵢ), half the doublings of a 128-bit one.
+// A zero coefficient is replaced by one so that no proof drops out of the combination.
+func randomCoefficients(n int) ([]fr.Element, [][2]uint64, error) {
 	buf := make([]byte, 16*n)
 	if _, err := rand.Read(buf); err != nil {
-		return nil, fmt.Errorf("batch verify: randomness: %w", err)
+		return nil, nil, fmt.Errorf("batch verify: randomness: %w", err)
 	}
+	g := endomorphism()
 	out := make([]fr.Element, n)
+	halves := make([][2]uint64, n)
 	for i := range out {
-		out[i].SetBytes(buf[16*i : 16*i+16])
-		if out[i].IsZero() {
-			out[i].SetOne()
+		a, b := binary.LittleEndian.Uint64(buf[16*i:]), binary.LittleEndian.Uint64(buf[16*i+8:])
+		if a == 0 && b == 0 {
+			a = 1
+		}
+		halves[i] = [2]uint64{a, b}
+		var fa, fb fr.Element
+		fa.SetUint64(a)
+		fb.SetUint64(b)
+		out[i].Mul(&fb, &g.lambda).Add(&out[i], &fa)
+	}
+	return out, halves, nil
+}
+
+// glvEndomorphism is G1's endomorphism φ(x, y) = (ω·x, y) = λ·(x, y), with ω a cube root of
+// unity in Fp and λ the matching one in Fr.
+type glvEndomorphism struct {
+	omega  fp.Element
+	lambda fr.Element
+}
+
+// endomorphism finds ω and λ: the roots of X² + X + 1 in each field, paired by testing on the
+// generator.
+var endomorphism = sync.OnceValue(func() glvEndomorphism {
+	var three, two, one fp.Element
+	three.SetUint64(3)
+	two.SetUint64(2)
+	one.SetOne()
+	var sq fp.Element
+	sq.Neg(&three)
+	if sq.Sqrt(&sq) == nil {
+		panic("prover: -3 is not a square in Fp")
+	}
+	var omegas [2]fp.Element
+	omegas[0].Sub(&sq, &one).Div(&omegas[0], &two)
+	omegas[1].Neg(&sq).Sub(&omegas[1], &one).Div(&omegas[1], &two)
+
+	var three2, two2, one2, sr fr.Element
+	three2.SetUint64(3)
+	two2.SetUint64(2)
+	one2.SetOne()
+	sr.Neg(&three2)
+	if sr.Sqrt(&sr) == nil {
+		panic("prover: -3 is not a square in Fr")
+	}
+	var lambdas [2]fr.Element
+	lambdas[0].Sub(&sr, &one2).Div(&lambdas[0], &two2)
+	lambdas[1].Neg(&sr).Sub(&lambdas[1], &one2).Div(&lambdas[1], &two2)
+
+	_, _, g1, _ := bn254.Generators()
+	for _, w := range omegas {
+		for _, l := range lambdas {
+			var phi, lg bn254.G1Affine
+			phi.X.Mul(&g1.X, &w)
+			phi.Y = g1.Y
+			var lb big.Int
+			lg.ScalarMultiplication(&g1, l.BigInt(&lb))
+			if phi.Equal(&lg) {
+				return glvEndomorphism{omega: w, lambda: l}
+			}
 		}
 	}
-	return out, nil
+	panic("prover: no matching G1 endomorphism eigenvalue")
+})
+
+// mulGLV64 sets p = a·q + b·φ(q) = (a + λ·b)·q for k = {a, b}, by a joint NAF double-and-add
+// over 65 bits with mixed additions of ±q and ±φ(q) (φ(q) is affine at the cost of one
+// multiplication).
+func mulGLV64(p *bn254.G1Jac, q *bn254.G1Affine, k [2]uint64) {
+	g := endomorphism()
+	var pts [2][2]bn254.G1Affine // [q, φq][+, -]
+	pts[0][0] = *q
+	pts[1][0].X.Mul(&q.X, &g.omega)
+	pts[1][0].Y = q.Y
+	pts[0][1].Neg(&pts[0][0])
+	pts[1][1].Neg(&pts[1][0])
+	var nafs [2][66]int8
+	var lens [2]int
+	for j := range k {
+		lens[j] = ecc.NafDecomposition(new(big.Int).SetUint64(k[j]), nafs[j][:])
+	}
+	*p = bn254.G1Jac{}
+	for i := max(lens[0], lens[1]) - 1; i >= 0; i-- {
+		p.DoubleAssign()
+		for j := range nafs {
+			switch nafs[j][i] {
+			case 1:
+				p.AddMixed(&pts[j][0])
+			case -1:
+				p.AddMixed(&pts[j][1])
+			}
+		}
+	}
 }
 
 // VerifyGnark verifies one proof with gnark's groth16.Verify: the reference this package's
@@ -309,24 +429,4 @@ func (vk *VerifyingKey) VerifyGnark(p *Proof, st *Statement) error {
 		return fmt.Errorf("%w: %v", ErrInvalidProof, err)
 	}
 	return nil
-}
-
-// mulAffine sets p = s·q for an affine q by NAF double-and-add with mixed additions. For the
-// 128-bit coefficients of batch verification it beats gnark-crypto's ScalarMultiplication,
-// which takes a Jacobian point and spends an inversion converting it back to affine.
-func mulAffine(p *bn254.G1Jac, q *bn254.G1Affine, s *big.Int) {
-	var naf [fr.Bits + 1]int8
-	n := ecc.NafDecomposition(s, naf[:])
-	var neg bn254.G1Affine
-	neg.Neg(q)
-	*p = bn254.G1Jac{}
-	for i := n - 1; i >= 0; i-- {
-		p.DoubleAssign()
-		switch naf[i] {
-		case 1:
-			p.AddMixed(q)
-		case -1:
-			p.AddMixed(&neg)
-		}
-	}
 }
