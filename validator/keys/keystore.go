@@ -287,6 +287,14 @@ func (ks *Keystore) check() error {
 		return fmt.Errorf("%w: kdf function %q, want scrypt or pbkdf2", ErrInvalidKeystore, ks.Crypto.KDF.Function)
 	case ks.Crypto.KDF.Message != "":
 		return fmt.Errorf("%w: kdf message must be empty", ErrInvalidKeystore)
+	case !validUUID(ks.UUID):
+		return fmt.Errorf("%w: uuid %q is not a UUID", ErrInvalidKeystore, ks.UUID)
+	}
+	for name, m := range map[string]Module{"kdf": ks.Crypto.KDF, "checksum": ks.Crypto.Checksum, "cipher": ks.Crypto.Cipher} {
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal(m.Params, &obj); err != nil || obj == nil {
+			return fmt.Errorf("%w: %s params must be a JSON object", ErrInvalidKeystore, name)
+		}
 	}
 	if ks.Pubkey != "" {
 		if _, err := hexField("pubkey", ks.Pubkey, bls.PublicKeyLength); err != nil {
@@ -452,6 +460,23 @@ func aesCTR(key, iv, in []byte) ([]byte, error) {
 	out := make([]byte, len(in))
 	cipher.NewCTR(block, iv).XORKeyStream(out, in)
 	return out, nil
+}
+
+// validUUID accepts the canonical 8-4-4-4-12 hex form EIP-2335 requires.
+func validUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, c := range s {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			if c != '-' {
+				return false
+			}
+		} else if !strings.ContainsRune("0123456789abcdefABCDEF", c) {
+			return false
+		}
+	}
+	return true
 }
 
 // newUUID returns a random (version 4) UUID in its canonical text form (RFC 9562).
