@@ -241,9 +241,13 @@ func (vk *VerifyingKey) batch(claims []Claim, idx []int) (bool, error) {
 		go func(pt *part) {
 			defer wg.Done()
 			pt.ml.SetOne()
+			g := endomorphism()
 			aj := make([]bn254.G1Jac, chunk)
 			bs := make([]bn254.G2Affine, chunk)
-			cs := make([]bn254.G1Affine, chunk)
+			// Σ rᵢ·Cᵢ = Σ aᵢ·Cᵢ + bᵢ·φ(Cᵢ): an MSM of twice the points with 64-bit scalars,
+			// less than half the work of 254-bit ones.
+			cs := make([]bn254.G1Affine, 2*chunk)
+			ks := make([]fr.Element, 2*chunk)
 			for {
 				c := int(next.Add(1)) - 1
 				if c >= nChunks || pt.err != nil {
@@ -256,10 +260,14 @@ func (vk *VerifyingKey) batch(claims []Claim, idx []int) (bool, error) {
 					mulGLV64(&aj[k-lo], &p.A, halves[k])
 					bs[k-lo] = p.B
 					cs[k-lo] = p.C
+					cs[m+k-lo].X.Mul(&p.C.X, &g.omega)
+					cs[m+k-lo].Y = p.C.Y
+					ks[k-lo].SetUint64(halves[k][0])
+					ks[m+k-lo].SetUint64(halves[k][1])
 				}
 				as := bn254.BatchJacobianToAffineG1(aj[:m])
 				var sumC bn254.G1Jac
-				if _, err := sumC.MultiExp(cs[:m], coeffs[lo:hi], ecc.MultiExpConfig{NbTasks: 1}); err != nil {
+				if _, err := sumC.MultiExp(cs[:2*m], ks[:2*m], ecc.MultiExpConfig{NbTasks: 1}); err != nil {
 					pt.err = err
 					return
 				}
