@@ -55,7 +55,7 @@ var (
 	// ErrNotFound: the key has no value.
 	ErrNotFound = errors.New("db: not found")
 	// ErrLocked: another process (or another Open in this one) holds the database directory.
-	ErrLocked = errors.New("db: database in use")
+	ErrLocked = errors.New("db: locked")
 	// ErrTooLarge: one transaction or batch entry exceeds what badger accepts in one commit.
 	ErrTooLarge = errors.New("db: transaction too large")
 	// ErrClosed: the database was closed.

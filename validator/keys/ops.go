@@ -22,6 +22,15 @@ const MinPasswordLength = 8
 // ErrWeakPassword: a new keystore password is too short.
 var ErrWeakPassword = fmt.Errorf("keys: password shorter than %d characters", MinPasswordLength)
 
+// CheckNewPassword refuses a password for new keystores that is shorter than MinPasswordLength
+// characters after EIP-2335 normalisation.
+func CheckNewPassword(password string) error {
+	if len([]rune(string(NormalizePassword(password)))) < MinPasswordLength {
+		return ErrWeakPassword
+	}
+	return nil
+}
+
 // CreateOptions configures Create.
 type CreateOptions struct {
 	// Dir receives the keystores (created 0700 if missing).
@@ -61,8 +70,8 @@ func Create(ctx context.Context, opts CreateOptions) ([]Created, error) {
 	if uint64(opts.Start)+uint64(opts.Count) > math.MaxUint32+1 {
 		return nil, fmt.Errorf("keys: validator indices %d to %d exceed 2^32", opts.Start, uint64(opts.Start)+uint64(opts.Count)-1)
 	}
-	if n := len([]rune(string(NormalizePassword(opts.Password)))); n < MinPasswordLength {
-		return nil, ErrWeakPassword
+	if err := CheckNewPassword(opts.Password); err != nil {
+		return nil, err
 	}
 	seed, err := MnemonicSeed(opts.Mnemonic, opts.Passphrase)
 	if err != nil {
