@@ -16,7 +16,8 @@ import (
 // Benchmarks run at the default depth (20). Keys are cached under the system temp directory
 // so that repeated runs skip the setup.
 //
-//	go test -run '^$' -bench . -benchtime 40x ./prover/
+//	go test -run '^$' -bench 'Prove/|Verify/|LoadKeys' -benchtime 40x ./prover/
+//	go test -run '^$' -bench 'PeakRSS|NewProver' -benchtime 1x ./prover/
 
 var benchKeys = sync.OnceValues(func() (*Keys, error) {
 	k, _, err := LoadKeys(KeyConfig{Depth: DefaultDepth, CacheDir: filepath.Join(os.TempDir(), "zkv-bench-keys")})
