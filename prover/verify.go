@@ -128,7 +128,8 @@ func (vk *VerifyingKey) Verify(p *Proof, st *Statement) error {
 	return nil
 }
 
-// BatchVerify checks many proofs at once. With random 128-bit rᵢ it checks
+// BatchVerify checks many proofs at once. With random rᵢ of 128 bits of entropy
+// (randomCoefficients) it checks
 //
 //	Πᵢ e(rᵢ·Aᵢ, Bᵢ) · e(-Σ rᵢ·vk_xᵢ, γ) · e(-Σ rᵢ·Cᵢ, δ) · e(-(Σ rᵢ)·α, β) = 1
 //
