@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/zkvlabs/zkv/db"
 )
 
 type step struct {
@@ -398,4 +400,24 @@ func containsAtt(as []Attestation, a Attestation) bool {
 		}
 	}
 	return false
+}
+
+// A failed write refuses the whole batch and leaves the in-memory state as it was, so the same
+// request is not later mistaken for an already-recorded repeat.
+func TestFailedWriteRefusesAndRemembersNothing(t *testing.T) {
+	p, d := newTestProtector(t, Config{})
+	ctx := context.Background()
+	a := Attestation{Pubkey: pk(1), Source: 1, Target: 2, SigningRoot: root(1)}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		err := p.CheckAndRecordAttestation(ctx, a)
+		if err == nil || errors.Is(err, ErrSlashable) || !errors.Is(err, db.ErrClosed) {
+			t.Fatalf("write to a closed database: %v", err)
+		}
+	}
+	if err := p.CheckAndRecordBlock(ctx, Block{Pubkey: pk(1), Slot: 1}); !errors.Is(err, db.ErrClosed) {
+		t.Fatalf("block: %v", err)
+	}
 }
