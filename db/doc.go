@@ -36,6 +36,6 @@
 // # Errors
 //
 // Callers may branch on ErrNotFound, ErrLocked (another process holds the directory),
-// ErrTooLarge (one transaction holds more than badger accepts), ErrClosed and
-// ErrSchemaVersion.
+// ErrTooLarge (one transaction holds more than badger accepts), ErrClosed, ErrReadOnly (a
+// write inside View) and ErrSchemaVersion.
 package db

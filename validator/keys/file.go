@@ -35,7 +35,7 @@ func ReadKeystoreFile(path string) (*Keystore, error) {
 // staking deposit CLI does) and the first 8 hex digits of the pubkey, so that names sort by
 // path and never collide for different keys.
 func KeystoreFileName(ks *Keystore) string {
-	pk := ks.Pubkey
+	pk := pubkeyHex(ks)
 	if len(pk) > 8 {
 		pk = pk[:8]
 	}
@@ -154,9 +154,15 @@ func List(dir string) ([]Info, error) {
 		}
 		pk := ""
 		if ks.Pubkey != "" {
-			pk = "0x" + strings.ToLower(ks.Pubkey)
+			pk = "0x" + pubkeyHex(ks)
 		}
 		out = append(out, Info{File: f, Pubkey: pk, Path: ks.Path, UUID: ks.UUID, Description: ks.Description})
 	}
 	return out, nil
+}
+
+// pubkeyHex is the keystore's pubkey as lower-case hex without a prefix (EIP-2335 writes it so;
+// some tools add 0x).
+func pubkeyHex(ks *Keystore) string {
+	return strings.ToLower(strings.TrimPrefix(ks.Pubkey, "0x"))
 }

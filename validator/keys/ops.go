@@ -287,7 +287,7 @@ func writeAll(dir string, stores []*Keystore, raw [][]byte) ([]Created, error) {
 			undo()
 			return nil, fmt.Errorf("keys: nothing written: %w", err)
 		}
-		out = append(out, Created{File: f, Pubkey: "0x" + ks.Pubkey, Path: ks.Path})
+		out = append(out, Created{File: f, Pubkey: "0x" + pubkeyHex(ks), Path: ks.Path})
 	}
 	return out, nil
 }
