@@ -106,5 +106,5 @@ func BLSScenarios() []Scenario {
 
 // All returns every scenario zkv has, in report order.
 func All() []Scenario {
-	return BLSScenarios()
+	return append(BLSScenarios(), ProverScenarios()...)
 }

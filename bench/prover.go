@@ -1,0 +1,171 @@
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+
+	"github.com/consensys/gnark/logger"
+
+	"github.com/zkvlabs/zkv/crypto/bls"
+	"github.com/zkvlabs/zkv/prover"
+	"github.com/zkvlabs/zkv/prover/registry"
+)
+
+// attesters is a registry of n validators sealed at epoch 1, with a Prover and one proving
+// request per validator: the state of an operator about to prove its attestations.
+type attesters struct {
+	keys   *prover.Keys
+	prover *prover.Prover
+	reqs   []prover.Request
+	epoch  uint64
+}
+
+func newAttesters(depth, n int) (*attesters, error) {
+	logger.Disable()
+	keys, _, err := prover.LoadKeys(prover.KeyConfig{Depth: depth})
+	if err != nil {
+		return nil, err
+	}
+	domain := registry.ComputeDomain([4]byte{0x10, 0x00, 0x00, 0x38}) // any fixed fork version
+	reg, err := registry.Open(registry.NewMemStore(), registry.Config{Depth: depth, Domain: domain})
+	if err != nil {
+		return nil, err
+	}
+	const weight = 32_000_000_000 // 32 ETH effective balance in gwei
+	sks := make([]*bls.SecretKey, n)
+	for i := range sks {
+		if sks[i], err = bls.GenerateSecretKey(); err != nil {
+			return nil, err
+		}
+		if err := reg.Register(registry.Sign(sks[i], weight, domain)); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := reg.Seal(1); err != nil {
+		return nil, err
+	}
+	a := &attesters{keys: keys, epoch: 1}
+	for _, sk := range sks {
+		m, err := reg.Member(sk.PublicKey().Bytes())
+		if err != nil {
+			return nil, err
+		}
+		a.reqs = append(a.reqs, prover.Request{
+			Secret: prover.SecretFromBLS(sk), Weight: weight, Path: m.Path, Root: m.Root,
+			Epoch: m.Epoch, MinWeight: weight,
+		})
+	}
+	if a.prover, err = prover.NewProver(keys, prover.ProverConfig{}); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// nextEpoch moves every request to a new epoch and a fresh attestation signing root, as each
+// validator's next attestation would.
+func (a *attesters) nextEpoch() error {
+	a.epoch++
+	for i := range a.reqs {
+		a.reqs[i].Epoch = a.epoch
+		if _, err := rand.Read(a.reqs[i].SigningRoot[:]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *attesters) proveAll(ctx context.Context) ([]prover.Claim, error) {
+	res, err := a.prover.ProveMany(ctx, a.reqs)
+	if err != nil {
+		return nil, err
+	}
+	claims := make([]prover.Claim, len(res))
+	for i, r := range res {
+		if r.Err != nil {
+			return nil, fmt.Errorf("proof %d: %w", i, r.Err)
+		}
+		claims[i] = prover.Claim{Proof: *r.Proof, Statement: r.Statement}
+	}
+	return claims, nil
+}
+
+// ProverScenarios time private attestation proofs: proving with zkv's prover and with stock
+// gnark, and batch verification. Quick mode uses a depth-8 registry (256 validators); the full
+// run uses the default depth 20 (about a million).
+func ProverScenarios() []Scenario {
+	depth := func(quick bool) int {
+		if quick {
+			return 8
+		}
+		return prover.DefaultDepth
+	}
+	const validators = 16
+	return []Scenario{
+		{
+			Name:        "prover/prove-many",
+			Description: fmt.Sprintf("%d validators each prove their next epoch's attestation (zkv prover, all cores)", validators),
+			Setup: func(ctx context.Context, quick bool) (func() error, int, error) {
+				a, err := newAttesters(depth(quick), validators)
+				if err != nil {
+					return nil, 0, err
+				}
+				// The first round fills the per-validator caches, as the first epoch would.
+				if _, err := a.proveAll(ctx); err != nil {
+					return nil, 0, err
+				}
+				return func() error {
+					if err := a.nextEpoch(); err != nil {
+						return err
+					}
+					_, err := a.proveAll(ctx)
+					return err
+				}, validators, nil
+			},
+		},
+		{
+			Name:        "prover/prove-stock-gnark",
+			Description: "one proof with gnark's own groth16.Prove, for comparison",
+			Setup: func(ctx context.Context, quick bool) (func() error, int, error) {
+				a, err := newAttesters(depth(quick), 1)
+				if err != nil {
+					return nil, 0, err
+				}
+				return func() error {
+					if err := a.nextEpoch(); err != nil {
+						return err
+					}
+					_, _, err := a.keys.ProveStock(&a.reqs[0])
+					return err
+				}, 1, nil
+			},
+		},
+		{
+			Name:        "prover/batch-verify",
+			Description: "verify a batch of proofs by random linear combination",
+			Setup: func(ctx context.Context, quick bool) (func() error, int, error) {
+				a, err := newAttesters(depth(quick), validators)
+				if err != nil {
+					return nil, 0, err
+				}
+				var claims []prover.Claim
+				rounds := 8
+				if quick {
+					rounds = 2
+				}
+				for r := 0; r < rounds; r++ {
+					if err := a.nextEpoch(); err != nil {
+						return nil, 0, err
+					}
+					c, err := a.proveAll(ctx)
+					if err != nil {
+						return nil, 0, err
+					}
+					claims = append(claims, c...)
+				}
+				vk := a.keys.VerifyingKey()
+				return func() error { return vk.BatchVerify(claims) }, len(claims), nil
+			},
+		},
+	}
+}
