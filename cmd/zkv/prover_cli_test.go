@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/hex"
 	"encoding/json"
 	"os"
@@ -22,11 +21,7 @@ func TestProverCLIEndToEnd(t *testing.T) {
 	reg := filepath.Join(dir, "registry.bin")
 	zkv := func(wantCode int, args ...string) string {
 		t.Helper()
-		var out, errOut bytes.Buffer
-		if code := run(context.Background(), args, &out, &errOut); code != wantCode {
-			t.Fatalf("zkv %s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, wantCode, out.String(), errOut.String())
-		}
-		return out.String() + errOut.String()
+		return runZKV(t, wantCode, args...)
 	}
 	depth := []string{"--depth", "4"}
 
