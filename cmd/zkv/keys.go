@@ -23,40 +23,26 @@ func init() {
 	})
 }
 
-const keysUsage = `Usage: zkv keys <new|recover|import|list> [flags]
-
-Validator keys at rest: BIP-39 mnemonics, EIP-2333/2334 derivation (signing key of validator i at
-m/12381/3600/i/0/0) and EIP-2335 keystores (written with mode 0600).
-
-Subcommands:
-  new       make a new mnemonic (shown once) and write keystores derived from it
-  recover   write keystores derived from an existing mnemonic
-  import    check keystores made elsewhere against their password and copy them in
-  list      print the pubkey and path of every keystore in a directory (no password needed)
-
-Run 'zkv keys <subcommand> --help' for its flags.
-`
+var keysSubcommands = []subcommand{
+	{"new", "make a new mnemonic (shown once) and write keystores derived from it",
+		func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+			return runKeysCreate(ctx, "new", args, stdout, stderr)
+		}},
+	{"recover", "write keystores derived from an existing mnemonic",
+		func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+			return runKeysCreate(ctx, "recover", args, stdout, stderr)
+		}},
+	{"import", "check keystores made elsewhere against their password and copy them in", runKeysImport},
+	{"list", "print the pubkey and path of every keystore in a directory (no password needed)",
+		func(_ context.Context, args []string, stdout, stderr io.Writer) error {
+			return runKeysList(args, stdout, stderr)
+		}},
+}
 
 func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, keysUsage)
-		return errUsage
-	}
-	switch args[0] {
-	case "-h", "--help", "help":
-		fmt.Fprint(stderr, keysUsage)
-		return flag.ErrHelp
-	case "new":
-		return runKeysCreate(ctx, "new", args[1:], stdout, stderr)
-	case "recover":
-		return runKeysCreate(ctx, "recover", args[1:], stdout, stderr)
-	case "import":
-		return runKeysImport(ctx, args[1:], stdout, stderr)
-	case "list":
-		return runKeysList(args[1:], stdout, stderr)
-	}
-	fmt.Fprintf(stderr, "zkv keys: unknown subcommand %q\n\n%s", args[0], keysUsage)
-	return errUsage
+	return dispatchGroup(ctx, "keys", `
+Validator keys at rest: BIP-39 mnemonics, EIP-2333/2334 derivation (signing key of validator i at
+m/12381/3600/i/0/0) and EIP-2335 keystores (written with mode 0600).`, keysSubcommands, args, stdout, stderr)
 }
 
 func runKeysCreate(ctx context.Context, sub string, args []string, stdout, stderr io.Writer) error {

@@ -38,6 +38,45 @@ func register(c *command) {
 	commands[c.name] = c
 }
 
+// subcommand is one `zkv <group> <name>` of a command group such as `zkv keys`.
+type subcommand struct {
+	name, short string
+	run         func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+// dispatchGroup runs the subcommand named by args[0], or prints the group's usage (about and
+// the list of subcommands) for help, a missing subcommand or an unknown one.
+func dispatchGroup(ctx context.Context, group, about string, subs []subcommand, args []string, stdout, stderr io.Writer) error {
+	usage := func() {
+		names := make([]string, len(subs))
+		for i, s := range subs {
+			names[i] = s.name
+		}
+		fmt.Fprintf(stderr, "Usage: zkv %s <%s> [flags]\n\n%s\n\nSubcommands:\n", group, strings.Join(names, "|"), strings.TrimSpace(about))
+		for _, s := range subs {
+			fmt.Fprintf(stderr, "  %-10s %s\n", s.name, s.short)
+		}
+		fmt.Fprintf(stderr, "\nRun 'zkv %s <subcommand> --help' for its flags.\n", group)
+	}
+	if len(args) == 0 {
+		usage()
+		return errUsage
+	}
+	switch args[0] {
+	case "-h", "--help", "help":
+		usage()
+		return flag.ErrHelp
+	}
+	for _, s := range subs {
+		if s.name == args[0] {
+			return s.run(ctx, args[1:], stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "zkv %s: unknown subcommand %q\n\n", group, args[0])
+	usage()
+	return errUsage
+}
+
 // errUsage reports a command-line mistake whose explanation was already printed.
 var errUsage = errors.New("usage")
 

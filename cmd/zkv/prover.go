@@ -25,10 +25,7 @@ func init() {
 	})
 }
 
-var proverSubcommands = []struct {
-	name, short string
-	run         func(ctx context.Context, args []string, stdout, stderr io.Writer) error
-}{
+var proverSubcommands = []subcommand{
 	{"setup", "compile the circuit and create or load its (devnet) keys", runProverSetup},
 	{"register", "sign a validator's registration and queue it in a registry file", runProverRegister},
 	{"seal", "apply queued registrations and fix the registry root of an epoch", runProverSeal},
@@ -38,36 +35,10 @@ var proverSubcommands = []struct {
 }
 
 func runProver(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	usage := func(w io.Writer) {
-		fmt.Fprintf(w, `Usage: zkv prover <subcommand> [flags]
-
+	return dispatchGroup(ctx, "prover", `
 Private attestation proofs without the rest of zkv: a Groth16 circuit over BN254 proving that
 some validator of a registry attested (root, epoch, x, y, nullifier, minimum weight public;
-the validator secret). Keys come from a single-party setup and are for devnets only.
-
-Subcommands:
-`)
-		for _, s := range proverSubcommands {
-			fmt.Fprintf(w, "  %-10s %s\n", s.name, s.short)
-		}
-		fmt.Fprintf(w, "\nRun 'zkv prover <subcommand> --help' for its flags.\n")
-	}
-	if len(args) == 0 {
-		usage(stderr)
-		return errUsage
-	}
-	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(stderr)
-		return flag.ErrHelp
-	}
-	for _, s := range proverSubcommands {
-		if s.name == args[0] {
-			return s.run(ctx, args[1:], stdout, stderr)
-		}
-	}
-	fmt.Fprintf(stderr, "zkv prover: unknown subcommand %q\n\n", args[0])
-	usage(stderr)
-	return errUsage
+the validator secret). Keys come from a single-party setup and are for devnets only.`, proverSubcommands, args, stdout, stderr)
 }
 
 // keyFlags are the flags that select the keys.

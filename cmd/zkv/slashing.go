@@ -23,34 +23,25 @@ func init() {
 	})
 }
 
-const slashingUsage = `Usage: zkv slashing-protection <import|export> [flags]
-
-EIP-3076 slashing protection interchange (format version 5), for moving validators between
-clients without ever signing something slashable. The validator must not be running: the
-database allows one process at a time.
-
-Subcommands:
-  import    merge an interchange file into the database (all of it, or nothing if it is refused)
-  export    write the database's records as an interchange file
-
-Run 'zkv slashing-protection <subcommand> --help' for its flags.
-`
+var slashingSubcommands = []subcommand{
+	{"import", "merge an interchange file into the database (all of it, or nothing if it is refused)",
+		func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+			return runSlashingSub(ctx, "import", args, stdout, stderr)
+		}},
+	{"export", "write the database's records as an interchange file",
+		func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+			return runSlashingSub(ctx, "export", args, stdout, stderr)
+		}},
+}
 
 func runSlashing(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, slashingUsage)
-		return errUsage
-	}
-	switch args[0] {
-	case "-h", "--help", "help":
-		fmt.Fprint(stderr, slashingUsage)
-		return flag.ErrHelp
-	case "import", "export":
-	default:
-		fmt.Fprintf(stderr, "zkv slashing-protection: unknown subcommand %q\n\n%s", args[0], slashingUsage)
-		return errUsage
-	}
-	sub := args[0]
+	return dispatchGroup(ctx, "slashing-protection", `
+EIP-3076 slashing protection interchange (format version 5), for moving validators between
+clients without ever signing something slashable. The validator must not be running: the
+database allows one process at a time.`, slashingSubcommands, args, stdout, stderr)
+}
+
+func runSlashingSub(ctx context.Context, sub string, args []string, stdout, stderr io.Writer) error {
 	var fs *flag.FlagSet
 	if sub == "import" {
 		fs = newFlagSet("slashing-protection import", "slashing-protection import --db DIR --file F [--genesis-validators-root R]", `
@@ -62,10 +53,14 @@ Writes every validator's slashing protection records from the database in DIR as
 interchange file (to F, or standard output).`, stderr)
 	}
 	dbDir := fs.String("db", "", "the validator's database directory")
-	file := fs.String("file", "", "interchange file to import")
-	out := fs.String("out", "-", "where to write the interchange (- for standard output)")
+	var file, out *string
+	if sub == "import" {
+		file = fs.String("file", "", "interchange file to import")
+	} else {
+		out = fs.String("out", "-", "where to write the interchange (- for standard output)")
+	}
 	gvrHex := fs.String("genesis-validators-root", "", "the network's genesis validators root (0x + 64 hex); needed only for a database never used before")
-	if err := parseFlags(fs, args[1:]); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := keysNoArgs(fs, stderr); err != nil {
