@@ -355,13 +355,13 @@ func (s *Server) track(conn *quic.Conn) *serverConn {
 	}
 	ctx, cancel := context.WithCancel(conn.Context())
 	sc := &serverConn{
-		s:           s,
-		conn:        conn,
-		peer:        peer,
-		log:         s.log.With("peer", peer.String(), "remote", conn.RemoteAddr().String()),
-		acceptCtx:   ctx,
-		stopAccept:  cancel,
-		pubStreams:  make(map[*quic.ReceiveStream]struct{}),
+		s:          s,
+		conn:       conn,
+		peer:       peer,
+		log:        s.log.With("peer", peer.String(), "remote", conn.RemoteAddr().String()),
+		acceptCtx:  ctx,
+		stopAccept: cancel,
+		pubStreams: make(map[*quic.ReceiveStream]struct{}),
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
