@@ -172,7 +172,7 @@ func readKey(path string) (ed25519.PrivateKey, error) {
 	}
 	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
 	if err != nil {
-		return nil, fmt.Errorf("node key %s: %w", path, err)
+		return nil, fmt.Errorf("node key %s: not a PKCS#8 private key: %w", path, err)
 	}
 	key, ok := k.(ed25519.PrivateKey)
 	if !ok {
