@@ -39,7 +39,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		errs = append(errs, err)
 		return g
 	}
-	m.connections = counter("connections_total", "QUIC connections by side and result (accepted, dialed, dial_failed).", "side", "result")
+	m.connections = counter("connections_total", "QUIC connections by side and result (accepted, dialed, dial_failed, lost).", "side", "result")
 	m.openConnections = gauge("open_connections", "QUIC connections open now.", "side")
 	m.streams = counter("streams_total", "Streams by kind (request, publish, subscribe).", "kind")
 	m.openStreams = gauge("open_streams", "Streams open now, by kind.", "kind")

@@ -611,7 +611,6 @@ func TestPeerDisappearsMidStream(t *testing.T) {
 	if _, err := stay.Request(ctx, frame.Frame{Type: typeEcho}); err != nil {
 		t.Fatalf("other peer at the end: %v", err)
 	}
-	_ = str
 }
 
 func TestServerGoesAwayMidRequest(t *testing.T) {

@@ -16,8 +16,11 @@ type Compression struct {
 	// SnappyMin is the smallest payload worth compressing; shorter ones are sent as they are,
 	// because a few saved bytes do not pay for the work. Zero means 512.
 	SnappyMin int
-	// ZstdMin is the smallest payload compressed with zstd; shorter ones use snappy, which is
-	// several times faster and nearly as good on small inputs. Zero means 32 KiB.
+	// ZstdMin is the smallest payload compressed with zstd; shorter ones use snappy. Zero
+	// means 4 MiB. Measured on a 350 KB execution payload (transactions are mostly hashes,
+	// signatures and packed calldata), zstd's fastest level saved 3% more than snappy at five
+	// times snappy's CPU time (1.2 ms against 0.26 ms on 2 cores), which costs more latency
+	// than the bytes save on any link faster than about 50 Mbit/s. So zstd is for bulk frames.
 	ZstdMin int
 	// Off sends every payload uncompressed.
 	Off bool
@@ -36,15 +39,14 @@ func NewEncoder(c Compression) Encoder {
 		e.snappyMin = 512
 	}
 	if e.zstdMin <= 0 {
-		e.zstdMin = 32 << 10
+		e.zstdMin = 4 << 20
 	}
 	return e
 }
 
 // zstdEncoder is shared: EncodeAll may run concurrently and keeps its own pool of GOMAXPROCS
-// encoder states, so one instance is the pool. Level SpeedFastest because the frames are on a
-// latency path (a 350 KB payload compresses in well under a millisecond) and the ratio on
-// execution payloads is close to the default level's.
+// encoder states, so one instance is the pool. Level SpeedFastest: even bulk frames are on
+// someone's latency path, and higher levels gain little on payloads full of hashes.
 var zstdEncoder = sync.OnceValues(func() (*zstd.Encoder, error) {
 	return zstd.NewWriter(nil,
 		zstd.WithEncoderLevel(zstd.SpeedFastest),

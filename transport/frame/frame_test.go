@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"runtime"
@@ -91,7 +92,8 @@ func TestRoundTrip(t *testing.T) {
 		{"empty", Compression{}, nil, 0},
 		{"small stays raw", Compression{}, compressible(200, 1), 0},
 		{"1KB snappy", Compression{}, compressible(1024, 2), FlagSnappy},
-		{"350KB zstd", Compression{}, compressible(350_000, 3), FlagZstd},
+		{"350KB snappy", Compression{}, compressible(350_000, 3), FlagSnappy},
+		{"5MB zstd", Compression{}, compressible(5<<20, 3), FlagZstd},
 		{"incompressible stays raw", Compression{}, random(100_000, 4), 0},
 		{"off", Compression{Off: true}, compressible(100_000, 5), 0},
 		{"snappy only", Compression{SnappyMin: 1, ZstdMin: 1 << 30}, compressible(100_000, 6), FlagSnappy},
@@ -104,7 +106,7 @@ func TestRoundTrip(t *testing.T) {
 			if got := Flags(wire[6]); got != tt.flags {
 				t.Fatalf("flags = %d, want %d", got, tt.flags)
 			}
-			r := NewReader(bytes.NewReader(wire), Limits{Types: Types(42), MaxSize: 1 << 20})
+			r := NewReader(bytes.NewReader(wire), Limits{Types: Types(42), MaxSize: 8 << 20})
 			out, err := r.ReadFrame()
 			if err != nil {
 				t.Fatalf("read: %v", err)
@@ -132,6 +134,9 @@ func TestStreamOfFrames(t *testing.T) {
 			p = compressible(5000+i, uint64(i))
 		case 2:
 			p = compressible(70_000+i, uint64(i))
+			if i == 2 {
+				p = compressible(5<<20+i, uint64(i))
+			}
 		case 3:
 			p = random(3000+i, uint64(i))
 		}
@@ -145,7 +150,7 @@ func TestStreamOfFrames(t *testing.T) {
 			t.Fatal("WriteFrame wrote nothing")
 		}
 	}
-	r := NewReader(&buf, Limits{Types: TypeRange(1, 5), MaxSize: 1 << 20})
+	r := NewReader(&buf, Limits{Types: TypeRange(1, 5), MaxSize: 8 << 20})
 	for i, w := range want {
 		got, err := r.ReadFrame()
 		if err != nil {
@@ -373,6 +378,44 @@ func TestSmallFrameAllocs(t *testing.T) {
 			}
 		}); n != 0 {
 			t.Errorf("ReadFrame of %d bytes: %v allocations, want 0", len(f.Payload), n)
+		}
+	}
+}
+
+func BenchmarkCodec(b *testing.B) {
+	for _, size := range []int{200, 1024, 350_000} {
+		p := compressible(size, 1)
+		for _, c := range []struct {
+			name string
+			c    Compression
+		}{{"raw", Compression{Off: true}}, {"snappy", Compression{SnappyMin: 1, ZstdMin: 1 << 30}}, {"zstd", Compression{SnappyMin: 1, ZstdMin: 1}}} {
+			f := Frame{Type: 1, Payload: p}
+			enc := NewEncoder(c.c)
+			wire, err := enc.Append(nil, f)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Run(fmt.Sprintf("encode/%s/%d", c.name, size), func(b *testing.B) {
+				b.ReportAllocs()
+				b.SetBytes(int64(size))
+				buf := make([]byte, 0, len(wire)+1024)
+				for range b.N {
+					buf, _ = enc.Append(buf[:0], f)
+				}
+				b.ReportMetric(float64(len(wire)), "wire-bytes")
+			})
+			b.Run(fmt.Sprintf("decode/%s/%d", c.name, size), func(b *testing.B) {
+				b.ReportAllocs()
+				b.SetBytes(int64(size))
+				br := bytes.NewReader(wire)
+				r := NewReader(br, Limits{Types: Types(1)})
+				for range b.N {
+					br.Reset(wire)
+					if _, err := r.ReadFrame(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
 		}
 	}
 }
