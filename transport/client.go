@@ -110,7 +110,11 @@ func NewClient(id *Identity, cfg ClientConfig) (*Client, error) {
 // stop. A Client runs once.
 func (c *Client) Run(ctx context.Context) error {
 	c.mu.Lock()
-	if c.running || c.closed {
+	switch {
+	case c.closed:
+		c.mu.Unlock()
+		return ErrClosed
+	case c.running:
 		c.mu.Unlock()
 		return errors.New("transport client: Run called twice")
 	}
@@ -186,13 +190,14 @@ func (c *Client) Run(ctx context.Context) error {
 // Close stops the Client at once: calls in flight fail and Run returns.
 func (c *Client) Close() error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	conn := c.conn
 	if !c.closed {
 		c.closed = true
 		close(c.abort)
-		if c.conn != nil {
-			_ = c.conn.CloseWithError(quic.ApplicationErrorCode(ErrCodeNoError), "client closed")
-		}
+	}
+	c.mu.Unlock()
+	if conn != nil {
+		_ = conn.CloseWithError(quic.ApplicationErrorCode(ErrCodeNoError), "client closed")
 	}
 	return nil
 }

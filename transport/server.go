@@ -187,7 +187,8 @@ func (s *Server) Addr() net.Addr {
 }
 
 // Run serves the socket bound by Listen until ctx ends, then shuts down gracefully, waiting
-// up to DrainTimeout for requests in flight. It returns nil after a clean stop.
+// up to DrainTimeout for requests in flight; Shutdown and Close also end it. It returns nil
+// after a clean stop.
 func (s *Server) Run(ctx context.Context) error {
 	s.mu.Lock()
 	switch {

@@ -838,3 +838,89 @@ func TestRegistrySharing(t *testing.T) {
 		t.Errorf("frames out = %v, want 2 (shared by client and server)", got)
 	}
 }
+
+func TestClientClose(t *testing.T) {
+	srvID, cliID := newIdentity(t), newIdentity(t)
+	entered := make(chan struct{})
+	srv := startServer(t, srvID, ServerConfig{
+		Config: testConfig(nil),
+		Peers:  []PeerID{cliID.ID()},
+		Requests: map[frame.Type]RequestHandler{typeBlock: func(ctx context.Context, _ PeerID, _ frame.Frame) (frame.Frame, error) {
+			close(entered)
+			<-ctx.Done()
+			return frame.Frame{}, ctx.Err()
+		}},
+	})
+	cli, err := NewClient(cliID, ClientConfig{Config: testConfig(nil), Addr: srv.addr.String(), Server: srvID.ID()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runDone := make(chan error, 1)
+	go func() { runDone <- cli.Run(context.Background()) }()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := cli.Request(context.Background(), frame.Frame{Type: typeBlock})
+		errc <- err
+	}()
+	<-entered
+	if err := cli.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, <-errc, ErrCodeNoError, false)
+	if err := <-runDone; err != nil {
+		t.Fatalf("Run after Close: %v", err)
+	}
+	if err := cli.Run(context.Background()); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Run after Close: %v, want ErrClosed", err)
+	}
+}
+
+// A server that stops reading slows the publisher (QUIC flow control) until the publisher's
+// context ends; the stream is then reset and the next Publish starts a fresh one.
+func TestPublishBackPressure(t *testing.T) {
+	srvID, cliID := newIdentity(t), newIdentity(t)
+	release := make(chan struct{})
+	got := make(chan string, 1024)
+	srv := startServer(t, srvID, ServerConfig{
+		Config: testConfig(nil),
+		Peers:  []PeerID{cliID.ID()},
+		Messages: map[frame.Type]MessageHandler{typeMessage: func(_ context.Context, _ PeerID, f frame.Frame) {
+			<-release
+			got <- string(f.Payload[:8])
+		}},
+	})
+	cli := startClient(t, cliID, srv, testConfig(nil))
+	var blocked error
+	for i := range 1000 {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		p := noise(64<<10, uint64(i))
+		copy(p, fmt.Sprintf("msg%05d", i))
+		blocked = cli.Publish(ctx, frame.Frame{Type: typeMessage, Payload: p})
+		cancel()
+		if blocked != nil {
+			t.Logf("publisher blocked after %d messages of 64 KB", i)
+			break
+		}
+	}
+	if !errors.Is(blocked, context.DeadlineExceeded) {
+		t.Fatalf("publishing to a server that does not read: %v, want the context's deadline", blocked)
+	}
+	close(release)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	after := noise(100, 9)
+	copy(after, "after!!!")
+	if err := cli.Publish(ctx, frame.Frame{Type: typeMessage, Payload: after}); err != nil {
+		t.Fatalf("Publish after the blocked one: %v", err)
+	}
+	for {
+		select {
+		case s := <-got:
+			if s == "after!!!" {
+				return
+			}
+		case <-ctx.Done():
+			t.Fatal("the message after the reset never arrived")
+		}
+	}
+}
