@@ -30,6 +30,24 @@
 // connection and its other streams go on. Frame types 0x01-0xef are the application's;
 // 0xf0-0xff are the transport's.
 //
+// # HTTP
+//
+// HTTPServer serves one http.Handler over HTTP/3 and over HTTP/1.1 and HTTP/2 on TCP, on the
+// same port, announcing HTTP/3 with Alt-Svc; the builder and relay APIs stay reachable by
+// every ecosystem client. HTTPClient prefers HTTP/3 and falls back to TCP when no QUIC
+// connection can be made.
+//
+// # Metrics
+//
+// Registered on the Config's Registerer, never on a global registry:
+// zkv_transport_connections_total{side,result}, zkv_transport_open_connections{side},
+// zkv_transport_streams_total{kind}, zkv_transport_open_streams{kind},
+// zkv_transport_frames_total{direction}, zkv_transport_wire_bytes_total{direction},
+// zkv_transport_payload_bytes_total{direction} (payload over wire bytes is the compression
+// ratio), zkv_transport_compression_ratio (per compressed frame),
+// zkv_transport_handshake_failures_total{side,reason}, zkv_transport_stream_errors_total{code,origin}
+// and zkv_transport_dropped_subscribers_total{reason}.
+//
 // # Lifecycle
 //
 // NewServer and NewClient check their configuration and start nothing. Server.Listen binds

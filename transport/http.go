@@ -35,6 +35,10 @@ type HTTPConfig struct {
 // HTTPServer serves one http.Handler over HTTP/3 on UDP and over HTTP/1.1 and HTTP/2 with TLS
 // on TCP, on the same port number. Responses on TCP carry an Alt-Svc header, so clients that
 // speak HTTP/3 learn where to find it; ecosystem clients that do not keep using TCP.
+//
+// Errors its callers may see: from Listen, a bind error or ErrClosed; from Run, ErrClosed or
+// the error of the protocol that failed (the other is then shut down too); from Shutdown, the
+// context's error when requests outlived it.
 type HTTPServer struct {
 	cfg      HTTPConfig
 	tcp      *http.Server
