@@ -18,8 +18,8 @@ import (
 	"github.com/zkvlabs/zkv/transport/frame"
 )
 
-// RequestHandler answers one request from peer. ctx ends when the peer gives up or the
-// connection closes. A returned error reaches the peer as an error frame: an *Error's code and
+// RequestHandler answers one request from peer; req.Payload is the handler's to keep. ctx
+// ends when the peer gives up or the connection closes. A returned error reaches the peer as an error frame: an *Error's code and
 // message, or ErrCodeRequestRejected with err's text, so write errors for the peer to read.
 type RequestHandler func(ctx context.Context, peer PeerID, req frame.Frame) (frame.Frame, error)
 
