@@ -1,5 +1,5 @@
 // Package db is zkv's one badger/v4 database per process: typed buckets over one key space, a
-// small transaction API, durable commits, and an exclusive directory lock. It owns the storage
+// small transaction API, KV (one bucket as a plain key-value store), durable commits, and an exclusive directory lock. It owns the storage
 // engine and the key schema's top level (which bucket byte means what); it does not own what the
 // values mean, which belongs to each bucket's package. No badger type appears in its API.
 //
@@ -16,11 +16,15 @@
 //	SlashingBlocks             0x10  pubkey(48) | slot(8)                   signing root (32) or empty (unknown)
 //	SlashingAttestations       0x11  pubkey(48) | target(8) | source(8)     signing root (32) or empty (unknown)
 //	SlashingWatermarks         0x12  pubkey(48)                             flags(1) | slot(8) | source(8) | target(8)
-//	Registrations              0x20  reserved for the validator registry (pbs, prover)
+//	Registrations              0x20  the private-attestation registry (prover/registry), through KV:
+//	                                 "zkv/registry/meta"                    depth(1) | domain(32)
+//	                                 "zkv/registry/log/" | seq(8)           a signed registration
+//	                                 "zkv/registry/seal/" | epoch(8)        root(32) | applied(8) | leaves(8)
 //	Bids                       0x21  reserved for relay bids (mev), written with a TTL
 //	Payloads                   0x22  reserved for relay payloads (mev), written with a TTL
 //	Nullifiers                 0x23  reserved for the private-attestation pool (prover)
-//	RegistryLeaves             0x24  reserved for the registry tree (prover)
+//	RegistryLeaves             0x24  reserved for the registry tree's nodes (prover), should
+//	                                 recomputing them on open become too slow
 //
 // The slashing buckets are documented in detail in package validator/slashing. A package that
 // starts to use a reserved bucket documents its key and value layout in this table.

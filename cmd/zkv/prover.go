@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/zkvlabs/zkv/crypto/bls"
+	"github.com/zkvlabs/zkv/db"
 	"github.com/zkvlabs/zkv/prover"
 	"github.com/zkvlabs/zkv/prover/registry"
 )
@@ -27,9 +28,9 @@ func init() {
 
 var proverSubcommands = []subcommand{
 	{"setup", "compile the circuit and create or load its (devnet) keys", runProverSetup},
-	{"register", "sign a validator's registration and queue it in a registry file", runProverRegister},
+	{"register", "sign a validator's registration and queue it in a registry", runProverRegister},
 	{"seal", "apply queued registrations and fix the registry root of an epoch", runProverSeal},
-	{"prove", "prove one attestation from a witness spec or a BLS key and a registry file", runProverProve},
+	{"prove", "prove one attestation from a witness spec or a BLS key and a registry", runProverProve},
 	{"verify", "verify proofs (several at once: batch verification)", runProverVerify},
 	{"export", "write the Solidity verifier and the snarkjs verification key", runProverExport},
 }
@@ -115,9 +116,10 @@ depth and architecture and carry a checksum; a damaged file is reported and rege
 	return nil
 }
 
-// registryFlags open a registry file.
+// registryFlags open a registry: in a file of its own, or in a zkv database directory.
 type registryFlags struct {
 	path        *string
+	dbDir       *string
 	depth       *int
 	forkVersion *string
 }
@@ -125,29 +127,49 @@ type registryFlags struct {
 func addRegistryFlags(fs *flag.FlagSet) registryFlags {
 	return registryFlags{
 		path:        fs.String("registry", "", "registry file (created if missing)"),
+		dbDir:       fs.String("db", "", "zkv database directory to keep the registry in, instead of --registry (created if missing)"),
 		depth:       fs.Int("depth", prover.DefaultDepth, "registry depth (even, 2 to 32)"),
 		forkVersion: fs.String("genesis-fork-version", "0x00000000", "the network's genesis fork version, for the registration signing domain"),
 	}
 }
 
-func (f registryFlags) open() (*registry.Registry, *registry.FileStore, error) {
-	if *f.path == "" {
-		return nil, nil, fmt.Errorf("--registry is required")
+func (f registryFlags) given() bool { return *f.path != "" || *f.dbDir != "" }
+
+// open returns the registry and what to close when done with it.
+func (f registryFlags) open() (*registry.Registry, io.Closer, error) {
+	if *f.path != "" && *f.dbDir != "" {
+		return nil, nil, fmt.Errorf("give --registry or --db, not both")
+	}
+	if !f.given() {
+		return nil, nil, fmt.Errorf("--registry FILE or --db DIR is required")
 	}
 	fv, err := hex.DecodeString(strings.TrimPrefix(*f.forkVersion, "0x"))
 	if err != nil || len(fv) != 4 {
 		return nil, nil, fmt.Errorf("--genesis-fork-version %q: want 4 bytes of hex", *f.forkVersion)
 	}
-	st, err := registry.OpenFileStore(*f.path)
-	if err != nil {
-		return nil, nil, err
+	var (
+		st     registry.Store
+		closer io.Closer
+	)
+	if *f.dbDir != "" {
+		d, err := db.Open(db.Config{Dir: *f.dbDir})
+		if err != nil {
+			return nil, nil, err
+		}
+		st, closer = d.KV(db.Registrations), d
+	} else {
+		fst, err := registry.OpenFileStore(*f.path)
+		if err != nil {
+			return nil, nil, err
+		}
+		st, closer = fst, fst
 	}
 	r, err := registry.Open(st, registry.Config{Depth: *f.depth, Domain: registry.ComputeDomain([4]byte(fv))})
 	if err != nil {
-		st.Close()
+		closer.Close()
 		return nil, nil, err
 	}
-	return r, st, nil
+	return r, closer, nil
 }
 
 func readBLSSecret(path string) (*bls.SecretKey, error) {
@@ -166,7 +188,7 @@ func readBLSSecret(path string) (*bls.SecretKey, error) {
 }
 
 func runProverRegister(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("prover register", "prover register --registry FILE --bls-secret-file FILE --weight GWEI", `
+	fs := newFlagSet("prover register", "prover register (--registry FILE | --db DIR) --bls-secret-file FILE --weight GWEI", `
 Signs the registration of the validator whose BLS secret key (32 bytes of hex) is in
 --bls-secret-file: its public key, its identity commitment (derived from the BLS key) and
 its weight, under the zkv registration domain of the network. The registry checks the
@@ -199,8 +221,8 @@ signature and queues the registration; 'zkv prover seal' puts it in the tree.`, 
 }
 
 func runProverSeal(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("prover seal", "prover seal --registry FILE --epoch N", `
-Applies the queued registrations of a registry file and fixes the resulting root as the root
+	fs := newFlagSet("prover seal", "prover seal (--registry FILE | --db DIR) --epoch N", `
+Applies the queued registrations of a registry and fixes the resulting root as the root
 of an epoch (later than the last sealed one). Proofs of that epoch and later ones, until the
 next seal, prove membership under this root.`, stderr)
 	rf := addRegistryFlags(fs)
@@ -225,21 +247,22 @@ next seal, prove membership under this root.`, stderr)
 }
 
 func runProverProve(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("prover prove", "prover prove (--spec FILE | --registry FILE --bls-secret-file FILE --epoch N --signing-root HEX) [--out FILE]", `
+	fs := newFlagSet("prover prove", "prover prove (--spec FILE | (--registry FILE | --db DIR) --bls-secret-file FILE --epoch N --signing-root HEX) [--out FILE]", `
 Proves one attestation and writes the proof as snarkjs-compatible JSON (pi_a, pi_b, pi_c and
 the public signals [root, epoch, x, y, nullifier, minWeight] as decimal strings).
 
 The witness comes either from a JSON spec (--spec: secret or blsSecret, weight, index,
 siblings, root, epoch, signingRoot, minWeight; hex for field elements) or from a BLS secret
-key and a registry file (the validator's sealed leaf and the root of --epoch).`, stderr)
+key and a registry (the validator's sealed leaf and the root of --epoch).`, stderr)
 	kf := addKeyFlags(fs)
 	spec := fs.String("spec", "", "witness spec JSON file")
 	regPath := fs.String("registry", "", "registry file (instead of --spec)")
-	forkVersion := fs.String("genesis-fork-version", "0x00000000", "with --registry: the network's genesis fork version")
-	secretFile := fs.String("bls-secret-file", "", "with --registry: file holding the validator's BLS secret key as hex")
-	epoch := fs.Uint64("epoch", 0, "with --registry: the attestation's epoch")
-	signingRoot := fs.String("signing-root", "", "with --registry: the attestation's signing root (32 bytes of hex)")
-	minWeight := fs.Uint64("min-weight", 0, "with --registry: the weight the proof shows the validator has at least")
+	dbDir := fs.String("db", "", "zkv database directory holding the registry (instead of --spec)")
+	forkVersion := fs.String("genesis-fork-version", "0x00000000", "with a registry: the network's genesis fork version")
+	secretFile := fs.String("bls-secret-file", "", "with a registry: file holding the validator's BLS secret key as hex")
+	epoch := fs.Uint64("epoch", 0, "with a registry: the attestation's epoch")
+	signingRoot := fs.String("signing-root", "", "with a registry: the attestation's signing root (32 bytes of hex)")
+	minWeight := fs.Uint64("min-weight", 0, "with a registry: the weight the proof shows the validator has at least")
 	out := fs.String("out", "", "write the proof JSON here instead of standard output")
 	publicOut := fs.String("public", "", "also write the public signals alone (snarkjs public.json) here")
 	if err := parseFlags(fs, args); err != nil {
@@ -248,10 +271,11 @@ key and a registry file (the validator's sealed leaf and the root of --epoch).`,
 	if err := noArgs(fs, "prove", stderr); err != nil {
 		return err
 	}
+	rf := registryFlags{path: regPath, dbDir: dbDir, depth: kf.depth, forkVersion: forkVersion}
 	var req prover.Request
 	switch {
-	case *spec != "" && *regPath != "":
-		return fmt.Errorf("give --spec or --registry, not both")
+	case *spec != "" && rf.given():
+		return fmt.Errorf("give --spec or a registry (--registry or --db), not both")
 	case *spec != "":
 		b, err := os.ReadFile(*spec)
 		if err != nil {
@@ -264,7 +288,7 @@ key and a registry file (the validator's sealed leaf and the root of --epoch).`,
 		if req, err = s.Request(); err != nil {
 			return fmt.Errorf("spec %s: %w", *spec, err)
 		}
-	case *regPath != "":
+	case rf.given():
 		sk, err := readBLSSecret(*secretFile)
 		if err != nil {
 			return err
@@ -273,7 +297,6 @@ key and a registry file (the validator's sealed leaf and the root of --epoch).`,
 		if err != nil {
 			return fmt.Errorf("--signing-root: %w", err)
 		}
-		rf := registryFlags{path: regPath, depth: kf.depth, forkVersion: forkVersion}
 		r, st, err := rf.open()
 		if err != nil {
 			return err
@@ -292,7 +315,7 @@ key and a registry file (the validator's sealed leaf and the root of --epoch).`,
 			Epoch: *epoch, SigningRoot: sr, MinWeight: *minWeight,
 		}
 	default:
-		return fmt.Errorf("give --spec or --registry")
+		return fmt.Errorf("give --spec, --registry FILE or --db DIR")
 	}
 
 	keys, err := kf.load(stderr)

@@ -91,3 +91,46 @@ func TestProverCLIEndToEnd(t *testing.T) {
 	// The exported snarkjs key verifies the proof on its own, without the cache.
 	zkv(0, "prover", "verify", "--vk", vk, p1)
 }
+
+// The registry kept in the validator's database (--db) instead of a file: the same
+// registrations give the same root as the file registry, survive between commands (each one
+// opens and closes the database), and a proof from the database registry verifies.
+func TestProverRegistryInDatabase(t *testing.T) {
+	dir := t.TempDir()
+	cache := filepath.Join(dir, "keys")
+	dbDir, file := filepath.Join(dir, "db"), filepath.Join(dir, "registry.bin")
+	depth := []string{"--depth", "4"}
+	zkv := func(wantCode int, args ...string) string {
+		t.Helper()
+		return runZKV(t, wantCode, append(args, depth...)...)
+	}
+	var secretFiles []string
+	for i := 0; i < 3; i++ {
+		sk, err := bls.GenerateSecretKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := sk.Bytes()
+		f := filepath.Join(dir, "bls-"+string(rune('a'+i)))
+		if err := os.WriteFile(f, []byte(hex.EncodeToString(b[:])), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		secretFiles = append(secretFiles, f)
+		zkv(0, "prover", "register", "--db", dbDir, "--bls-secret-file", f)
+		zkv(0, "prover", "register", "--registry", file, "--bls-secret-file", f)
+	}
+	inDB := zkv(0, "prover", "seal", "--db", dbDir, "--epoch", "3")
+	inFile := zkv(0, "prover", "seal", "--registry", file, "--epoch", "3")
+	if inDB != inFile || !strings.Contains(inDB, "3 validators") {
+		t.Fatalf("database registry sealed %q, file registry %q: want the same root over 3 validators", inDB, inFile)
+	}
+	// Sealing the same epoch again is refused: the database remembers the seal.
+	zkv(1, "prover", "seal", "--db", dbDir, "--epoch", "3")
+	zkv(1, "prover", "seal", "--db", dbDir, "--registry", file, "--epoch", "4")
+
+	zkv(0, "prover", "setup", "--cache-dir", cache)
+	proof := filepath.Join(dir, "p.json")
+	zkv(0, "prover", "prove", "--db", dbDir, "--bls-secret-file", secretFiles[2],
+		"--epoch", "3", "--signing-root", strings.Repeat("ab", 32), "--cache-dir", cache, "--out", proof)
+	runZKV(t, 0, "prover", "verify", "--cache-dir", cache, "--depth", "4", proof)
+}

@@ -14,8 +14,9 @@ import (
 )
 
 // Store is the persistence the registry needs: a key-value store with ordered prefix
-// iteration. The db package's badger store satisfies it; MemStore and FileStore are small
-// implementations for tests and the command line.
+// iteration. A bucket of zkv's database satisfies it (db.DB.KV(db.Registrations), handed in by
+// a caller above both packages); MemStore and FileStore are small implementations for tests
+// and for a registry kept in one file.
 //
 // Set must be durable when it returns if the registry is to survive a crash at that point.
 // Iterate calls fn for every key with the prefix in ascending byte order of keys; key and
