@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,18 +28,8 @@ func TestProverCLIEndToEnd(t *testing.T) {
 
 	zkv(0, append([]string{"prover", "setup", "--cache-dir", cache}, depth...)...)
 
-	var secretFiles []string
-	for i := 0; i < 2; i++ {
-		sk, err := bls.GenerateSecretKey()
-		if err != nil {
-			t.Fatal(err)
-		}
-		b := sk.Bytes()
-		f := filepath.Join(dir, "bls-"+string(rune('a'+i)))
-		if err := os.WriteFile(f, []byte(hex.EncodeToString(b[:])), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		secretFiles = append(secretFiles, f)
+	secretFiles := writeBLSSecrets(t, dir, 2)
+	for _, f := range secretFiles {
 		zkv(0, append([]string{"prover", "register", "--registry", reg, "--bls-secret-file", f}, depth...)...)
 	}
 	zkv(0, append([]string{"prover", "seal", "--registry", reg, "--epoch", "7"}, depth...)...)
@@ -104,18 +95,8 @@ func TestProverRegistryInDatabase(t *testing.T) {
 		t.Helper()
 		return runZKV(t, wantCode, append(args, depth...)...)
 	}
-	var secretFiles []string
-	for i := 0; i < 3; i++ {
-		sk, err := bls.GenerateSecretKey()
-		if err != nil {
-			t.Fatal(err)
-		}
-		b := sk.Bytes()
-		f := filepath.Join(dir, "bls-"+string(rune('a'+i)))
-		if err := os.WriteFile(f, []byte(hex.EncodeToString(b[:])), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		secretFiles = append(secretFiles, f)
+	secretFiles := writeBLSSecrets(t, dir, 3)
+	for _, f := range secretFiles {
 		zkv(0, "prover", "register", "--db", dbDir, "--bls-secret-file", f)
 		zkv(0, "prover", "register", "--registry", file, "--bls-secret-file", f)
 	}
@@ -133,4 +114,24 @@ func TestProverRegistryInDatabase(t *testing.T) {
 	zkv(0, "prover", "prove", "--db", dbDir, "--bls-secret-file", secretFiles[2],
 		"--epoch", "3", "--signing-root", strings.Repeat("ab", 32), "--cache-dir", cache, "--out", proof)
 	runZKV(t, 0, "prover", "verify", "--cache-dir", cache, "--depth", "4", proof)
+}
+
+// writeBLSSecrets writes n fresh BLS secret keys as hex files, as a user would hand them to
+// zkv prover, and returns their paths.
+func writeBLSSecrets(t *testing.T, dir string, n int) []string {
+	t.Helper()
+	var files []string
+	for i := range n {
+		sk, err := bls.GenerateSecretKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := sk.Bytes()
+		f := filepath.Join(dir, fmt.Sprintf("bls-%d.hex", i))
+		if err := os.WriteFile(f, []byte(hex.EncodeToString(b[:])), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	return files
 }
