@@ -189,7 +189,13 @@ func Encrypt(sk *bls.SecretKey, password string, opts EncryptOptions) (*Keystore
 	default:
 		return nil, fmt.Errorf("%w: unknown KDF %q (want %s or %s)", ErrInvalidKeystore, opts.KDF, KDFScrypt, KDFPBKDF2)
 	}
-	dk, err := deriveKey(kdf, NormalizePassword(password), opts.Limits.orDefault())
+	kp, err := parseKDF(kdf)
+	if err != nil {
+		return nil, err
+	}
+	pw := NormalizePassword(password)
+	defer wipe(pw)
+	dk, err := kp.derive(pw, opts.Limits.orDefault())
 	if err != nil {
 		return nil, err
 	}
@@ -226,28 +232,14 @@ func (ks *Keystore) Decrypt(password string) (*bls.SecretKey, error) {
 // time, AES-128-CTR-decrypt with key[0:16], and check that the secret's public key is the
 // keystore's pubkey.
 func (ks *Keystore) DecryptWithLimits(password string, limits KDFLimits) (*bls.SecretKey, error) {
-	if err := ks.check(); err != nil {
-		return nil, err
-	}
-	msg, err := hexField("cipher message", ks.Crypto.Cipher.Message, 32)
+	f, err := ks.parse()
 	if err != nil {
 		return nil, err
 	}
-	sum, err := hexField("checksum message", ks.Crypto.Checksum.Message, 32)
-	if err != nil {
-		return nil, err
-	}
-	var cp cipherParams
-	if err := strictJSON(ks.Crypto.Cipher.Params, &cp); err != nil || cp.IV == nil {
-		return nil, fmt.Errorf("%w: cipher params need an iv", ErrInvalidKeystore)
-	}
-	iv, err := hexField("cipher iv", *cp.IV, aes.BlockSize)
-	if err != nil {
-		return nil, err
-	}
+	msg, sum, iv := f.msg, f.sum, f.iv
 	pw := NormalizePassword(password)
 	defer wipe(pw)
-	dk, err := deriveKey(ks.Crypto.KDF, pw, limits.orDefault())
+	dk, err := f.kdf.derive(pw, limits.orDefault())
 	if err != nil {
 		return nil, err
 	}
@@ -274,39 +266,76 @@ func (ks *Keystore) DecryptWithLimits(password string, limits KDFLimits) (*bls.S
 	return sk, nil
 }
 
-// check validates the structure that does not need the password.
+// keystoreFields are the decoded fields of a keystore that decryption needs.
+type keystoreFields struct {
+	msg, sum, iv []byte
+	kdf          kdfParams
+}
+
+// check validates everything that does not need the password or the KDF limits.
 func (ks *Keystore) check() error {
+	_, err := ks.parse()
+	return err
+}
+
+// parse validates everything that does not need the password or the KDF limits, and returns
+// the decoded fields. A keystore that passes can fail to open only for its password or for a
+// KDF cost outside the caller's limits.
+func (ks *Keystore) parse() (*keystoreFields, error) {
 	switch {
 	case ks.Version != 4:
-		return fmt.Errorf("%w: version %d, want 4", ErrInvalidKeystore, ks.Version)
+		return nil, fmt.Errorf("%w: version %d, want 4", ErrInvalidKeystore, ks.Version)
 	case ks.Crypto.Checksum.Function != "sha256":
-		return fmt.Errorf("%w: checksum function %q, want sha256", ErrInvalidKeystore, ks.Crypto.Checksum.Function)
+		return nil, fmt.Errorf("%w: checksum function %q, want sha256", ErrInvalidKeystore, ks.Crypto.Checksum.Function)
 	case ks.Crypto.Cipher.Function != "aes-128-ctr":
-		return fmt.Errorf("%w: cipher function %q, want aes-128-ctr", ErrInvalidKeystore, ks.Crypto.Cipher.Function)
+		return nil, fmt.Errorf("%w: cipher function %q, want aes-128-ctr", ErrInvalidKeystore, ks.Crypto.Cipher.Function)
 	case ks.Crypto.KDF.Function != KDFScrypt && ks.Crypto.KDF.Function != KDFPBKDF2:
-		return fmt.Errorf("%w: kdf function %q, want scrypt or pbkdf2", ErrInvalidKeystore, ks.Crypto.KDF.Function)
+		return nil, fmt.Errorf("%w: kdf function %q, want scrypt or pbkdf2", ErrInvalidKeystore, ks.Crypto.KDF.Function)
 	case ks.Crypto.KDF.Message != "":
-		return fmt.Errorf("%w: kdf message must be empty", ErrInvalidKeystore)
+		return nil, fmt.Errorf("%w: kdf message must be empty", ErrInvalidKeystore)
 	case !validUUID(ks.UUID):
-		return fmt.Errorf("%w: uuid %q is not a UUID", ErrInvalidKeystore, ks.UUID)
+		return nil, fmt.Errorf("%w: uuid %q is not a UUID", ErrInvalidKeystore, ks.UUID)
 	}
 	for name, m := range map[string]Module{"kdf": ks.Crypto.KDF, "checksum": ks.Crypto.Checksum, "cipher": ks.Crypto.Cipher} {
 		var obj map[string]json.RawMessage
 		if err := json.Unmarshal(m.Params, &obj); err != nil || obj == nil {
-			return fmt.Errorf("%w: %s params must be a JSON object", ErrInvalidKeystore, name)
+			return nil, fmt.Errorf("%w: %s params must be a JSON object", ErrInvalidKeystore, name)
 		}
+	}
+	var (
+		f   keystoreFields
+		err error
+	)
+	if f.msg, err = hexField("cipher message", ks.Crypto.Cipher.Message, 32); err != nil {
+		return nil, err
+	}
+	if f.sum, err = hexField("checksum message", ks.Crypto.Checksum.Message, 32); err != nil {
+		return nil, err
+	}
+	var cp cipherParams
+	if err := strictJSON(ks.Crypto.Cipher.Params, &cp); err != nil || cp.IV == nil {
+		return nil, fmt.Errorf("%w: cipher params need an iv", ErrInvalidKeystore)
+	}
+	if f.iv, err = hexField("cipher iv", *cp.IV, aes.BlockSize); err != nil {
+		return nil, err
+	}
+	if err := strictJSON(ks.Crypto.Checksum.Params, &struct{}{}); err != nil {
+		return nil, fmt.Errorf("%w: checksum params must be empty: %v", ErrInvalidKeystore, err)
+	}
+	if f.kdf, err = parseKDF(ks.Crypto.KDF); err != nil {
+		return nil, err
 	}
 	if ks.Pubkey != "" {
 		if _, err := hexField("pubkey", ks.Pubkey, bls.PublicKeyLength); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if ks.Path != "" {
 		if _, err := ParsePath(ks.Path); err != nil {
-			return fmt.Errorf("%w: %v", ErrInvalidKeystore, err)
+			return nil, fmt.Errorf("%w: %v", ErrInvalidKeystore, err)
 		}
 	}
-	return nil
+	return &f, nil
 }
 
 // PublicKey returns the keystore's pubkey field, decoded and subgroup-checked, without
@@ -343,70 +372,83 @@ func (ks *Keystore) kdfMemory() uint64 {
 	return 128 * lo
 }
 
-func deriveKey(m Module, password []byte, lim KDFLimits) ([]byte, error) {
+// kdfParams are a keystore's KDF parameters, decoded and structurally checked.
+type kdfParams struct {
+	function   string
+	n, r, p, c uint64
+	salt       []byte
+}
+
+// parseKDF decodes and checks the KDF module as far as that needs no limits and no password.
+func parseKDF(m Module) (kdfParams, error) {
+	k := kdfParams{function: m.Function}
+	var salt *string
 	switch m.Function {
 	case KDFScrypt:
 		var p scryptParams
 		if err := strictJSON(m.Params, &p); err != nil {
-			return nil, fmt.Errorf("%w: scrypt params: %v", ErrInvalidKeystore, err)
+			return k, fmt.Errorf("%w: scrypt params: %v", ErrInvalidKeystore, err)
 		}
 		if p.DKLen == nil || p.N == nil || p.R == nil || p.P == nil || p.Salt == nil {
-			return nil, fmt.Errorf("%w: scrypt params need dklen, n, r, p and salt", ErrInvalidKeystore)
+			return k, fmt.Errorf("%w: scrypt params need dklen, n, r, p and salt", ErrInvalidKeystore)
 		}
-		n, r, pp := *p.N, *p.R, *p.P
+		k.n, k.r, k.p, salt = *p.N, *p.R, *p.P, p.Salt
 		if *p.DKLen != 32 {
-			return nil, fmt.Errorf("%w: scrypt dklen %d, want 32", ErrKDFParams, *p.DKLen)
+			return k, fmt.Errorf("%w: scrypt dklen %d, want 32", ErrKDFParams, *p.DKLen)
 		}
-		if n < 2 || n&(n-1) != 0 || r == 0 || pp == 0 || r > 1<<20 || pp > 1<<20 {
-			return nil, fmt.Errorf("%w: scrypt n=%d r=%d p=%d: n must be a power of two above 1, r and p positive", ErrKDFParams, n, r, pp)
+		if k.n < 2 || k.n&(k.n-1) != 0 || k.r == 0 || k.p == 0 || k.r > 1<<20 || k.p > 1<<20 {
+			return k, fmt.Errorf("%w: scrypt n=%d r=%d p=%d: n must be a power of two above 1, r and p positive", ErrKDFParams, k.n, k.r, k.p)
 		}
-		work, memory := saturatingMul(saturatingMul(n, r), pp), saturatingMul(saturatingMul(n, r), 128)
-		switch {
-		case work < lim.MinScryptWork:
-			return nil, fmt.Errorf("%w: scrypt n=%d r=%d p=%d is too weak (n*r*p below %d)", ErrKDFParams, n, r, pp, lim.MinScryptWork)
-		case work > lim.MaxScryptWork || memory > lim.MaxScryptMemory:
-			return nil, fmt.Errorf("%w: scrypt n=%d r=%d p=%d is too costly (n*r*p above %d or memory above %d MiB)", ErrKDFParams, n, r, pp, lim.MaxScryptWork, lim.MaxScryptMemory>>20)
-		}
-		salt, err := saltField(*p.Salt)
-		if err != nil {
-			return nil, err
-		}
-		dk, err := scrypt.Key(password, salt, int(n), int(r), int(pp), 32)
-		if err != nil {
-			return nil, fmt.Errorf("%w: scrypt: %v", ErrKDFParams, err)
-		}
-		return dk, nil
 	case KDFPBKDF2:
 		var p pbkdf2Params
 		if err := strictJSON(m.Params, &p); err != nil {
-			return nil, fmt.Errorf("%w: pbkdf2 params: %v", ErrInvalidKeystore, err)
+			return k, fmt.Errorf("%w: pbkdf2 params: %v", ErrInvalidKeystore, err)
 		}
 		if p.DKLen == nil || p.C == nil || p.PRF == nil || p.Salt == nil {
-			return nil, fmt.Errorf("%w: pbkdf2 params need dklen, c, prf and salt", ErrInvalidKeystore)
+			return k, fmt.Errorf("%w: pbkdf2 params need dklen, c, prf and salt", ErrInvalidKeystore)
 		}
+		k.c, salt = *p.C, p.Salt
 		if *p.DKLen != 32 {
-			return nil, fmt.Errorf("%w: pbkdf2 dklen %d, want 32", ErrKDFParams, *p.DKLen)
+			return k, fmt.Errorf("%w: pbkdf2 dklen %d, want 32", ErrKDFParams, *p.DKLen)
 		}
 		if *p.PRF != "hmac-sha256" {
-			return nil, fmt.Errorf("%w: pbkdf2 prf %q, want hmac-sha256", ErrInvalidKeystore, *p.PRF)
+			return k, fmt.Errorf("%w: pbkdf2 prf %q, want hmac-sha256", ErrInvalidKeystore, *p.PRF)
 		}
-		switch c := *p.C; {
-		case c < lim.MinPBKDF2Iter:
-			return nil, fmt.Errorf("%w: pbkdf2 c=%d is too weak (below %d)", ErrKDFParams, c, lim.MinPBKDF2Iter)
-		case c > lim.MaxPBKDF2Iter:
-			return nil, fmt.Errorf("%w: pbkdf2 c=%d is too costly (above %d)", ErrKDFParams, c, lim.MaxPBKDF2Iter)
+	default:
+		return k, fmt.Errorf("%w: kdf function %q, want scrypt or pbkdf2", ErrInvalidKeystore, m.Function)
+	}
+	var err error
+	k.salt, err = saltField(*salt)
+	return k, err
+}
+
+// derive checks the KDF's cost against the limits and derives the 32-byte key.
+func (k kdfParams) derive(password []byte, lim KDFLimits) ([]byte, error) {
+	if k.function == KDFPBKDF2 {
+		switch {
+		case k.c < lim.MinPBKDF2Iter:
+			return nil, fmt.Errorf("%w: pbkdf2 c=%d is too weak (below %d)", ErrKDFParams, k.c, lim.MinPBKDF2Iter)
+		case k.c > lim.MaxPBKDF2Iter:
+			return nil, fmt.Errorf("%w: pbkdf2 c=%d is too costly (above %d)", ErrKDFParams, k.c, lim.MaxPBKDF2Iter)
 		}
-		salt, err := saltField(*p.Salt)
-		if err != nil {
-			return nil, err
-		}
-		dk, err := pbkdf2.Key(sha256.New, string(password), salt, int(*p.C), 32)
+		dk, err := pbkdf2.Key(sha256.New, string(password), k.salt, int(k.c), 32)
 		if err != nil {
 			return nil, fmt.Errorf("%w: pbkdf2: %v", ErrKDFParams, err)
 		}
 		return dk, nil
 	}
-	return nil, fmt.Errorf("%w: kdf function %q, want scrypt or pbkdf2", ErrInvalidKeystore, m.Function)
+	work, memory := saturatingMul(saturatingMul(k.n, k.r), k.p), saturatingMul(saturatingMul(k.n, k.r), 128)
+	switch {
+	case work < lim.MinScryptWork:
+		return nil, fmt.Errorf("%w: scrypt n=%d r=%d p=%d is too weak (n*r*p below %d)", ErrKDFParams, k.n, k.r, k.p, lim.MinScryptWork)
+	case work > lim.MaxScryptWork || memory > lim.MaxScryptMemory:
+		return nil, fmt.Errorf("%w: scrypt n=%d r=%d p=%d is too costly (n*r*p above %d or memory above %d MiB)", ErrKDFParams, k.n, k.r, k.p, lim.MaxScryptWork, lim.MaxScryptMemory>>20)
+	}
+	dk, err := scrypt.Key(password, k.salt, int(k.n), int(k.r), int(k.p), 32)
+	if err != nil {
+		return nil, fmt.Errorf("%w: scrypt: %v", ErrKDFParams, err)
+	}
+	return dk, nil
 }
 
 func saturatingMul(a, b uint64) uint64 {

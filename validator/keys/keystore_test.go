@@ -234,7 +234,7 @@ func modify(t *testing.T, change func(m map[string]any)) *Keystore {
 	return &ks
 }
 
-func kdfParams(m map[string]any) map[string]any {
+func kdfParamsOf(m map[string]any) map[string]any {
 	return m["crypto"].(map[string]any)["kdf"].(map[string]any)["params"].(map[string]any)
 }
 
@@ -254,15 +254,15 @@ func TestKeystoreRefusals(t *testing.T) {
 		}, ErrInvalidKeystore, "aes-256-gcm"},
 		{"checksum function", func(m map[string]any) { m["crypto"].(map[string]any)["checksum"].(map[string]any)["function"] = "md5" }, ErrInvalidKeystore, "md5"},
 		{"kdf", func(m map[string]any) { m["crypto"].(map[string]any)["kdf"].(map[string]any)["function"] = "argon2id" }, ErrInvalidKeystore, "argon2id"},
-		{"n not a power of two", func(m map[string]any) { kdfParams(m)["n"] = 262143 }, ErrKDFParams, "power of two"},
-		{"weak n", func(m map[string]any) { kdfParams(m)["n"] = 1024 }, ErrKDFParams, "too weak"},
-		{"absurd n", func(m map[string]any) { kdfParams(m)["n"] = 1 << 40 }, ErrKDFParams, "too costly"},
-		{"absurd p", func(m map[string]any) { kdfParams(m)["p"] = 1 << 10 }, ErrKDFParams, "too costly"},
-		{"zero r", func(m map[string]any) { kdfParams(m)["r"] = 0 }, ErrKDFParams, "r and p positive"},
-		{"dklen", func(m map[string]any) { kdfParams(m)["dklen"] = 16 }, ErrKDFParams, "dklen 16"},
-		{"short salt", func(m map[string]any) { kdfParams(m)["salt"] = "00ff" }, ErrKDFParams, "salt of 2 bytes"},
-		{"missing salt", func(m map[string]any) { delete(kdfParams(m), "salt") }, ErrInvalidKeystore, "need dklen, n, r, p and salt"},
-		{"unknown param", func(m map[string]any) { kdfParams(m)["maxmem"] = 1 }, ErrInvalidKeystore, "unknown field"},
+		{"n not a power of two", func(m map[string]any) { kdfParamsOf(m)["n"] = 262143 }, ErrKDFParams, "power of two"},
+		{"weak n", func(m map[string]any) { kdfParamsOf(m)["n"] = 1024 }, ErrKDFParams, "too weak"},
+		{"absurd n", func(m map[string]any) { kdfParamsOf(m)["n"] = 1 << 40 }, ErrKDFParams, "too costly"},
+		{"absurd p", func(m map[string]any) { kdfParamsOf(m)["p"] = 1 << 10 }, ErrKDFParams, "too costly"},
+		{"zero r", func(m map[string]any) { kdfParamsOf(m)["r"] = 0 }, ErrKDFParams, "r and p positive"},
+		{"dklen", func(m map[string]any) { kdfParamsOf(m)["dklen"] = 16 }, ErrKDFParams, "dklen 16"},
+		{"short salt", func(m map[string]any) { kdfParamsOf(m)["salt"] = "00ff" }, ErrKDFParams, "salt of 2 bytes"},
+		{"missing salt", func(m map[string]any) { delete(kdfParamsOf(m), "salt") }, ErrInvalidKeystore, "need dklen, n, r, p and salt"},
+		{"unknown param", func(m map[string]any) { kdfParamsOf(m)["maxmem"] = 1 }, ErrInvalidKeystore, "unknown field"},
 		{"short iv", func(m map[string]any) {
 			m["crypto"].(map[string]any)["cipher"].(map[string]any)["params"] = map[string]any{"iv": "00"}
 		}, ErrInvalidKeystore, "cipher iv"},
@@ -270,6 +270,15 @@ func TestKeystoreRefusals(t *testing.T) {
 		{"bad path", func(m map[string]any) { m["path"] = "m/x" }, ErrInvalidKeystore, "path"},
 		{"bad pubkey", func(m map[string]any) { m["pubkey"] = "00" }, ErrInvalidKeystore, "pubkey"},
 		{"bad uuid", func(m map[string]any) { m["uuid"] = "1d85ae20" }, ErrInvalidKeystore, "uuid"},
+		{"iv not hex", func(m map[string]any) {
+			m["crypto"].(map[string]any)["cipher"].(map[string]any)["params"] = map[string]any{"iv": "26<daa3f303d7259501c93d997d84fe6"}
+		}, ErrInvalidKeystore, "cipher iv"},
+		{"checksum not hex", func(m map[string]any) {
+			m["crypto"].(map[string]any)["checksum"].(map[string]any)["message"] = strings.Repeat("zz", 32)
+		}, ErrInvalidKeystore, "checksum message"},
+		{"checksum params", func(m map[string]any) {
+			m["crypto"].(map[string]any)["checksum"].(map[string]any)["params"] = map[string]any{"rounds": 2}
+		}, ErrInvalidKeystore, "checksum params"},
 		{"params not an object", func(m map[string]any) { m["crypto"].(map[string]any)["checksum"].(map[string]any)["params"] = nil }, ErrInvalidKeystore, "checksum params"},
 	}
 	for _, tt := range tests {
@@ -281,6 +290,13 @@ func TestKeystoreRefusals(t *testing.T) {
 			}
 			if strings.Contains(err.Error(), pw) {
 				t.Fatal("the error repeats the password")
+			}
+			// Only the KDF's cost depends on the caller's limits; everything else is refused
+			// when the file is parsed, so loading a directory names it before any KDF work.
+			b, _ := ks.MarshalIndent()
+			_, perr := ParseKeystore(b)
+			if limitsOnly := strings.Contains(tt.text, "too "); limitsOnly != (perr == nil) {
+				t.Fatalf("ParseKeystore: %v (the case is refused %s)", perr, map[bool]string{true: "only against limits", false: "by structure"}[limitsOnly])
 			}
 		})
 	}
