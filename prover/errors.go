@@ -16,6 +16,8 @@ var (
 	ErrMalformed = errors.New("prover: malformed encoding")
 	// ErrCorruptCache reports a key cache file whose checksum or content does not match.
 	ErrCorruptCache = errors.New("prover: corrupt key cache")
+	// ErrNoKeys reports that LoadKeys with CacheOnly found no usable cache file.
+	ErrNoKeys = errors.New("prover: no keys in the cache")
 	// ErrNoEquivocation reports two proofs that are not an equivocation (different
 	// nullifiers, or the same x).
 	ErrNoEquivocation = errors.New("prover: not an equivocation")

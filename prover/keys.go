@@ -59,6 +59,10 @@ func (k *Keys) CircuitHash() [32]byte { return k.circuitHash }
 type KeyConfig struct {
 	Depth    int    // registry depth; 0 means DefaultDepth
 	CacheDir string // directory of the key cache; "" keeps keys in memory only
+	// CacheOnly reads the keys from the cache and never makes new ones: a missing or damaged
+	// cache file is ErrNoKeys. Provers and verifiers that must agree on one setup use it, so
+	// that a lost cache file does not silently become a different setup.
+	CacheOnly bool
 }
 
 // KeyInfo says how LoadKeys obtained the keys.
@@ -108,9 +112,18 @@ func LoadKeys(cfg KeyConfig) (*Keys, KeyInfo, error) {
 			info.FromCache = true
 			return k, info, nil
 		case errors.Is(err, fs.ErrNotExist):
+			if cfg.CacheOnly {
+				return nil, info, fmt.Errorf("%w: no keys of depth %d in %s", ErrNoKeys, cfg.Depth, cfg.CacheDir)
+			}
 		default:
+			if cfg.CacheOnly {
+				return nil, info, fmt.Errorf("%w: %s: %w", ErrNoKeys, info.Path, err)
+			}
 			info.CacheError = err
 		}
+	}
+	if cfg.CacheOnly {
+		return nil, info, fmt.Errorf("%w: CacheOnly without a cache directory", ErrNoKeys)
 	}
 
 	start = time.Now()

@@ -1,6 +1,7 @@
 package prover
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -38,6 +39,33 @@ func TestKeyCache(t *testing.T) {
 	}
 	if err := k1.VerifyingKey().VerifyGnark(proof, &st); err != nil {
 		t.Fatalf("proof from cached keys: %v", err)
+	}
+
+	// CacheOnly reads the same keys, and never makes new ones in place of a missing or damaged
+	// file: the file is left as it was.
+	only := KeyConfig{Depth: 4, CacheDir: dir, CacheOnly: true}
+	if _, got, err := LoadKeys(only); err != nil || !got.FromCache {
+		t.Fatalf("CacheOnly over a good cache: %+v, %v", got, err)
+	}
+	if _, _, err := LoadKeys(KeyConfig{Depth: 4, CacheDir: t.TempDir(), CacheOnly: true}); !errors.Is(err, ErrNoKeys) {
+		t.Fatalf("CacheOnly over an empty directory: %v, want ErrNoKeys", err)
+	}
+	good, err := os.ReadFile(info.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := append([]byte(nil), good[:len(good)/2]...)
+	if err := os.WriteFile(info.Path, bad, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := LoadKeys(only); !errors.Is(err, ErrNoKeys) || !errors.Is(err, ErrCorruptCache) {
+		t.Fatalf("CacheOnly over a damaged file: %v, want ErrNoKeys wrapping ErrCorruptCache", err)
+	}
+	if b, _ := os.ReadFile(info.Path); !bytes.Equal(b, bad) {
+		t.Fatal("CacheOnly rewrote the damaged cache file")
+	}
+	if err := os.WriteFile(info.Path, good, 0o644); err != nil {
+		t.Fatal(err)
 	}
 
 	spoil := map[string]func(b []byte) []byte{

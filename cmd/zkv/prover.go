@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -51,7 +52,7 @@ type keyFlags struct {
 func addKeyFlags(fs *flag.FlagSet) keyFlags {
 	return keyFlags{
 		depth:    fs.Int("depth", prover.DefaultDepth, "registry depth (even, 2 to 32): the tree holds 2^depth validators"),
-		cacheDir: fs.String("cache-dir", defaultKeyCacheDir(), "directory of the key cache"),
+		cacheDir: fs.String("cache-dir", defaultKeyCacheDir(), "directory of the key cache (only 'zkv prover setup' makes keys; the other commands read them)"),
 	}
 }
 
@@ -62,8 +63,13 @@ func defaultKeyCacheDir() string {
 	return filepath.Join(os.TempDir(), "zkv-keys")
 }
 
-func (k keyFlags) load(stderr io.Writer) (*prover.Keys, error) {
-	keys, info, err := prover.LoadKeys(prover.KeyConfig{Depth: *k.depth, CacheDir: *k.cacheDir})
+// load makes or reads the keys: only setup makes them (create), so that prove, verify and
+// export never use a setup other than the one the proofs and their verifiers share.
+func (k keyFlags) load(stderr io.Writer, create bool) (*prover.Keys, error) {
+	keys, info, err := prover.LoadKeys(prover.KeyConfig{Depth: *k.depth, CacheDir: *k.cacheDir, CacheOnly: !create})
+	if errors.Is(err, prover.ErrNoKeys) {
+		return nil, fmt.Errorf("%w\nrun 'zkv prover setup --depth %d --cache-dir %s' first (or copy the keys of the network's setup there)", err, *k.depth, *k.cacheDir)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +113,7 @@ depth and architecture and carry a checksum; a damaged file is reported and rege
 	if err := noArgs(fs, "setup", stderr); err != nil {
 		return err
 	}
-	keys, err := kf.load(stdout)
+	keys, err := kf.load(stdout, true)
 	if err != nil {
 		return err
 	}
@@ -318,7 +324,7 @@ key and a registry (the validator's sealed leaf and the root of --epoch).`, stde
 		return fmt.Errorf("give --spec, --registry FILE or --db DIR")
 	}
 
-	keys, err := kf.load(stderr)
+	keys, err := kf.load(stderr, false)
 	if err != nil {
 		return err
 	}
@@ -386,7 +392,7 @@ equivocation with the identity commitment they reveal. Exits 1 if any proof is i
 			return fmt.Errorf("verifying key %s: %w", *vkPath, err)
 		}
 	} else {
-		keys, err := kf.load(stderr)
+		keys, err := kf.load(stderr, false)
 		if err != nil {
 			return err
 		}
@@ -474,7 +480,7 @@ circom's Poseidon): other tools check the proof, only zkv recomputes the hashes.
 		fmt.Fprintln(stderr, "zkv prover export: give --solidity, --snarkjs or both")
 		return errUsage
 	}
-	keys, err := kf.load(stderr)
+	keys, err := kf.load(stderr, false)
 	if err != nil {
 		return err
 	}

@@ -109,6 +109,15 @@ func TestProverRegistryInDatabase(t *testing.T) {
 	zkv(1, "prover", "seal", "--db", dbDir, "--epoch", "3")
 	zkv(1, "prover", "seal", "--db", dbDir, "--registry", file, "--epoch", "4")
 
+	// Proving before any setup is refused, and makes no keys of its own.
+	out := zkv(1, "prover", "prove", "--db", dbDir, "--bls-secret-file", secretFiles[2],
+		"--epoch", "3", "--signing-root", strings.Repeat("ab", 32), "--cache-dir", cache)
+	if !strings.Contains(out, "zkv prover setup") {
+		t.Fatalf("prove without keys does not say to run setup:\n%s", out)
+	}
+	if entries, _ := os.ReadDir(cache); len(entries) != 0 {
+		t.Fatalf("prove without keys wrote %d files to the key cache", len(entries))
+	}
 	zkv(0, "prover", "setup", "--cache-dir", cache)
 	proof := filepath.Join(dir, "p.json")
 	zkv(0, "prover", "prove", "--db", dbDir, "--bls-secret-file", secretFiles[2],
