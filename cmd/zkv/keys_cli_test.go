@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -100,6 +101,22 @@ func TestSlashingProtectionCLI(t *testing.T) {
 	in := filepath.Join(dir, "in.json")
 	if err := os.WriteFile(in, []byte(interchange), 0o600); err != nil {
 		t.Fatal(err)
+	}
+	// A malformed file, or one for another network than the flag names, is refused before
+	// the database is created; so is an export of a database that does not exist.
+	broken := filepath.Join(dir, "broken.json")
+	if err := os.WriteFile(broken, []byte(interchange[:len(interchange)/2]), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"import", "--db", db, "--file", broken, "--genesis-validators-root", gvr},
+		{"import", "--db", db, "--file", in, "--genesis-validators-root", "0x" + strings.Repeat("05", 32)},
+		{"export", "--db", db},
+	} {
+		runZKV(t, 1, append([]string{"slashing-protection"}, args...)...)
+		if _, err := os.Stat(db); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("zkv slashing-protection %s left a database behind (%v)", strings.Join(args, " "), err)
+		}
 	}
 	runZKV(t, 0, "slashing-protection", "import", "--db", db, "--file", in, "--genesis-validators-root", gvr)
 

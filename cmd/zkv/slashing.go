@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -80,6 +81,28 @@ interchange file (to F, or standard output).`, stderr)
 		gvr = (*slashing.Root)(b)
 	}
 
+	// Check everything that needs no database first, so that a refused command leaves no
+	// database behind: an import reads and checks the whole file, an export needs an existing
+	// database.
+	var ic *slashing.Interchange
+	if sub == "import" {
+		f, err := os.Open(*file)
+		if err != nil {
+			return err
+		}
+		ic, err = slashing.ReadInterchange(f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("import %s: %w", *file, err)
+		}
+		if gvr != nil && ic.GenesisValidatorsRoot != *gvr {
+			return fmt.Errorf("import %s: %w: the file is for genesis validators root %v, --genesis-validators-root is %v",
+				*file, slashing.ErrGenesisMismatch, ic.GenesisValidatorsRoot, *gvr)
+		}
+	} else if _, err := os.Stat(*dbDir); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("no database at %s: nothing to export", *dbDir)
+	}
+
 	d, err := db.Open(db.Config{Dir: *dbDir, Logger: keysLogger(stderr)})
 	if err != nil {
 		return err
@@ -105,12 +128,7 @@ interchange file (to F, or standard output).`, stderr)
 	g.Go(func() error {
 		defer stop()
 		if sub == "import" {
-			f, err := os.Open(*file)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			stats, err := p.Import(gctx, f)
+			stats, err := p.ImportInterchange(gctx, ic)
 			if err != nil {
 				return fmt.Errorf("import %s: %w", *file, err)
 			}
