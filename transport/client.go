@@ -438,9 +438,16 @@ func (c *Client) Publish(ctx context.Context, f frame.Frame) error {
 		return err
 	}
 	if ctx.Done() != nil {
-		stop := context.AfterFunc(ctx, func() { _ = ps.str.SetWriteDeadline(time.Now()) })
+		fired := make(chan struct{})
+		stop := context.AfterFunc(ctx, func() {
+			_ = ps.str.SetWriteDeadline(time.Now())
+			close(fired)
+		})
 		defer func() {
 			if !stop() {
+				// The deadline may still be in the making: clear it only after it was set,
+				// or the shared stream keeps an expired deadline for the next Publish.
+				<-fired
 				_ = ps.str.SetWriteDeadline(time.Time{})
 			}
 		}()

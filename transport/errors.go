@@ -29,6 +29,7 @@ const (
 	ErrCodeSlowSubscriber   ErrCode = 0xa // the subscriber's queue filled up and it was dropped
 	ErrCodeShuttingDown     ErrCode = 0xb
 	ErrCodeCanceled         ErrCode = 0xc // the local caller gave up (its context ended)
+	ErrCodeNotAllowed       ErrCode = 0xd // the peer was removed from the allow-list
 )
 
 func (e ErrCode) String() string {
@@ -59,8 +60,19 @@ func (e ErrCode) String() string {
 		return "SHUTTING_DOWN"
 	case ErrCodeCanceled:
 		return "CANCELED"
+	case ErrCodeNotAllowed:
+		return "NOT_ALLOWED"
 	}
 	return fmt.Sprintf("unknown error code %#x", uint64(e))
+}
+
+// label is the code's metric label: its name, or "OTHER" for a code zkv does not define, so
+// that a peer choosing codes cannot create metric series without bound.
+func (e ErrCode) label() string {
+	if e > ErrCodeNotAllowed {
+		return "OTHER"
+	}
+	return e.String()
 }
 
 // Error is a failure with a wire code: one the peer reported (Remote), or one this side

@@ -107,5 +107,5 @@ func (m *metrics) streamError(code ErrCode, remote bool) {
 	if remote {
 		origin = "remote"
 	}
-	m.streamErrors.WithLabelValues(code.String(), origin).Inc()
+	m.streamErrors.WithLabelValues(code.label(), origin).Inc()
 }

@@ -105,7 +105,7 @@ func (t *topic) endAll(code ErrCode, m *metrics) {
 	t.mu.Unlock()
 	for sub := range subs {
 		sub.end(code)
-		m.droppedSubscribers.WithLabelValues(code.String()).Inc()
+		m.droppedSubscribers.WithLabelValues(code.label()).Inc()
 	}
 }
 

@@ -114,7 +114,9 @@ func NewServer(id *Identity, cfg ServerConfig) (*Server, error) {
 		}
 		msgTypes.Add(t)
 	}
-	// A subscribe frame carries only a topic name, so it may be no larger than one.
+	// The first frame of a stream is a request or a subscribe frame, read before its type is
+	// known, so both share the request limit; it is at least a topic name's length so that a
+	// server without request handlers can still take subscriptions.
 	s.reqLimits = frame.Limits{Types: reqTypes, MaxSize: max(cfg.MaxRequestSize, maxTopicLen)}
 	s.msgLimits = frame.Limits{Types: msgTypes, MaxSize: cfg.MaxMessageSize}
 	for _, name := range cfg.Topics {
@@ -130,14 +132,26 @@ func NewServer(id *Identity, cfg ServerConfig) (*Server, error) {
 	return s, nil
 }
 
-// SetPeers replaces the allow-list. It applies to connections made from now on; established
-// connections keep going.
+// SetPeers replaces the allow-list. A peer no longer on it is disconnected with
+// ErrCodeNotAllowed and cannot connect again, resumed TLS sessions included.
 func (s *Server) SetPeers(peers []PeerID) {
 	m := make(map[PeerID]struct{}, len(peers))
 	for _, p := range peers {
 		m[p] = struct{}{}
 	}
 	s.allowed.Store(&m)
+	s.mu.Lock()
+	var removed []*serverConn
+	for sc := range s.conns {
+		if !s.isAllowed(sc.peer) {
+			removed = append(removed, sc)
+		}
+	}
+	s.mu.Unlock()
+	for _, sc := range removed {
+		sc.log.Info("peer removed from the allow-list: disconnecting")
+		_ = sc.conn.CloseWithError(quic.ApplicationErrorCode(ErrCodeNotAllowed), "removed from the allow-list")
+	}
 }
 
 func (s *Server) isAllowed(p PeerID) bool {
@@ -354,6 +368,12 @@ func (s *Server) track(conn *quic.Conn) *serverConn {
 		_ = conn.CloseWithError(quic.ApplicationErrorCode(ErrCodeInternal), "no peer certificate")
 		return nil
 	}
+	if !s.isAllowed(peer) {
+		// The handshake checks the allow-list; this catches a SetPeers that removed the peer
+		// between its handshake and now.
+		_ = conn.CloseWithError(quic.ApplicationErrorCode(ErrCodeNotAllowed), "not on the allow-list")
+		return nil
+	}
 	ctx, cancel := context.WithCancel(conn.Context())
 	sc := &serverConn{
 		s:          s,
@@ -539,13 +559,13 @@ func (sc *serverConn) serveStream(str *quic.Stream) {
 	// response arrived. Until then the request counts as in flight: a graceful shutdown that
 	// closed the connection earlier could cut the response off. A client that never closes
 	// holds the stream for one idle timeout at most.
+	//
+	// The check reads the stream itself, not r: r's buffers hold req.Payload, which the handler
+	// may keep, and a peer sending more must not be able to overwrite it.
 	_ = str.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
-	if _, err := r.ReadFrame(); err != io.EOF {
-		code := ErrCodeProtocol
-		if _, ok := errors.AsType[*frame.Error](err); ok {
-			code = CodeOf(err)
-		}
-		str.CancelRead(quic.StreamErrorCode(code))
+	var one [1]byte
+	if n, err := io.ReadFull(str, one[:]); n != 0 || err != io.EOF {
+		str.CancelRead(quic.StreamErrorCode(ErrCodeProtocol))
 	}
 }
 

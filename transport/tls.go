@@ -62,14 +62,26 @@ func serverTLS(id *Identity, allowed func(PeerID) bool, failed func(reason strin
 		Certificates: []tls.Certificate{id.cert},
 		ClientAuth:   tls.RequireAnyClientCert,
 		NextProtos:   []string{ALPN},
-		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
-			_, err := verifyPeer(raw, allowed)
+		// Resumed sessions skip certificate verification, so a peer removed from the
+		// allow-list could come back on a ticket: no tickets, and the check runs in
+		// VerifyConnection, which crypto/tls calls on resumptions too.
+		SessionTicketsDisabled: true,
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			_, err := verifyPeer(rawCerts(cs), allowed)
 			if he, ok := err.(*handshakeError); ok {
 				failed(he.reason)
 			}
 			return err
 		},
 	}
+}
+
+func rawCerts(cs tls.ConnectionState) [][]byte {
+	raw := make([][]byte, len(cs.PeerCertificates))
+	for i, c := range cs.PeerCertificates {
+		raw[i] = c.Raw
+	}
+	return raw
 }
 
 // clientTLS is a Client's TLS configuration: it presents id and accepts only server's key.
@@ -80,10 +92,10 @@ func clientTLS(id *Identity, server PeerID, failed func(reason string)) *tls.Con
 		NextProtos:   []string{ALPN},
 		ServerName:   "zkv",
 		// There is no CA to verify against: the server's key is pinned and checked in
-		// VerifyPeerCertificate, which crypto/tls still calls when this is set.
+		// VerifyConnection, which crypto/tls still calls when this is set, resumptions included.
 		InsecureSkipVerify: true,
-		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
-			_, err := verifyPeer(raw, func(p PeerID) bool { return p == server })
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			_, err := verifyPeer(rawCerts(cs), func(p PeerID) bool { return p == server })
 			if he, ok := err.(*handshakeError); ok {
 				failed(he.reason)
 			}
