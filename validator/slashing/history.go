@@ -180,6 +180,7 @@ func (h *history) addBlock(slot uint64, root optRoot, limit int) {
 		}
 		h.blocks = slices.Delete(h.blocks, 0, n)
 	}
+	h.settle()
 }
 
 // addAttestation records an attestation like addBlock. Two records at one target with different
@@ -209,6 +210,37 @@ func (h *history) addAttestation(source, target uint64, root optRoot, limit int)
 		h.atts = slices.Delete(h.atts, 0, n)
 		h.summarize()
 	}
+	h.settle()
+}
+
+// settle folds every record at or below the watermark into it, keeping the watermark below
+// every record. Export relies on that: it writes the watermark as the lowest records, and an
+// EIP-3076 importer takes a file's lowest slot, source and target as its own watermark, so a
+// record below ours would lower the importer's and let it sign what was folded away. Such
+// records appear when older data is imported after folding, or when a history written under
+// Minimal is reopened under Complete; they refuse nothing the watermark does not refuse.
+func (h *history) settle() {
+	if h.low.hasSlot {
+		if n := sort.Search(len(h.blocks), func(i int) bool { return h.blocks[i].slot > h.low.slot }); n > 0 {
+			h.blocks = slices.Delete(h.blocks, 0, n) // folding them leaves low.slot as it is
+		}
+	}
+	if h.low.hasAtt {
+		if n := sort.Search(len(h.atts), func(i int) bool { return h.atts[i].target > h.low.target }); n > 0 {
+			// Their targets are at most low.target, but a source may exceed low.source.
+			for _, a := range h.atts[:n] {
+				h.low.foldAtt(a.source, a.target)
+			}
+			h.atts = slices.Delete(h.atts, 0, n)
+			h.summarize()
+		}
+	}
+}
+
+// settled reports whether the watermark is below every record (see settle).
+func (h *history) settled() bool {
+	return !(h.low.hasSlot && len(h.blocks) > 0 && h.blocks[0].slot <= h.low.slot) &&
+		!(h.low.hasAtt && len(h.atts) > 0 && h.atts[0].target <= h.low.target)
 }
 
 func (h *history) summarize() {
@@ -239,6 +271,7 @@ func (h *history) fold(limit int) {
 		h.atts = slices.Delete(h.atts, 0, n)
 	}
 	h.summarize()
+	h.settle()
 }
 
 func (b blockRec) describe() string { return fmt.Sprintf("block slot=%d", b.slot) }

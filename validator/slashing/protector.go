@@ -171,11 +171,12 @@ func New(cfg Config) (*Protector, error) {
 		return nil, fmt.Errorf("slashing: load: %w", err)
 	}
 	// A database written with a longer history (or the Complete strategy, now Minimal) is folded
-	// to this configuration once, durably, so that memory and disk agree.
+	// to this configuration once, durably, so that memory and disk agree; so is one holding
+	// records below its watermark (written before settle existed).
 	p.hist = make(map[Pubkey]*history, len(stored))
 	changed := make(map[Pubkey]*history)
 	for pk, h := range stored {
-		if len(h.blocks) > limit || len(h.atts) > limit {
+		if len(h.blocks) > limit || len(h.atts) > limit || !h.settled() {
 			c := h.clone()
 			c.fold(limit)
 			changed[pk] = c

@@ -421,3 +421,83 @@ func TestFailedWriteRefusesAndRemembersNothing(t *testing.T) {
 		t.Fatalf("block: %v", err)
 	}
 }
+
+// Records below the low watermark, from older data imported after folding (here: a history
+// written under Minimal, reopened under Complete), are folded into it; otherwise an export
+// would carry them as the file's lowest records and an importer would take them as its
+// watermark, letting it sign what was folded away.
+func TestExportAfterImportBelowWatermark(t *testing.T) {
+	d := openMem(t)
+	ctx := context.Background()
+	run := func(cfg Config) (*Protector, func()) {
+		cfg.DB = d
+		p, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rctx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- p.Run(rctx) }()
+		return p, func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	minimal, stop := run(Config{Strategy: Minimal})
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(minimal.CheckAndRecordBlock(ctx, Block{Pubkey: pk(1), Slot: 100, SigningRoot: root(1)}))
+	must(minimal.CheckAndRecordAttestation(ctx, Attestation{Pubkey: pk(1), Source: 5, Target: 15, SigningRoot: root(2)}))
+	must(minimal.CheckAndRecordAttestation(ctx, Attestation{Pubkey: pk(1), Source: 10, Target: 20, SigningRoot: root(3)}))
+	stop()
+
+	complete, stop := run(Config{Strategy: Complete})
+	defer stop()
+	old := &Interchange{Data: []ValidatorHistory{{
+		Pubkey:             pk(1),
+		SignedBlocks:       []SignedBlock{{Slot: 50, SigningRoot: ptr(root(4))}},
+		SignedAttestations: []SignedAttestation{{SourceEpoch: 1, TargetEpoch: 2, SigningRoot: ptr(root(5))}},
+	}}}
+	if _, err := complete.ImportInterchange(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	ic, err := complete.ExportInterchange(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	fresh, _ := newTestProtector(t, Config{})
+	if _, err := fresh.ImportInterchange(ctx, ic); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []*Protector{complete, fresh} {
+		if err := p.CheckAndRecordBlock(ctx, Block{Pubkey: pk(1), Slot: 100, SigningRoot: root(9)}); !errors.Is(err, ErrSlashable) {
+			t.Errorf("another block at the folded slot 100: %v, want refused", err)
+		}
+		if err := p.CheckAndRecordBlock(ctx, Block{Pubkey: pk(1), Slot: 70, SigningRoot: root(9)}); !errors.Is(err, ErrSlashable) {
+			t.Errorf("a block at slot 70, below the watermark: %v, want refused", err)
+		}
+		if err := p.CheckAndRecordAttestation(ctx, Attestation{Pubkey: pk(1), Source: 10, Target: 15, SigningRoot: root(9)}); !errors.Is(err, ErrSlashable) {
+			t.Errorf("a second vote for the folded target 15: %v, want refused", err)
+		}
+	}
+	// The export is the watermark and nothing below it.
+	for _, v := range ic.Data {
+		for _, b := range v.SignedBlocks {
+			if b.Slot < 100 {
+				t.Errorf("exported block at slot %d, below the watermark 100", b.Slot)
+			}
+		}
+		for _, a := range v.SignedAttestations {
+			if a.TargetEpoch < 20 {
+				t.Errorf("exported attestation %d->%d, below the watermark target 20", a.SourceEpoch, a.TargetEpoch)
+			}
+		}
+	}
+}
