@@ -1,6 +1,7 @@
 package bls
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -67,15 +68,17 @@ func NewVerifier(n int) *Verifier {
 }
 
 // Add queues a set. Sets with a nil or identity key or signature are kept and reported
-// invalid, so indices stay those of the caller.
+// invalid, so indices stay those of the caller. The message is copied: a caller may reuse its
+// buffer for the next set, as streaming decoders do, without changing what this set verifies.
 func (v *Verifier) Add(s SignatureSet) {
 	bad := s.PublicKey == nil || s.Signature == nil || s.PublicKey.p.IsInfinity() || s.Signature.p.IsInfinity()
 	g, ok := v.byMsg[string(s.Message)]
 	if !ok {
 		g = int32(len(v.msgs))
 		v.byMsg[string(s.Message)] = g
-		v.msgs = append(v.msgs, s.Message)
+		v.msgs = append(v.msgs, bytes.Clone(s.Message))
 	}
+	s.Message = v.msgs[g]
 	v.sets = append(v.sets, s)
 	v.group = append(v.group, g)
 	if bad {

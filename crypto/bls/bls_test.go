@@ -1,6 +1,7 @@
 package bls_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -270,5 +271,24 @@ func TestSignaturesAreDeterministic(t *testing.T) {
 	a, b := sk.Sign([]byte("x")), sk.Sign([]byte("x"))
 	if !a.Equal(b) {
 		t.Fatal("two signatures of one message differ")
+	}
+}
+
+// A caller that reuses its message buffer after Add (as a streaming decoder does) does not
+// change what the queued set verifies: a signature over the first message stays valid and one
+// over the second does not.
+func TestVerifierCopiesMessages(t *testing.T) {
+	sk := mustKey(t)
+	first, second := []byte("attestation data one"), []byte("attestation data two")
+	buf := bytes.Clone(first)
+	v := bls.NewVerifier(2)
+	v.Add(bls.SignatureSet{PublicKey: sk.PublicKey(), Message: buf, Signature: sk.Sign(first)})
+	copy(buf, second)
+	v.Add(bls.SignatureSet{PublicKey: sk.PublicKey(), Message: buf, Signature: sk.Sign(first)})
+	if v.Messages() != 2 {
+		t.Fatalf("%d distinct messages queued, want 2", v.Messages())
+	}
+	if got := v.Invalid(); len(got) != 1 || got[0] != 1 {
+		t.Fatalf("Invalid() = %v, want [1]: the first set was queued over the first message", got)
 	}
 }

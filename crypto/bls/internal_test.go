@@ -124,6 +124,15 @@ func TestSecretKeyRedacted(t *testing.T) {
 	b := sk.Bytes()
 	secretHex := fmt.Sprintf("%x", b[:])
 	wrapped := struct{ K *SecretKey }{sk}
+	// fmt cannot call Format on a value in an unexported field: it walks the value itself, and
+	// must find no limb of the scalar there.
+	hidden := struct{ k SecretKey }{*sk}
+	out := fmt.Sprintf("%v %+v %#v", hidden, hidden, hidden)
+	for _, limb := range sk.s {
+		if strings.Contains(out, fmt.Sprint(limb)) || strings.Contains(out, fmt.Sprintf("%x", limb)) {
+			t.Fatalf("secret key limbs printed from an unexported field: %s", out)
+		}
+	}
 	for _, out := range []string{
 		fmt.Sprint(sk), fmt.Sprintf("%v %+v %#v %x %X %s %d", sk, sk, sk, sk, sk, sk, sk),
 		fmt.Sprintf("%v %+v", wrapped, wrapped), fmt.Sprintf("%v", *sk),

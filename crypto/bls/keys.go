@@ -32,7 +32,9 @@ var DST = []byte("BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_")
 // SecretKey is a BLS secret key: a non-zero scalar modulo the group order r. Its value never
 // appears in fmt output.
 type SecretKey struct {
-	s fr.Element // regular (non-Montgomery) form is only produced on demand in Bytes
+	// Behind a pointer so that fmt, which cannot call Format on a SecretKey held in another
+	// type's unexported field, prints an address there rather than the scalar's limbs.
+	s *fr.Element
 }
 
 // GenerateSecretKey returns a uniformly random non-zero secret key from crypto/rand.
@@ -42,7 +44,7 @@ func GenerateSecretKey() (*SecretKey, error) {
 		if _, err := rand.Read(b[:]); err != nil {
 			return nil, fmt.Errorf("bls: read randomness: %w", err)
 		}
-		var sk SecretKey
+		sk := SecretKey{s: new(fr.Element)}
 		sk.s.SetBytes(b[:])
 		if !sk.s.IsZero() {
 			return &sk, nil
@@ -56,7 +58,7 @@ func SecretKeyFromBytes(b []byte) (*SecretKey, error) {
 	if len(b) != SecretKeyLength {
 		return nil, fmt.Errorf("%w: %d bytes, want %d", ErrInvalidSecretKey, len(b), SecretKeyLength)
 	}
-	var sk SecretKey
+	sk := SecretKey{s: new(fr.Element)}
 	if err := sk.s.SetBytesCanonical(b); err != nil {
 		return nil, fmt.Errorf("%w: not below the group order", ErrInvalidSecretKey)
 	}
@@ -72,7 +74,7 @@ func SecretKeyFromBigInt(x *big.Int) (*SecretKey, error) {
 	if x == nil || x.Sign() <= 0 || x.Cmp(fr.Modulus()) >= 0 {
 		return nil, fmt.Errorf("%w: out of range", ErrInvalidSecretKey)
 	}
-	var sk SecretKey
+	sk := SecretKey{s: new(fr.Element)}
 	sk.s.SetBigInt(x)
 	return &sk, nil
 }
@@ -85,7 +87,7 @@ func (sk *SecretKey) PublicKey() *PublicKey {
 	// Fixed-base multiplication by the generator: the scalar's timing footprint here is the same
 	// concern as in Sign, so it uses the same hardened ladder on G1.
 	var pk PublicKey
-	pk.p = g1MulSecret(&g1Gen, &sk.s)
+	pk.p = g1MulSecret(&g1Gen, sk.s)
 	return &pk
 }
 

@@ -16,7 +16,7 @@ import (
 // package documentation).
 func (sk *SecretKey) Sign(msg []byte) *Signature {
 	h := hashToG2(msg)
-	return &Signature{p: g2MulSecret(&h, &sk.s)}
+	return &Signature{p: g2MulSecret(&h, sk.s)}
 }
 
 var (
