@@ -52,6 +52,10 @@ type Config struct {
 	KeepAlive time.Duration
 	// MaxStreams is how many streams of each direction a peer may have open at once. Default 256.
 	MaxStreams int64
+	// MaxConnsPerPeer is how many connections a Server keeps open to one peer; more are closed
+	// with ErrCodeTooManyConnections. With MaxStreams and the size limits it bounds the memory
+	// one peer can hold. Default 8.
+	MaxConnsPerPeer int
 	// Largest payload per stream kind. MaxRequestSize and MaxResponseSize default to 16 MiB
 	// (a relay block submission may be 15 MiB); MaxMessageSize, for published messages and
 	// subscription frames, defaults to 1 MiB. None may exceed frame.MaxPayload.
@@ -89,6 +93,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxStreams == 0 {
 		c.MaxStreams = 256
 	}
+	if c.MaxConnsPerPeer == 0 {
+		c.MaxConnsPerPeer = 8
+	}
 	if c.MaxRequestSize == 0 {
 		c.MaxRequestSize = 16 << 20
 	}
@@ -120,6 +127,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxStreams < 0 {
 		return c, fmt.Errorf("max streams %d: must be positive", c.MaxStreams)
+	}
+	if c.MaxConnsPerPeer < 0 {
+		return c, fmt.Errorf("max connections per peer %d: must be positive", c.MaxConnsPerPeer)
 	}
 	if c.SubscriberQueue < 0 {
 		return c, fmt.Errorf("subscriber queue %d: must be positive", c.SubscriberQueue)

@@ -12,7 +12,9 @@
 //
 // A Client dials a Server; both present a certificate and each checks the other's key
 // against its allow-list during the handshake, so an unknown peer is refused before any
-// stream exists. On the connection:
+// stream exists. There are no TLS session tickets (a resumed session would skip the check), a
+// peer removed from the allow-list is disconnected, and one peer may hold at most
+// MaxConnsPerPeer connections. On the connection:
 //
 //   - A request is a bidirectional stream opened by the client: one request frame, and the
 //     server answers with one frame, either the response or a TypeError frame (an ErrCode and

@@ -30,6 +30,9 @@ const (
 	ErrCodeShuttingDown     ErrCode = 0xb
 	ErrCodeCanceled         ErrCode = 0xc // the local caller gave up (its context ended)
 	ErrCodeNotAllowed       ErrCode = 0xd // the peer was removed from the allow-list
+	ErrCodeTooManyConns     ErrCode = 0xe // the peer has MaxConnsPerPeer connections already
+
+	maxErrCode = ErrCodeTooManyConns
 )
 
 func (e ErrCode) String() string {
@@ -62,6 +65,8 @@ func (e ErrCode) String() string {
 		return "CANCELED"
 	case ErrCodeNotAllowed:
 		return "NOT_ALLOWED"
+	case ErrCodeTooManyConns:
+		return "TOO_MANY_CONNECTIONS"
 	}
 	return fmt.Sprintf("unknown error code %#x", uint64(e))
 }
@@ -69,7 +74,7 @@ func (e ErrCode) String() string {
 // label is the code's metric label: its name, or "OTHER" for a code zkv does not define, so
 // that a peer choosing codes cannot create metric series without bound.
 func (e ErrCode) label() string {
-	if e > ErrCodeNotAllowed {
+	if e > maxErrCode {
 		return "OTHER"
 	}
 	return e.String()

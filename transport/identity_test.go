@@ -146,7 +146,7 @@ func TestPeerID(t *testing.T) {
 
 func TestErrCodeString(t *testing.T) {
 	seen := map[string]ErrCode{}
-	for c := ErrCodeNoError; c <= ErrCodeNotAllowed; c++ {
+	for c := ErrCodeNoError; c <= maxErrCode; c++ {
 		s := c.String()
 		if strings.HasPrefix(s, "unknown") {
 			t.Errorf("code %#x has no name", uint64(c))

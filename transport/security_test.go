@@ -118,14 +118,57 @@ func TestRequestPayloadStaysTheHandlers(t *testing.T) {
 
 // Codes a peer invents share one metric label.
 func TestUnknownCodesShareALabel(t *testing.T) {
-	for _, c := range []ErrCode{ErrCodeNotAllowed + 1, 0xdead, 1 << 61} {
+	for _, c := range []ErrCode{maxErrCode + 1, 0xdead, 1 << 61} {
 		if got := c.label(); got != "OTHER" {
 			t.Errorf("label of %#x = %q, want OTHER", uint64(c), got)
 		}
 	}
-	for c := ErrCodeNoError; c <= ErrCodeNotAllowed; c++ {
+	for c := ErrCodeNoError; c <= maxErrCode; c++ {
 		if got := c.label(); got != c.String() || got == "OTHER" {
 			t.Errorf("label of %v = %q", c, got)
 		}
+	}
+}
+
+// One peer cannot hold more than MaxConnsPerPeer connections; the next is closed with
+// TOO_MANY_CONNECTIONS and another peer is still served.
+func TestConnectionsPerPeerBounded(t *testing.T) {
+	srvID, cliID, otherID := newIdentity(t), newIdentity(t), newIdentity(t)
+	cfg := testConfig(nil)
+	cfg.MaxConnsPerPeer = 2
+	srv := startServer(t, srvID, ServerConfig{
+		Config:   cfg,
+		Peers:    []PeerID{cliID.ID(), otherID.ID()},
+		Requests: map[frame.Type]RequestHandler{typeEcho: echo},
+	})
+	req, _ := frame.NewEncoder(frame.Compression{}).Append(nil, frame.Frame{Type: typeEcho, Payload: []byte("hi")})
+	for i := 0; i < 2; i++ {
+		rc, err := dialRaw(t, cliID, srv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := rc.rawExchange(t, req); err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+	}
+	third, err := dialRaw(t, cliID, srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-third.Context().Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("a third connection of one peer stayed open")
+	}
+	var ae *quic.ApplicationError
+	if err := context.Cause(third.Context()); !errors.As(err, &ae) || ErrCode(ae.ErrorCode) != ErrCodeTooManyConns {
+		t.Fatalf("third connection closed with %v, want %v", err, ErrCodeTooManyConns)
+	}
+	other, err := dialRaw(t, otherID, srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.rawExchange(t, req); err != nil {
+		t.Fatalf("another peer: %v", err)
 	}
 }

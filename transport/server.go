@@ -385,12 +385,26 @@ func (s *Server) track(conn *quic.Conn) *serverConn {
 		pubStreams: make(map[*quic.ReceiveStream]struct{}),
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closing {
+		s.mu.Unlock()
 		cancel()
 		return nil
 	}
+	n := 0
+	for other := range s.conns {
+		if other.peer == peer {
+			n++
+		}
+	}
+	if n >= s.cfg.MaxConnsPerPeer {
+		s.mu.Unlock()
+		cancel()
+		sc.log.Warn("too many connections from one peer: closing the newest", "open", n)
+		_ = conn.CloseWithError(quic.ApplicationErrorCode(ErrCodeTooManyConns), fmt.Sprintf("%d connections open already", n))
+		return nil
+	}
 	s.conns[sc] = struct{}{}
+	s.mu.Unlock()
 	return sc
 }
 
