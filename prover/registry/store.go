@@ -67,10 +67,18 @@ func (s *MemStore) Iterate(prefix []byte, fn func(key, value []byte) error) erro
 	return nil
 }
 
-// FileStore is a Store kept in one append-only file: every Set appends a record
-// (key length, value length, key, value, CRC-32C of all four) and syncs the file; Open reads
-// the records back into memory, the last value of a key winning. A torn record at the end of
-// the file, which a crash during Set leaves, is dropped; damage anywhere else is an error.
+// FileStore is a Store kept in one append-only file: a magic header, then one record per Set
+// (appended and synced), which Open reads back into memory, the last value of a key winning.
+//
+//	file:   fileMagic (8 bytes) | record...
+//	record: key length (u32 BE) | value length (u32 BE) | CRC-32C of the two lengths |
+//	        key | value | CRC-32C of everything before it in the record
+//
+// The header has its own checksum so that a damaged length is told apart from a record cut
+// short: a header that checks out but whose record runs past the end of the file, fewer bytes
+// than a header at the end, or a last record whose body checksum fails is what a crash during
+// Set leaves, and is dropped; damage anywhere else is ErrCorruptStore, and the file is left
+// as it is.
 type FileStore struct {
 	mu  sync.Mutex
 	f   *os.File
@@ -79,7 +87,15 @@ type FileStore struct {
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
-// ErrCorruptStore reports a store file damaged before its last record.
+// fileMagic starts every store file; its last byte is the format version. Files of the first
+// format had no header and no header checksums, and are refused.
+var fileMagic = [8]byte{'Z', 'K', 'V', 'R', 'E', 'G', 0, 2}
+
+// recordHeader is the length of a record's header: two lengths and their checksum.
+const recordHeader = 12
+
+// ErrCorruptStore reports a store file damaged before its last record, or not a store file of
+// this format.
 var ErrCorruptStore = errors.New("registry: corrupt store file")
 
 // OpenFileStore opens or creates the store file at path.
@@ -94,7 +110,8 @@ func OpenFileStore(path string) (*FileStore, error) {
 		f.Close()
 		return nil, err
 	}
-	// Drop a torn tail so the next record starts at a record boundary.
+	// Every record before good has been verified: only a torn tail lies beyond it. Dropping it
+	// makes the next record start at a record boundary.
 	if err := f.Truncate(good); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("open registry store: %w", err)
@@ -103,51 +120,84 @@ func OpenFileStore(path string) (*FileStore, error) {
 		f.Close()
 		return nil, fmt.Errorf("open registry store: %w", err)
 	}
+	if good == int64(len(fileMagic)) {
+		// A new file, or one whose magic a crash cut short: (re)write the magic.
+		if _, err := f.WriteAt(fileMagic[:], 0); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("open registry store: %w", err)
+		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("open registry store: %w", err)
+		}
+	}
 	return s, nil
 }
 
-// load reads every record and returns the offset after the last whole one.
+// load checks the magic, reads every record and returns the offset after the last whole one.
 func (s *FileStore) load() (int64, error) {
 	info, err := s.f.Stat()
 	if err != nil {
 		return 0, fmt.Errorf("open registry store: %w", err)
 	}
+	size := info.Size()
+	corrupt := func(format string, a ...any) error {
+		return fmt.Errorf("%w: %s: %s", ErrCorruptStore, s.f.Name(), fmt.Sprintf(format, a...))
+	}
 	r := bufio.NewReader(s.f)
-	var off int64
-	for {
-		var hdr [8]byte
-		n, err := io.ReadFull(r, hdr[:])
-		if err == io.EOF {
-			return off, nil
+	var magic [len(fileMagic)]byte
+	n, err := io.ReadFull(r, magic[:])
+	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+		return 0, fmt.Errorf("open registry store: %w", err)
+	}
+	if !bytes.Equal(magic[:n], fileMagic[:n]) {
+		return 0, corrupt("not a registry store of this format (version %d)", fileMagic[len(fileMagic)-1])
+	}
+	off := int64(len(fileMagic))
+	if n < len(fileMagic) {
+		return off, nil // empty, or created by a crashed open
+	}
+	for off < size {
+		if size-off < recordHeader {
+			return off, nil // torn tail: a header cut short
 		}
-		kl, vl := binary.BigEndian.Uint32(hdr[:4]), binary.BigEndian.Uint32(hdr[4:])
-		recLen := int64(8) + int64(kl) + int64(vl) + 4
-		if err != nil || off+recLen > info.Size() {
-			return off, nil // torn tail
+		var hdr [recordHeader]byte
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			return 0, fmt.Errorf("open registry store: %w", err)
 		}
-		body := make([]byte, int(kl)+int(vl)+4)
+		if crc32.Checksum(hdr[:8], crcTable) != binary.BigEndian.Uint32(hdr[8:]) {
+			return 0, corrupt("bad record header at offset %d", off)
+		}
+		kl, vl := int64(binary.BigEndian.Uint32(hdr[:4])), int64(binary.BigEndian.Uint32(hdr[4:8]))
+		recLen := recordHeader + kl + vl + 4
+		if off+recLen > size {
+			return off, nil // torn tail: the last record cut short
+		}
+		body := make([]byte, kl+vl+4)
 		if _, err := io.ReadFull(r, body); err != nil {
-			return off, nil
+			return 0, fmt.Errorf("open registry store: %w", err)
 		}
-		crc := crc32.Update(crc32.Checksum(hdr[:n], crcTable), crcTable, body[:kl+vl])
+		crc := crc32.Update(crc32.Checksum(hdr[:], crcTable), crcTable, body[:kl+vl])
 		if crc != binary.BigEndian.Uint32(body[kl+vl:]) {
-			if off+recLen == info.Size() {
+			if off+recLen == size {
 				return off, nil // the last record was being written
 			}
-			return 0, fmt.Errorf("%w: %s: bad checksum at offset %d", ErrCorruptStore, s.f.Name(), off)
+			return 0, corrupt("bad record checksum at offset %d", off)
 		}
 		s.mem.m[string(body[:kl])] = body[kl : kl+vl]
 		off += recLen
 	}
+	return off, nil
 }
 
 // Set implements Store: it appends the record and syncs the file.
 func (s *FileStore) Set(key, value []byte) error {
-	rec := make([]byte, 8+len(key)+len(value)+4)
+	rec := make([]byte, recordHeader+len(key)+len(value)+4)
 	binary.BigEndian.PutUint32(rec[:4], uint32(len(key)))
 	binary.BigEndian.PutUint32(rec[4:8], uint32(len(value)))
-	copy(rec[8:], key)
-	copy(rec[8+len(key):], value)
+	binary.BigEndian.PutUint32(rec[8:12], crc32.Checksum(rec[:8], crcTable))
+	copy(rec[recordHeader:], key)
+	copy(rec[recordHeader+len(key):], value)
 	binary.BigEndian.PutUint32(rec[len(rec)-4:], crc32.Checksum(rec[:len(rec)-4], crcTable))
 	s.mu.Lock()
 	defer s.mu.Unlock()
