@@ -194,19 +194,25 @@ func readBLSSecret(path string) (*bls.SecretKey, error) {
 }
 
 func runProverRegister(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("prover register", "prover register (--registry FILE | --db DIR) --bls-secret-file FILE --weight GWEI", `
+	fs := newFlagSet("prover register", "prover register (--registry FILE | --db DIR) --bls-secret-file FILE --weight GWEI [--timestamp UNIX]", `
 Signs the registration of the validator whose BLS secret key (32 bytes of hex) is in
---bls-secret-file: its public key, its identity commitment (derived from the BLS key) and
-its weight, under the zkv registration domain of the network. The registry checks the
-signature and queues the registration; 'zkv prover seal' puts it in the tree.`, stderr)
+--bls-secret-file: its public key, its identity commitment (derived from the BLS key), its
+weight and the time of signing, under the zkv registration domain of the network. The
+registry checks the signature and queues the registration; 'zkv prover seal' puts it in the
+tree. A key already registered needs a later timestamp than its last registration: an old
+registration cannot be replayed, and the same one is not taken twice.`, stderr)
 	rf := addRegistryFlags(fs)
 	secretFile := fs.String("bls-secret-file", "", "file holding the validator's BLS secret key as hex")
 	weight := fs.Uint64("weight", 32_000_000_000, "weight: the effective balance in gwei")
+	timestamp := fs.Uint64("timestamp", 0, "the registration's time in Unix seconds (0: now)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := noArgs(fs, "register", stderr); err != nil {
 		return err
+	}
+	if *timestamp == 0 {
+		*timestamp = uint64(time.Now().Unix())
 	}
 	sk, err := readBLSSecret(*secretFile)
 	if err != nil {
@@ -217,12 +223,12 @@ signature and queues the registration; 'zkv prover seal' puts it in the tree.`, 
 		return err
 	}
 	defer st.Close()
-	reg := registry.Sign(sk, *weight, r.Domain())
+	reg := registry.SignAt(sk, *weight, *timestamp, r.Domain())
 	if err := r.Register(reg); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "queued registration of %x (identity %s, weight %d); %d pending\n",
-		reg.Pubkey, prover.HexField(&reg.Identity), reg.Weight, r.Pending())
+	fmt.Fprintf(stdout, "queued registration of %x (identity %s, weight %d, timestamp %d); %d pending\n",
+		reg.Pubkey, prover.HexField(&reg.Identity), reg.Weight, reg.Timestamp, r.Pending())
 	return nil
 }
 

@@ -125,6 +125,30 @@ func TestProverRegistryInDatabase(t *testing.T) {
 	runZKV(t, 0, "prover", "verify", "--cache-dir", cache, "--depth", "4", proof)
 }
 
+// A registration of a known key needs a later timestamp: the same one again, or an older one,
+// is refused with a reason, and a newer one replaces it.
+func TestProverRegisterTimestamp(t *testing.T) {
+	dir := t.TempDir()
+	reg := filepath.Join(dir, "registry.bin")
+	secret := writeBLSSecrets(t, dir, 1)[0]
+	register := func(code int, ts, weight string) string {
+		t.Helper()
+		return runZKV(t, code, "prover", "register", "--registry", reg, "--bls-secret-file", secret,
+			"--depth", "4", "--timestamp", ts, "--weight", weight)
+	}
+	register(0, "1000", "32000000000")
+	for _, ts := range []string{"1000", "999"} {
+		if out := register(1, ts, "1"); !strings.Contains(out, "not newer") {
+			t.Fatalf("stale registration at %s refused without saying why:\n%s", ts, out)
+		}
+	}
+	if out := register(0, "1001", "16000000000"); !strings.Contains(out, "timestamp 1001") || !strings.Contains(out, "2 pending") {
+		t.Fatalf("newer registration:\n%s", out)
+	}
+	// Without --timestamp the registration is signed now, long after 1001.
+	register(0, "0", "16000000000")
+}
+
 // writeBLSSecrets writes n fresh BLS secret keys as hex files, as a user would hand them to
 // zkv prover, and returns their paths.
 func writeBLSSecrets(t *testing.T, dir string, n int) []string {

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"time"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 
@@ -32,21 +33,33 @@ func ComputeDomain(genesisForkVersion [4]byte) [32]byte {
 }
 
 // RegistrationSize is the length of an encoded Registration.
-const RegistrationSize = bls.PublicKeyLength + fr.Bytes + 8 + bls.SignatureLength
+const RegistrationSize = bls.PublicKeyLength + fr.Bytes + 8 + 8 + bls.SignatureLength
 
 // Registration asks for a validator's leaf in the registry: its BLS public key, its identity
-// commitment H(TAG_ID, s) and its weight (effective balance in gwei), signed with the BLS key.
+// commitment H(TAG_ID, s), its weight (effective balance in gwei) and the time it was signed,
+// signed with the BLS key.
+//
+// The timestamp (Unix seconds) orders the registrations of one key, as in the builder API's
+// validator registrations: the registry takes a registration of a key it knows only if it is
+// newer than the last one it took, so an old signed registration cannot be replayed to roll
+// the key's weight or identity back.
 //
 // Signing root (consensus specs' compute_signing_root): hash_tree_root(SigningData(
 // object_root, domain)) with object_root the SSZ hash_tree_root of the container
 //
-//	ZKVRegistration { pubkey: BLSPubkey (Bytes48), identity: Bytes32 (big-endian), weight: uint64 }
+//	ZKVRegistration {
+//	    pubkey:    BLSPubkey (Bytes48)
+//	    identity:  Bytes32 (big-endian)
+//	    weight:    uint64
+//	    timestamp: uint64
+//	}
 //
 // and domain = ComputeDomain(genesis fork version).
 type Registration struct {
 	Pubkey    [bls.PublicKeyLength]byte
 	Identity  fr.Element
 	Weight    uint64
+	Timestamp uint64 // Unix seconds
 	Signature [bls.SignatureLength]byte
 }
 
@@ -57,22 +70,30 @@ func (r *Registration) SigningRoot(domain [32]byte) [32]byte {
 	copy(pk[:], r.Pubkey[:])
 	pkRoot := sha256.Sum256(pk[:])
 	id := r.Identity.Bytes()
-	var weight [32]byte
+	var weight, timestamp [32]byte
 	binary.LittleEndian.PutUint64(weight[:], r.Weight) // SSZ uint64: little-endian, padded
-	// Three fields, padded to four leaves.
+	binary.LittleEndian.PutUint64(timestamp[:], r.Timestamp)
 	left := sha256.Sum256(append(pkRoot[:], id[:]...))
-	right := sha256.Sum256(append(weight[:], make([]byte, 32)...))
+	right := sha256.Sum256(append(weight[:], timestamp[:]...))
 	objectRoot := sha256.Sum256(append(left[:], right[:]...))
 	return sha256.Sum256(append(objectRoot[:], domain[:]...))
 }
 
 // Sign returns the registration of the validator holding sk, with its identity derived from
-// sk (prover.SecretFromBLS).
+// sk (prover.SecretFromBLS), timestamped now. Two registrations of one key signed within the
+// same second carry the same timestamp, and the registry takes only the first; SignAt sets
+// the timestamp.
 func Sign(sk *bls.SecretKey, weight uint64, domain [32]byte) Registration {
+	return SignAt(sk, weight, uint64(time.Now().Unix()), domain)
+}
+
+// SignAt is Sign with the timestamp (Unix seconds) given.
+func SignAt(sk *bls.SecretKey, weight, timestamp uint64, domain [32]byte) Registration {
 	r := Registration{
-		Pubkey:   sk.PublicKey().Bytes(),
-		Identity: prover.IdentityCommitment(prover.SecretFromBLS(sk)),
-		Weight:   weight,
+		Pubkey:    sk.PublicKey().Bytes(),
+		Identity:  prover.IdentityCommitment(prover.SecretFromBLS(sk)),
+		Weight:    weight,
+		Timestamp: timestamp,
 	}
 	root := r.SigningRoot(domain)
 	r.Signature = sk.Sign(root[:]).Bytes()
@@ -101,13 +122,15 @@ func (r *Registration) Verify(domain [32]byte) error {
 func (r *Registration) Leaf() fr.Element { return prover.Leaf(r.Identity, r.Weight) }
 
 // Bytes encodes the registration as pubkey | identity (big-endian) | weight (big-endian) |
-// signature.
+// timestamp (big-endian) | signature.
 func (r *Registration) Bytes() [RegistrationSize]byte {
 	var b [RegistrationSize]byte
 	n := copy(b[:], r.Pubkey[:])
 	id := r.Identity.Bytes()
 	n += copy(b[n:], id[:])
 	binary.BigEndian.PutUint64(b[n:], r.Weight)
+	n += 8
+	binary.BigEndian.PutUint64(b[n:], r.Timestamp)
 	n += 8
 	copy(b[n:], r.Signature[:])
 	return b
@@ -128,6 +151,8 @@ func RegistrationFromBytes(b []byte) (Registration, error) {
 	r.Identity = id
 	n += fr.Bytes
 	r.Weight = binary.BigEndian.Uint64(b[n:])
+	n += 8
+	r.Timestamp = binary.BigEndian.Uint64(b[n:])
 	n += 8
 	copy(r.Signature[:], b[n:])
 	return r, nil

@@ -25,6 +25,9 @@ var (
 	ErrEpochOrder        = errors.New("registry: epoch not after the last sealed epoch")
 	ErrRejected          = errors.New("registry: registration rejected")
 	ErrStoreInconsistent = errors.New("registry: store content inconsistent")
+	// ErrStaleRegistration reports a registration of a known key whose timestamp is not
+	// after that of the key's last accepted registration: a replay, or a repeat.
+	ErrStaleRegistration = errors.New("registry: registration not newer than the key's last one")
 )
 
 // Config configures a Registry. Domain is required; the zero depth means prover.DefaultDepth.
@@ -40,20 +43,22 @@ type Config struct {
 // Registry is the set of registered validators as a Poseidon2 tree with one root per epoch.
 //
 // Registrations queue until Seal(epoch) applies them: a new key takes the next leaf, a known
-// key's registration replaces its leaf (a new weight or identity). Between seals the tree is
-// that of the last sealed epoch, so Member's paths lead to the root that proofs of the current
-// epoch use. Root(epoch) answers for any sealed epoch, and for later epochs until the next
-// seal.
+// key's registration replaces its leaf (a new weight or identity). A key's registrations must
+// come with increasing timestamps, so none can be replayed (ErrStaleRegistration). Between
+// seals the tree is that of the last sealed epoch, so Member's paths lead to the root that
+// proofs of the current epoch use. Root(epoch) answers for any sealed epoch, and for later
+// epochs until the next seal.
 //
 // Persistence: every accepted registration is written to the store before Register returns
 // and every seal after its registrations; Open replays them. Keys (prefix "zkv/registry/"):
 //
 //	meta              depth (1 byte) | domain (32 bytes)
-//	log/<seq u64 BE>  Registration.Bytes(), in acceptance order
+//	log/<seq u64 BE>  Registration.Bytes() (with its timestamp), in acceptance order
 //	seal/<epoch u64 BE>  root (32 bytes) | registrations applied (u64 BE) | leaves (u64 BE)
 //
 // The tree's nodes are not stored: Open recomputes them (a few seconds for a million leaves)
-// and checks the result against the last sealed root.
+// and checks the result against the last sealed root. Open also checks that the log's
+// timestamps increase per key, as Register made them.
 //
 // A Registry is safe for concurrent use.
 type Registry struct {
@@ -65,7 +70,8 @@ type Registry struct {
 	sealed int            // log[:sealed] are in the tree
 	index  map[[bls.PublicKeyLength]byte]uint64
 	byID   map[fr.Element]uint64
-	regs   []Registration // current registration of each leaf
+	latest map[[bls.PublicKeyLength]byte]uint64 // timestamp of each key's last accepted registration
+	regs   []Registration                       // current registration of each leaf
 	seals  []Seal
 
 	// Queued registrations: identity -> key, and the keys not yet in the tree.
@@ -108,11 +114,12 @@ func Open(store Store, cfg Config) (*Registry, error) {
 		return nil, err
 	}
 	r := &Registry{
-		cfg:   cfg,
-		store: store,
-		tree:  newTree(cfg.Depth),
-		index: map[[bls.PublicKeyLength]byte]uint64{},
-		byID:  map[fr.Element]uint64{},
+		cfg:    cfg,
+		store:  store,
+		tree:   newTree(cfg.Depth),
+		index:  map[[bls.PublicKeyLength]byte]uint64{},
+		byID:   map[fr.Element]uint64{},
+		latest: map[[bls.PublicKeyLength]byte]uint64{},
 
 		queuedID:  map[fr.Element][bls.PublicKeyLength]byte{},
 		queuedNew: map[[bls.PublicKeyLength]byte]bool{},
@@ -144,6 +151,11 @@ func Open(store Store, cfg Config) (*Registry, error) {
 		if seq := binary.BigEndian.Uint64(k[len(prefixLog):]); seq != uint64(len(r.log)) {
 			return fmt.Errorf("%w: log entry %d where %d was expected", ErrStoreInconsistent, seq, len(r.log))
 		}
+		// Register took the log in this order, so the rule holds all along it.
+		if last, ok := r.latest[reg.Pubkey]; ok && reg.Timestamp <= last {
+			return fmt.Errorf("%w: log entry %d for key %x has timestamp %d, not after %d", ErrStoreInconsistent, len(r.log), reg.Pubkey[:8], reg.Timestamp, last)
+		}
+		r.latest[reg.Pubkey] = reg.Timestamp
 		r.log = append(r.log, reg)
 		return nil
 	}); err != nil {
@@ -211,8 +223,9 @@ func (r *Registry) apply(reg *Registration) {
 }
 
 // Register checks a registration (signature under the registry's domain, Config.Admit, a
-// free leaf, an identity not held by another key) and queues it for the next Seal. It
-// returns ErrBadSignature, ErrRejected, ErrDuplicate or ErrFull for registrations it refuses.
+// timestamp after that of the key's last accepted registration, a free leaf, an identity not
+// held by another key) and queues it for the next Seal. It returns ErrBadSignature,
+// ErrRejected, ErrStaleRegistration, ErrDuplicate or ErrFull for registrations it refuses.
 func (r *Registry) Register(reg Registration) error {
 	if err := reg.Verify(r.cfg.Domain); err != nil {
 		return err
@@ -226,6 +239,11 @@ func (r *Registry) Register(reg Registration) error {
 	defer r.mu.Unlock()
 	if r.broken != nil {
 		return r.broken
+	}
+	// Without this, anyone holding an old signed registration could resubmit it and roll the
+	// key back, and an identical repeat would grow the log for nothing.
+	if last, ok := r.latest[reg.Pubkey]; ok && reg.Timestamp <= last {
+		return fmt.Errorf("%w: key %x: timestamp %d, last accepted %d", ErrStaleRegistration, reg.Pubkey[:8], reg.Timestamp, last)
 	}
 	// An identity belongs to one key, in the tree and in the queue.
 	if idx, ok := r.byID[reg.Identity]; ok && r.regs[idx].Pubkey != reg.Pubkey {
@@ -244,6 +262,7 @@ func (r *Registry) Register(reg Registration) error {
 		return fmt.Errorf("register: %w", err)
 	}
 	r.log = append(r.log, reg)
+	r.latest[reg.Pubkey] = reg.Timestamp
 	r.queue(&r.log[len(r.log)-1])
 	return nil
 }

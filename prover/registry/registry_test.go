@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/attestantio/go-eth2-client/spec/phase0"
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
@@ -61,6 +62,7 @@ func TestRegistration(t *testing.T) {
 	id := reg.Identity.Bytes()
 	hh.PutBytes(id[:])
 	hh.PutUint64(reg.Weight)
+	hh.PutUint64(reg.Timestamp)
 	hh.Merkleize(idx)
 	objectRoot, err := hh.HashRoot()
 	if err != nil {
@@ -75,10 +77,11 @@ func TestRegistration(t *testing.T) {
 	}
 
 	bad := map[string]func(r *Registration){
-		"weight changed":   func(r *Registration) { r.Weight++ },
-		"identity changed": func(r *Registration) { r.Identity.SetUint64(7) },
-		"other key":        func(r *Registration) { r.Pubkey = testKey(t, 2).PublicKey().Bytes() },
-		"garbage sig":      func(r *Registration) { r.Signature[5] ^= 1 },
+		"weight changed":    func(r *Registration) { r.Weight++ },
+		"timestamp changed": func(r *Registration) { r.Timestamp++ },
+		"identity changed":  func(r *Registration) { r.Identity.SetUint64(7) },
+		"other key":         func(r *Registration) { r.Pubkey = testKey(t, 2).PublicKey().Bytes() },
+		"garbage sig":       func(r *Registration) { r.Signature[5] ^= 1 },
 		"other signer": func(r *Registration) {
 			root := r.SigningRoot(testDomain)
 			r.Signature = testKey(t, 2).Sign(root[:]).Bytes()
@@ -96,6 +99,19 @@ func TestRegistration(t *testing.T) {
 	}
 	if _, err := RegistrationFromBytes(b[:10]); !errors.Is(err, ErrMalformed) {
 		t.Errorf("short encoding: %v", err)
+	}
+}
+
+// TestRegistrationKnownAnswer pins the signing root and the encoding of one registration, so
+// that a change of the format (as when the timestamp was added) is a deliberate one.
+func TestRegistrationKnownAnswer(t *testing.T) {
+	reg := SignAt(testKey(t, 1), 32_000_000_000, 1_700_000_000, testDomain)
+	if got := reg.SigningRoot(testDomain); hex.EncodeToString(got[:]) != "0adec6b8b3b54afb74748a66ce2a9116c103ff276de71d6a93fd52c4eae2c5db" {
+		t.Errorf("signing root %x", got)
+	}
+	b := reg.Bytes()
+	if got := sha256.Sum256(b[:]); hex.EncodeToString(got[:]) != "d5c5142fcd62c520139de9d1c9234d54415fb569084334743c6691ae3682cc3c" {
+		t.Errorf("SHA-256 of the encoding %x", got)
 	}
 }
 
@@ -151,8 +167,8 @@ func TestRegistryLifecycle(t *testing.T) {
 		t.Fatal("member path does not lead to the root")
 	}
 
-	// An update (new weight) and a new key, sealed at a later epoch.
-	upd := Sign(testKey(t, 2), 16_000_000_000, testDomain)
+	// An update (new weight, later timestamp) and a new key, sealed at a later epoch.
+	upd := SignAt(testKey(t, 2), 16_000_000_000, uint64(time.Now().Unix())+60, testDomain)
 	if err := r.Register(upd); err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +251,7 @@ func TestRegistryFullAndAdmit(t *testing.T) {
 		t.Fatalf("fifth leaf at depth 2: %v", err)
 	}
 	// An update of a queued key still fits.
-	if err := r.Register(Sign(testKey(t, 3), 2, testDomain)); err != nil {
+	if err := r.Register(SignAt(testKey(t, 3), 2, uint64(time.Now().Unix())+60, testDomain)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := r.Seal(1); err != nil {
@@ -334,4 +350,75 @@ func mustReopen(t *testing.T, path string) *FileStore {
 	}
 	t.Cleanup(func() { st.Close() })
 	return st
+}
+
+// An old signed registration cannot be replayed to roll a key back, and an identical repeat
+// is refused rather than logged again, before and after a reopen.
+func TestRegistrationReplay(t *testing.T) {
+	st := NewMemStore()
+	cfg := Config{Depth: 4, Domain: testDomain}
+	r, err := Open(st, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sk := testKey(t, 1)
+	old := SignAt(sk, 32_000_000_000, 1000, testDomain)
+	if err := r.Register(old); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Register(old); !errors.Is(err, ErrStaleRegistration) {
+		t.Fatalf("identical repeat while queued: %v", err)
+	}
+	if _, err := r.Seal(1); err != nil {
+		t.Fatal(err)
+	}
+	lower := SignAt(sk, 1_000_000_000, 2000, testDomain)
+	if err := r.Register(lower); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Seal(2); err != nil {
+		t.Fatal(err)
+	}
+	for name, reg := range map[string]Registration{
+		"replay of the older":   old,
+		"repeat of the latest":  lower,
+		"same timestamp, other": SignAt(sk, 5, 2000, testDomain),
+	} {
+		if err := r.Register(reg); !errors.Is(err, ErrStaleRegistration) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if r.Pending() != 0 {
+		t.Fatalf("%d refused registrations queued", r.Pending())
+	}
+	r2, err := Open(st, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r2.Register(old); !errors.Is(err, ErrStaleRegistration) {
+		t.Fatalf("replay after reopening: %v", err)
+	}
+	m, err := r2.Member(sk.PublicKey().Bytes())
+	if err != nil || m.Weight != 1_000_000_000 || m.Timestamp != 2000 {
+		t.Fatalf("member after reopening: %+v, %v", m.Registration, err)
+	}
+	if err := r2.Register(SignAt(sk, 7, 2001, testDomain)); err != nil {
+		t.Fatalf("a newer registration: %v", err)
+	}
+}
+
+// A log whose timestamps do not increase per key was not written by Register.
+func TestOpenRefusesLogOutOfOrder(t *testing.T) {
+	st := NewMemStore()
+	if _, err := Open(st, Config{Depth: 4, Domain: testDomain}); err != nil {
+		t.Fatal(err)
+	}
+	for i, ts := range []uint64{20, 10} {
+		reg := SignAt(testKey(t, 1), 5, ts, testDomain)
+		b := reg.Bytes()
+		st.Set(seqKey(prefixLog, uint64(i)), b[:])
+	}
+	if _, err := Open(st, Config{Depth: 4, Domain: testDomain}); !errors.Is(err, ErrStoreInconsistent) {
+		t.Fatalf("open = %v, want ErrStoreInconsistent", err)
+	}
 }
