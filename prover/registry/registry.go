@@ -60,6 +60,10 @@ type Config struct {
 // and checks the result against the last sealed root. Open also checks that the log's
 // timestamps increase per key, as Register made them.
 //
+// After a Seal whose record could not be written, every method but Domain and Depth returns
+// (or answers from) the state of the last good seal or the error of the failed one, until the
+// registry is reopened.
+//
 // A Registry is safe for concurrent use.
 type Registry struct {
 	mu     sync.RWMutex
@@ -126,24 +130,30 @@ func Open(store Store, cfg Config) (*Registry, error) {
 	}
 	meta := append([]byte{byte(cfg.Depth)}, cfg.Domain[:]...)
 	var stored []byte
+	found := false // an empty value is a meta record too, and a broken one
 	if err := store.Iterate(keyMeta, func(k, v []byte) error {
 		if bytes.Equal(k, keyMeta) {
-			stored = bytes.Clone(v)
+			stored, found = bytes.Clone(v), true
 		}
 		return nil
 	}); err != nil {
 		return nil, fmt.Errorf("open registry: %w", err)
 	}
 	switch {
-	case stored == nil:
+	case !found:
 		if err := store.Set(keyMeta, meta); err != nil {
 			return nil, fmt.Errorf("open registry: %w", err)
 		}
+	case len(stored) != len(meta):
+		return nil, fmt.Errorf("%w: meta record of %d bytes, want %d", ErrStoreInconsistent, len(stored), len(meta))
 	case !bytes.Equal(stored, meta):
 		return nil, fmt.Errorf("%w: store holds a registry of depth %d for another domain or depth", ErrStoreInconsistent, stored[0])
 	}
 
 	if err := store.Iterate(prefixLog, func(k, v []byte) error {
+		if len(k) != len(prefixLog)+8 {
+			return fmt.Errorf("%w: log key of %d bytes, want %d", ErrStoreInconsistent, len(k), len(prefixLog)+8)
+		}
 		reg, err := RegistrationFromBytes(v)
 		if err != nil {
 			return fmt.Errorf("log entry %x: %w", k[len(prefixLog):], err)
@@ -162,6 +172,9 @@ func Open(store Store, cfg Config) (*Registry, error) {
 		return nil, fmt.Errorf("open registry: %w", err)
 	}
 	if err := store.Iterate(prefixSeal, func(k, v []byte) error {
+		if len(k) != len(prefixSeal)+8 {
+			return fmt.Errorf("%w: seal key of %d bytes, want %d", ErrStoreInconsistent, len(k), len(prefixSeal)+8)
+		}
 		if len(v) != fr.Bytes+16 {
 			return fmt.Errorf("%w: seal record of %d bytes", ErrMalformed, len(v))
 		}
@@ -312,6 +325,9 @@ func (r *Registry) Seal(epoch uint64) (Seal, error) {
 func (r *Registry) Root(epoch uint64) (fr.Element, error) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
+	if r.broken != nil {
+		return fr.Element{}, r.broken
+	}
 	i := sort.Search(len(r.seals), func(i int) bool { return r.seals[i].Epoch > epoch })
 	if i == 0 {
 		return fr.Element{}, fmt.Errorf("%w: epoch %d", ErrNoRoot, epoch)
@@ -319,7 +335,8 @@ func (r *Registry) Root(epoch uint64) (fr.Element, error) {
 	return r.seals[i-1].Root, nil
 }
 
-// LastSeal returns the most recent seal, and false before the first.
+// LastSeal returns the most recent seal, and false before the first. A seal whose record
+// could not be written is not one.
 func (r *Registry) LastSeal() (Seal, bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
@@ -357,6 +374,10 @@ func (r *Registry) Member(pubkey [bls.PublicKeyLength]byte) (Member, error) {
 func (r *Registry) ByIdentity(id fr.Element) (Member, error) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
+	// A failed seal has put its registrations in byID and the tree but not in seals.
+	if r.broken != nil {
+		return Member{}, r.broken
+	}
 	idx, ok := r.byID[id]
 	if !ok {
 		return Member{}, fmt.Errorf("%w: identity %s", ErrNotFound, prover.HexField(&id))
@@ -369,11 +390,15 @@ func (r *Registry) member(idx uint64) Member {
 	return Member{Registration: r.regs[idx], Index: idx, Path: r.tree.path(idx), Root: last.Root, Epoch: last.Epoch}
 }
 
-// Len returns the number of leaves of the sealed tree.
+// Len returns the number of leaves of the sealed tree: that of the last seal whose record was
+// written, not the tree of a failed seal.
 func (r *Registry) Len() uint64 {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	return r.tree.len()
+	if len(r.seals) == 0 {
+		return 0
+	}
+	return r.seals[len(r.seals)-1].Leaves
 }
 
 // Domain returns the registration signing domain.

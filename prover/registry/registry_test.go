@@ -1,9 +1,11 @@
 package registry
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -420,5 +422,87 @@ func TestOpenRefusesLogOutOfOrder(t *testing.T) {
 	}
 	if _, err := Open(st, Config{Depth: 4, Domain: testDomain}); !errors.Is(err, ErrStoreInconsistent) {
 		t.Fatalf("open = %v, want ErrStoreInconsistent", err)
+	}
+}
+
+// failingStore fails every write of a seal record.
+type failingStore struct{ *MemStore }
+
+var errWrite = errors.New("disk full")
+
+func (s failingStore) Set(k, v []byte) error {
+	if bytes.HasPrefix(k, prefixSeal) {
+		return errWrite
+	}
+	return s.MemStore.Set(k, v)
+}
+
+// After a seal whose record was not written, no accessor panics or answers from the tree the
+// failed seal left behind.
+func TestAccessorsAfterFailedSeal(t *testing.T) {
+	for _, first := range []bool{true, false} {
+		t.Run(fmt.Sprintf("first seal %v", first), func(t *testing.T) {
+			mem := NewMemStore()
+			r, err := Open(mem, Config{Depth: 4, Domain: testDomain})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var leaves uint64
+			if !first {
+				if err := r.Register(SignAt(testKey(t, 9), 5, 1, testDomain)); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := r.Seal(1); err != nil {
+					t.Fatal(err)
+				}
+				leaves = 1
+			}
+			r.store = failingStore{mem}
+			reg := SignAt(testKey(t, 1), 5, 1, testDomain)
+			if err := r.Register(reg); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := r.Seal(2); !errors.Is(err, errWrite) {
+				t.Fatalf("seal = %v, want the store's error", err)
+			}
+			if _, err := r.ByIdentity(reg.Identity); !errors.Is(err, errWrite) {
+				t.Errorf("ByIdentity = %v", err)
+			}
+			if _, err := r.Member(reg.Pubkey); !errors.Is(err, errWrite) {
+				t.Errorf("Member = %v", err)
+			}
+			if _, err := r.Root(2); !errors.Is(err, errWrite) {
+				t.Errorf("Root = %v", err)
+			}
+			if n := r.Len(); n != leaves {
+				t.Errorf("Len = %d, want the %d leaves of the last written seal", n, leaves)
+			}
+			if s, ok := r.LastSeal(); ok != !first || ok && s.Epoch != 1 {
+				t.Errorf("LastSeal = %+v, %v", s, ok)
+			}
+		})
+	}
+}
+
+// Store content that does not decode is an error, not a panic.
+func TestOpenMalformedStore(t *testing.T) {
+	cases := map[string]func(st *MemStore){
+		"empty meta":     func(st *MemStore) { st.Set(keyMeta, nil) },
+		"short meta":     func(st *MemStore) { st.Set(keyMeta, []byte{4}) },
+		"short log key":  func(st *MemStore) { st.Set(append(bytes.Clone(prefixLog), 1, 2), make([]byte, RegistrationSize)) },
+		"long log key":   func(st *MemStore) { st.Set(append(seqKey(prefixLog, 0), 0), make([]byte, RegistrationSize)) },
+		"short seal key": func(st *MemStore) { st.Set(bytes.Clone(prefixSeal), make([]byte, 48)) },
+	}
+	for name, spoil := range cases {
+		t.Run(name, func(t *testing.T) {
+			st := NewMemStore()
+			if _, err := Open(st, Config{Depth: 4, Domain: testDomain}); err != nil {
+				t.Fatal(err)
+			}
+			spoil(st)
+			if _, err := Open(st, Config{Depth: 4, Domain: testDomain}); !errors.Is(err, ErrStoreInconsistent) {
+				t.Fatalf("open = %v, want ErrStoreInconsistent", err)
+			}
+		})
 	}
 }
