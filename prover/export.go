@@ -300,19 +300,45 @@ func (e *Evidence) UnmarshalJSON(b []byte) error {
 }
 
 // FieldFromHex parses a field element written as 0x-prefixed big-endian hex of at most 32
-// bytes, below the modulus.
+// bytes, below the modulus. Its errors never quote the input, which may be a secret.
 func FieldFromHex(s string) (fr.Element, error) {
 	var e fr.Element
 	h := strings.TrimPrefix(s, "0x")
 	if len(h) > 2*fr.Bytes || len(h) == 0 {
-		return e, fmt.Errorf("%w: %q is not a 32-byte hex field element", ErrMalformed, s)
+		return e, fmt.Errorf("%w: %d hex digits, want 1 to %d", ErrMalformed, len(h), 2*fr.Bytes)
+	}
+	if i := badHexDigit(h); i >= 0 {
+		return e, fmt.Errorf("%w: not a hex digit at position %d", ErrMalformed, i)
 	}
 	b, err := hex.DecodeString(strings.Repeat("0", 2*fr.Bytes-len(h)) + h)
 	if err != nil {
-		return e, fmt.Errorf("%w: %q: %v", ErrMalformed, s, err)
+		return e, fmt.Errorf("%w: hex", ErrMalformed) // unreachable: the digits were checked
 	}
 	if e, err = FieldFromBytes(b); err != nil {
 		return e, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	return e, nil
+}
+
+// decodeHex is hex.DecodeString with errors that give the position of a bad digit rather than
+// the digit, as encoding/hex does: a digit of a secret key is part of the secret.
+func decodeHex(s string) ([]byte, error) {
+	if i := badHexDigit(s); i >= 0 {
+		return nil, fmt.Errorf("%w: not a hex digit at position %d", ErrMalformed, i)
+	}
+	if len(s)%2 != 0 {
+		return nil, fmt.Errorf("%w: odd number of hex digits (%d)", ErrMalformed, len(s))
+	}
+	return hex.DecodeString(s)
+}
+
+// badHexDigit returns the index of the first byte of s that is not a hex digit, or -1.
+func badHexDigit(s string) int {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return i
+		}
+	}
+	return -1
 }

@@ -87,9 +87,9 @@ func SpecFromRequest(r *Request) RequestSpec {
 // hex32 parses exactly 32 bytes of 0x-prefixed (or bare) hex.
 func hex32(s string) ([32]byte, error) {
 	var out [32]byte
-	b, err := hex.DecodeString(strings.TrimPrefix(s, "0x"))
+	b, err := decodeHex(strings.TrimPrefix(s, "0x"))
 	if err != nil {
-		return out, fmt.Errorf("%w: %v", ErrMalformed, err)
+		return out, err
 	}
 	if len(b) != 32 {
 		return out, fmt.Errorf("%w: %d bytes, want 32", ErrMalformed, len(b))

@@ -3,6 +3,7 @@ package prover
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -50,5 +51,31 @@ func TestRequestSpecRoundTrip(t *testing.T) {
 	bad.Siblings[0][1] = "0x30644e72e131a029b85045b68181585d2833e84879b9709143e1f593f0000001" // r
 	if _, err := bad.Request(); !errors.Is(err, ErrMalformed) {
 		t.Fatalf("non-canonical sibling: %v", err)
+	}
+}
+
+// A secret that does not parse is not repeated in the error, which ends up in logs: neither
+// whole nor a digit of it.
+func TestRequestSpecErrorsHideSecrets(t *testing.T) {
+	const secret = "0x1d2c3b4a59687766554433221100ffeeddccbbaa99887766554433221100fe" // 31 bytes: a valid field element
+	cases := map[string]RequestSpec{
+		"trailing newline":   {Secret: secret + "\n"},
+		"too long":           {Secret: secret + "1d2c3b"},
+		"bad digit":          {Secret: strings.Replace(secret, "4a", "4q", 1)},
+		"bls trailing space": {BLSSecret: secret + "ab "},
+		"bls short":          {BLSSecret: secret},
+		"bls bad digit":      {BLSSecret: strings.Replace(secret, "4a", "4q", 1) + "ab"},
+		"bls odd":            {BLSSecret: secret + "a"},
+	}
+	for name, spec := range cases {
+		_, err := spec.Request()
+		if !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: %v, want ErrMalformed", name, err)
+			continue
+		}
+		msg := err.Error()
+		if strings.Contains(msg, secret[2:12]) || strings.Contains(msg, "q") {
+			t.Errorf("%s: the error repeats the secret: %s", name, msg)
+		}
 	}
 }
