@@ -168,8 +168,8 @@ func ClaimFromSnarkjs(sp *SnarkjsProof, signals []string) (Claim, error) {
 	}
 	var pub [NumPublic]fr.Element
 	for i, s := range signals {
-		v, ok := new(big.Int).SetString(s, 10)
-		if !ok || v.Sign() < 0 || v.Cmp(fr.Modulus()) >= 0 {
+		v, ok := canonicalDecimal(s, fr.Modulus())
+		if !ok {
 			return Claim{}, fmt.Errorf("%w: public signal %d %q is not a canonical field element", ErrMalformed, i, s)
 		}
 		pub[i].SetBigInt(v)
@@ -194,12 +194,23 @@ func g2JSON(p *bn254.G2Affine) [3][2]string {
 
 func fpFromDecimal(s string) (fp.Element, error) {
 	var e fp.Element
-	v, ok := new(big.Int).SetString(s, 10)
-	if !ok || v.Sign() < 0 || v.Cmp(fp.Modulus()) >= 0 {
+	v, ok := canonicalDecimal(s, fp.Modulus())
+	if !ok {
 		return e, fmt.Errorf("%w: %q is not a canonical base field element", ErrMalformed, s)
 	}
 	e.SetBigInt(v)
 	return e, nil
+}
+
+// canonicalDecimal parses s as the decimal form of a value below modulus, in the one form
+// that snarkjs and big.Int write: no sign, no leading zeros. big.Int.SetString alone also
+// takes "+5" and "0005", which would give a proof many JSON encodings.
+func canonicalDecimal(s string, modulus *big.Int) (*big.Int, bool) {
+	v, ok := new(big.Int).SetString(s, 10)
+	if !ok || v.Sign() < 0 || v.Cmp(modulus) >= 0 || v.String() != s {
+		return nil, false
+	}
+	return v, true
 }
 
 // g1FromJSON parses an affine G1 point ([x, y, "1"]) that is on the curve and not at infinity.

@@ -68,6 +68,16 @@ func TestSnarkjsRoundTrip(t *testing.T) {
 		func(p *SnarkjsProof) {
 			p.PublicSignals[0] = "21888242871839275222246405745257275088548364400416034343698204186575808495617" // r
 		},
+		// One value, one encoding: no sign, no leading zeros, no separators.
+		func(p *SnarkjsProof) { p.PublicSignals[1] = "+" + p.PublicSignals[1] },
+		func(p *SnarkjsProof) { p.PublicSignals[1] = "00" + p.PublicSignals[1] },
+		func(p *SnarkjsProof) { p.PublicSignals[5] = "0" + p.PublicSignals[5] },
+		func(p *SnarkjsProof) { p.PublicSignals[1] = "1_0" },
+		func(p *SnarkjsProof) { p.PublicSignals[1] = "-0" },
+		func(p *SnarkjsProof) { p.PublicSignals[1] = "" },
+		func(p *SnarkjsProof) { p.PiA[0] = "0" + p.PiA[0] },
+		func(p *SnarkjsProof) { p.PiB[1][1] = "+" + p.PiB[1][1] },
+		func(p *SnarkjsProof) { p.PiC[1] = "000" + p.PiC[1] },
 	}
 	for i, spoil := range bad {
 		p := claims[0].Proof.Snarkjs(&claims[0].Statement)
