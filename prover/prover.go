@@ -8,6 +8,7 @@ import (
 	"math/big"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/consensys/gnark-crypto/ecc"
 	"github.com/consensys/gnark-crypto/ecc/bn254"
@@ -109,6 +110,7 @@ type Result struct {
 func (p *Prover) ProveMany(ctx context.Context, reqs []Request) ([]Result, error) {
 	results := make([]Result, len(reqs))
 	jobs := make(chan int, p.workers)
+	var skipped atomic.Bool
 	var wg sync.WaitGroup
 	for w := 0; w < p.workers; w++ {
 		wg.Add(1)
@@ -118,26 +120,38 @@ func (p *Prover) ProveMany(ctx context.Context, reqs []Request) ([]Result, error
 			defer p.scratch.Put(sc)
 			for i := range jobs {
 				r := &results[i]
+				// A job may wait in the queue after the context ends.
+				if err := ctx.Err(); err != nil {
+					r.Err = err
+					skipped.Store(true)
+					continue
+				}
 				r.Proof, r.Statement, r.Err = p.prove(&reqs[i], sc)
 			}
 		}()
 	}
-	var err error
-feed:
 	for i := range reqs {
-		select {
-		case jobs <- i:
-		case <-ctx.Done():
-			err = ctx.Err()
-			for j := i; j < len(reqs); j++ {
-				results[j].Err = err
+		// select picks at random among ready cases: with room in the queue, a send could win
+		// over an ended context without this check.
+		if ctx.Err() == nil {
+			select {
+			case jobs <- i:
+				continue
+			case <-ctx.Done():
 			}
-			break feed
 		}
+		for j := i; j < len(reqs); j++ {
+			results[j].Err = ctx.Err()
+		}
+		skipped.Store(true)
+		break
 	}
 	close(jobs)
 	wg.Wait()
-	return results, err
+	if skipped.Load() {
+		return results, ctx.Err()
+	}
+	return results, nil
 }
 
 // scratch holds one worker's buffers, reused from proof to proof.
