@@ -111,6 +111,7 @@ func TestSlashingProtectionCLI(t *testing.T) {
 	for _, args := range [][]string{
 		{"import", "--db", db, "--file", broken, "--genesis-validators-root", gvr},
 		{"import", "--db", db, "--file", in, "--genesis-validators-root", "0x" + strings.Repeat("05", 32)},
+		{"import", "--db", db, "--file", in}, // a new database needs the network named
 		{"export", "--db", db},
 	} {
 		runZKV(t, 1, append([]string{"slashing-protection"}, args...)...)

@@ -99,8 +99,16 @@ interchange file (to F, or standard output).`, stderr)
 			return fmt.Errorf("import %s: %w: the file is for genesis validators root %v, --genesis-validators-root is %v",
 				*file, slashing.ErrGenesisMismatch, ic.GenesisValidatorsRoot, *gvr)
 		}
-	} else if _, err := os.Stat(*dbDir); errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("no database at %s: nothing to export", *dbDir)
+	}
+	if _, err := os.Stat(*dbDir); errors.Is(err, os.ErrNotExist) {
+		if sub == "export" {
+			return fmt.Errorf("no database at %s: nothing to export", *dbDir)
+		}
+		if gvr == nil {
+			// A new database needs to know its network: taking it from the file would trust
+			// the file to name the network the validator runs on.
+			return fmt.Errorf("no database at %s yet: pass --genesis-validators-root of the network to create it (the file says %v)", *dbDir, ic.GenesisValidatorsRoot)
+		}
 	}
 
 	d, err := db.Open(db.Config{Dir: *dbDir, Logger: keysLogger(stderr)})
