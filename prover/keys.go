@@ -289,27 +289,77 @@ func (k *Keys) readCache(path string) error {
 		return corrupt("truncated proving key")
 	}
 	pk := new(groth16bn254.ProvingKey)
-	if err := pk.ReadDump(bytes.NewReader(pkBytes)); err != nil {
+	if err := decodeSafely(func() error { return pk.ReadDump(bytes.NewReader(pkBytes)) }); err != nil {
 		return corrupt("proving key: %v", err)
 	}
 	// The checksum already covers the content, so the subgroup checks of ReadFrom would only
 	// cost time.
 	vk := new(groth16bn254.VerifyingKey)
-	if _, err := vk.UnsafeReadFrom(r); err != nil {
+	if err := decodeSafely(func() error { _, err := vk.UnsafeReadFrom(r); return err }); err != nil {
 		return corrupt("verifying key: %v", err)
 	}
 	if r.Len() != 0 {
 		return corrupt("%d trailing bytes", r.Len())
 	}
-	nbWires := k.ccs.GetNbPublicVariables() + k.ccs.GetNbSecretVariables() + k.ccs.GetNbInternalVariables()
-	if len(pk.InfinityA) != nbWires || pk.Domain.Cardinality < uint64(k.ccs.GetNbConstraints()) ||
-		len(pk.G1.K) != nbWires-k.ccs.GetNbPublicVariables() || len(pk.CommitmentKeys) != 0 {
-		return corrupt("proving key does not fit the circuit")
+	if err := k.checkProvingKey(pk); err != nil {
+		return corrupt("proving key does not fit the circuit: %v", err)
 	}
 	vkw, err := newVerifyingKey(vk)
 	if err != nil {
 		return corrupt("%v", err)
 	}
 	k.pk, k.vk = pk, vkw
+	return nil
+}
+
+// decodeSafely runs one of gnark's decoders, turning a panic into an error: gnark's raw dump
+// reader trusts the lengths it reads (a dump whose flags do not match its wire count makes it
+// allocate a slice of a garbage length), and the cache's checksum does not make a file
+// trustworthy, since anyone can recompute it.
+func decodeSafely(decode func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("decoder panicked: %v", p)
+		}
+	}()
+	return decode()
+}
+
+// checkProvingKey checks every length that Prover, its layout and gnark's prover index by
+// against the compiled circuit. The cache's checksum only guards against damage: anyone can
+// recompute it, and a key of the wrong shape must be an error, not an index out of range.
+func (k *Keys) checkProvingKey(pk *groth16bn254.ProvingKey) error {
+	nbPublic := k.ccs.GetNbPublicVariables()
+	nbWires := nbPublic + k.ccs.GetNbSecretVariables() + k.ccs.GetNbInternalVariables()
+	if len(pk.CommitmentKeys) != 0 {
+		return fmt.Errorf("%d commitment keys, want none", len(pk.CommitmentKeys))
+	}
+	if n := ecc.NextPowerOfTwo(uint64(k.ccs.GetNbConstraints())); pk.Domain.Cardinality != n {
+		return fmt.Errorf("domain of %d points, want %d", pk.Domain.Cardinality, n)
+	}
+	if len(pk.InfinityA) != nbWires || len(pk.InfinityB) != nbWires {
+		return fmt.Errorf("infinity flags for %d and %d wires, want %d", len(pk.InfinityA), len(pk.InfinityB), nbWires)
+	}
+	// G1.A, G1.B and G2.B hold the bases of the wires not flagged at infinity.
+	finite := func(infinity []bool) int {
+		n := 0
+		for _, inf := range infinity {
+			if !inf {
+				n++
+			}
+		}
+		return n
+	}
+	nA, nB := finite(pk.InfinityA), finite(pk.InfinityB)
+	switch {
+	case len(pk.G1.A) != nA || pk.NbInfinityA != uint64(nbWires-nA):
+		return fmt.Errorf("%d A bases and %d at infinity, the flags say %d and %d", len(pk.G1.A), pk.NbInfinityA, nA, nbWires-nA)
+	case len(pk.G1.B) != nB || len(pk.G2.B) != nB || pk.NbInfinityB != uint64(nbWires-nB):
+		return fmt.Errorf("%d G1 and %d G2 B bases and %d at infinity, the flags say %d and %d", len(pk.G1.B), len(pk.G2.B), pk.NbInfinityB, nB, nbWires-nB)
+	case len(pk.G1.K) != nbWires-nbPublic:
+		return fmt.Errorf("%d K bases, want %d", len(pk.G1.K), nbWires-nbPublic)
+	case uint64(len(pk.G1.Z)) != pk.Domain.Cardinality-1:
+		return fmt.Errorf("%d Z bases, want %d", len(pk.G1.Z), pk.Domain.Cardinality-1)
+	}
 	return nil
 }

@@ -5,8 +5,13 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr/fft"
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr/pedersen"
+	groth16bn254 "github.com/consensys/gnark/backend/groth16/bn254"
 )
 
 func TestKeyCache(t *testing.T) {
@@ -110,4 +115,62 @@ func TestLoadKeysRejectsDepth(t *testing.T) {
 			t.Errorf("depth %d: %v", d, err)
 		}
 	}
+}
+
+// A cache file whose checksum is right (anyone can recompute it) but whose proving key does not
+// have the circuit's shape is ErrCorruptCache, not keys that make NewProver or gnark's prover
+// index out of range.
+func TestKeyCacheShape(t *testing.T) {
+	keys := mustKeys(t)
+	clone := func(pk groth16bn254.ProvingKey) *groth16bn254.ProvingKey { return &pk }
+	spoil := map[string]func(pk *groth16bn254.ProvingKey){
+		"G1.A short":       func(pk *groth16bn254.ProvingKey) { pk.G1.A = pk.G1.A[:len(pk.G1.A)-1] },
+		"G1.B short":       func(pk *groth16bn254.ProvingKey) { pk.G1.B = pk.G1.B[:len(pk.G1.B)-1] },
+		"G2.B short":       func(pk *groth16bn254.ProvingKey) { pk.G2.B = pk.G2.B[:len(pk.G2.B)-1] },
+		"G1.K short":       func(pk *groth16bn254.ProvingKey) { pk.G1.K = pk.G1.K[:len(pk.G1.K)-1] },
+		"G1.Z long":        func(pk *groth16bn254.ProvingKey) { pk.G1.Z = append(slices.Clone(pk.G1.Z), pk.G1.Z[0]) },
+		"G1.Z short":       func(pk *groth16bn254.ProvingKey) { pk.G1.Z = pk.G1.Z[:len(pk.G1.Z)-1] },
+		"InfinityB short":  func(pk *groth16bn254.ProvingKey) { pk.InfinityB = pk.InfinityB[:len(pk.InfinityB)-1] },
+		"InfinityA flag":   func(pk *groth16bn254.ProvingKey) { pk.InfinityA = flipFirst(pk.InfinityA, false) },
+		"InfinityB flag":   func(pk *groth16bn254.ProvingKey) { pk.InfinityB = flipFirst(pk.InfinityB, true) },
+		"NbInfinityA":      func(pk *groth16bn254.ProvingKey) { pk.NbInfinityA++ },
+		"NbInfinityB":      func(pk *groth16bn254.ProvingKey) { pk.NbInfinityB-- },
+		"larger domain":    func(pk *groth16bn254.ProvingKey) { pk.Domain = *fft.NewDomain(2 * pk.Domain.Cardinality) },
+		"commitment keys":  func(pk *groth16bn254.ProvingKey) { pk.CommitmentKeys = make([]pedersen.ProvingKey, 1) },
+		"unchanged (good)": func(pk *groth16bn254.ProvingKey) {},
+	}
+	for name, f := range spoil {
+		t.Run(name, func(t *testing.T) {
+			bad := *keys
+			bad.pk = clone(*keys.pk)
+			f(bad.pk)
+			path := filepath.Join(t.TempDir(), "keys")
+			if err := bad.writeCache(path); err != nil {
+				t.Fatal(err)
+			}
+			fresh := &Keys{depth: keys.depth, ccs: keys.ccs, circuitHash: keys.circuitHash}
+			err := fresh.readCache(path)
+			if name == "unchanged (good)" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrCorruptCache) {
+				t.Fatalf("readCache = %v, want ErrCorruptCache", err)
+			}
+		})
+	}
+}
+
+// flipFirst returns a copy of flags with the first flag equal to from turned over.
+func flipFirst(flags []bool, from bool) []bool {
+	out := slices.Clone(flags)
+	for i := range out {
+		if out[i] == from {
+			out[i] = !from
+			break
+		}
+	}
+	return out
 }
