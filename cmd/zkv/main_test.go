@@ -57,6 +57,9 @@ func TestBenchQuickWritesReport(t *testing.T) {
 	if err := json.Unmarshal(raw, &rep); err != nil || len(rep.Results) != 1 {
 		t.Fatalf("report: %v %s", err, raw)
 	}
+	if code := run(context.Background(), []string{"bench", "--duration", "-1s"}, &out, &errOut); code != 2 {
+		t.Fatalf("negative duration: exit %d, want 2", code)
+	}
 	if code := run(context.Background(), []string{"bench", "--bogus"}, &out, &errOut); code != 2 {
 		t.Fatalf("bad flag: exit %d, want 2", code)
 	}
