@@ -136,9 +136,11 @@ func (vk *VerifyingKey) Verify(p *Proof, st *Statement) error {
 // which costs N+3 Miller-loop pairs and one final exponentiation instead of N of each. The
 // Miller loops run on all cores. A nil result means every proof is valid except with
 // probability about 2⁻¹²⁸; ErrInvalidProof means at least one is not (FindInvalid says which).
+// An empty batch is ErrBadInput: it proves nothing, and a caller that lost its proofs on the
+// way should not read success (bls.BatchVerify of nothing is false too).
 func (vk *VerifyingKey) BatchVerify(claims []Claim) error {
 	if len(claims) == 0 {
-		return nil
+		return fmt.Errorf("%w: empty batch", ErrBadInput)
 	}
 	idx := make([]int, len(claims))
 	for i := range idx {

@@ -59,6 +59,12 @@ func TestBatchVerify(t *testing.T) {
 	if bad, err := vk.FindInvalid(claims); err != nil || len(bad) != 0 {
 		t.Fatalf("FindInvalid on a valid batch = %v, %v", bad, err)
 	}
+	// Nothing to verify is not a verified batch.
+	for _, empty := range [][]Claim{nil, {}} {
+		if err := vk.BatchVerify(empty); !errors.Is(err, ErrBadInput) {
+			t.Fatalf("empty batch = %v, want ErrBadInput", err)
+		}
+	}
 
 	var one = claims[0].Statement.Y
 	one.SetOne()

@@ -149,6 +149,13 @@ func TestProverRegisterTimestamp(t *testing.T) {
 	register(0, "0", "16000000000")
 }
 
+// verify without proof files is a usage error that says what is missing, not an empty batch.
+func TestProverVerifyNoFiles(t *testing.T) {
+	if out := runZKV(t, 2, "prover", "verify", "--vk", "vk.json"); !strings.Contains(out, "no proof files") {
+		t.Fatalf("verify without files:\n%s", out)
+	}
+}
+
 // writeBLSSecrets writes n fresh BLS secret keys as hex files, as a user would hand them to
 // zkv prover, and returns their paths.
 func writeBLSSecrets(t *testing.T, dir string, n int) []string {
