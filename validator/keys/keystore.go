@@ -69,13 +69,17 @@ const (
 	DefaultPBKDF2C = 1 << 18
 	scryptR        = 8
 	scryptP        = 1
+	// maxScryptP bounds scrypt's parallelism, which golang.org/x/crypto/scrypt runs one after
+	// the other in a buffer of 128*r*p bytes: EIP-2335 uses 1, and a large p is only a way to
+	// make one file allocate without raising n*r.
+	maxScryptP = 16
 )
 
 // KDFLimits bounds the KDF parameters accepted on read and on write.
 type KDFLimits struct {
 	MinScryptWork   uint64 // n*r*p
 	MaxScryptWork   uint64
-	MaxScryptMemory uint64 // 128*n*r bytes
+	MaxScryptMemory uint64 // bytes, as scryptMemory counts them
 	MinPBKDF2Iter   uint64
 	MaxPBKDF2Iter   uint64
 }
@@ -355,21 +359,28 @@ func (ks *Keystore) PublicKey() (*bls.PublicKey, error) {
 	return pk, nil
 }
 
-// kdfMemory returns the memory a keystore's KDF needs (scrypt's 128*n*r bytes; PBKDF2 needs
-// next to none), for callers that bound the memory of parallel decryption.
+// kdfMemory returns the memory a keystore's KDF needs (scryptMemory; PBKDF2 needs next to
+// none), for callers that bound the memory of parallel decryption. A keystore whose KDF does not
+// parse counts as costing nothing: it is refused before any KDF work.
 func (ks *Keystore) kdfMemory() uint64 {
-	if ks.Crypto.KDF.Function != KDFScrypt {
+	k, err := parseKDF(ks.Crypto.KDF)
+	if err != nil {
 		return 1 << 10
 	}
-	var p scryptParams
-	if err := strictJSON(ks.Crypto.KDF.Params, &p); err != nil || p.N == nil || p.R == nil {
+	return k.memory()
+}
+
+func (k kdfParams) memory() uint64 {
+	if k.function != KDFScrypt {
 		return 1 << 10
 	}
-	hi, lo := bits.Mul64(*p.N, *p.R)
-	if hi != 0 || lo > (1<<63)/128 {
-		return 1 << 63
-	}
-	return 128 * lo
+	return scryptMemory(k.n, k.r, k.p)
+}
+
+// scryptMemory is what golang.org/x/crypto/scrypt allocates: V of 128*r*n bytes, B of 128*r*p
+// and XY of 256*r. Counting V alone would let a large p allocate gigabytes unbounded.
+func scryptMemory(n, r, p uint64) uint64 {
+	return saturatingAdd(saturatingMul(saturatingMul(128, r), saturatingAdd(n, p)), saturatingMul(256, r))
 }
 
 // kdfParams are a keystore's KDF parameters, decoded and structurally checked.
@@ -396,8 +407,11 @@ func parseKDF(m Module) (kdfParams, error) {
 		if *p.DKLen != 32 {
 			return k, fmt.Errorf("%w: scrypt dklen %d, want 32", ErrKDFParams, *p.DKLen)
 		}
-		if k.n < 2 || k.n&(k.n-1) != 0 || k.r == 0 || k.p == 0 || k.r > 1<<20 || k.p > 1<<20 {
+		if k.n < 2 || k.n&(k.n-1) != 0 || k.r == 0 || k.p == 0 || k.r > 1<<20 {
 			return k, fmt.Errorf("%w: scrypt n=%d r=%d p=%d: n must be a power of two above 1, r and p positive", ErrKDFParams, k.n, k.r, k.p)
+		}
+		if k.p > maxScryptP {
+			return k, fmt.Errorf("%w: scrypt p=%d is above %d (EIP-2335 uses p=1)", ErrKDFParams, k.p, maxScryptP)
 		}
 	case KDFPBKDF2:
 		var p pbkdf2Params
@@ -437,7 +451,7 @@ func (k kdfParams) derive(password []byte, lim KDFLimits) ([]byte, error) {
 		}
 		return dk, nil
 	}
-	work, memory := saturatingMul(saturatingMul(k.n, k.r), k.p), saturatingMul(saturatingMul(k.n, k.r), 128)
+	work, memory := saturatingMul(saturatingMul(k.n, k.r), k.p), k.memory()
 	switch {
 	case work < lim.MinScryptWork:
 		return nil, fmt.Errorf("%w: scrypt n=%d r=%d p=%d is too weak (n*r*p below %d)", ErrKDFParams, k.n, k.r, k.p, lim.MinScryptWork)
@@ -457,6 +471,14 @@ func saturatingMul(a, b uint64) uint64 {
 		return 1<<64 - 1
 	}
 	return lo
+}
+
+func saturatingAdd(a, b uint64) uint64 {
+	sum, carry := bits.Add64(a, b, 0)
+	if carry != 0 {
+		return 1<<64 - 1
+	}
+	return sum
 }
 
 func saltField(s string) ([]byte, error) {

@@ -67,7 +67,8 @@ func TestEIP2335Vectors(t *testing.T) {
 			if pk := sk.PublicKey().Bytes(); !bytes.Equal(pk[:], unhex(t, c.Pubkey)) {
 				t.Fatalf("pubkey %x", pk)
 			}
-			// Without NFKD the password is wrong (one more full KDF run: not in short mode).
+			// Control codes in the password are stripped, so one more still opens it (one more
+			// full KDF run: not in short mode).
 			if !testing.Short() {
 				if _, err := ks.Decrypt(string(unhex(t, c.UTF8Hex)) + "\x01"); err != nil {
 					t.Fatalf("control codes are stripped: %v", err)
@@ -257,7 +258,11 @@ func TestKeystoreRefusals(t *testing.T) {
 		{"n not a power of two", func(m map[string]any) { kdfParamsOf(m)["n"] = 262143 }, ErrKDFParams, "power of two"},
 		{"weak n", func(m map[string]any) { kdfParamsOf(m)["n"] = 1024 }, ErrKDFParams, "too weak"},
 		{"absurd n", func(m map[string]any) { kdfParamsOf(m)["n"] = 1 << 40 }, ErrKDFParams, "too costly"},
-		{"absurd p", func(m map[string]any) { kdfParamsOf(m)["p"] = 1 << 10 }, ErrKDFParams, "too costly"},
+		{"absurd p", func(m map[string]any) { kdfParamsOf(m)["p"] = 1 << 10 }, ErrKDFParams, "p=1024 is above 16"},
+		// n*r*p at the work limit, 128*n*r only 256 MiB, but scrypt's 128*r*p buffer is 2 GiB.
+		{"memory in p", func(m map[string]any) {
+			kdfParamsOf(m)["n"], kdfParamsOf(m)["r"], kdfParamsOf(m)["p"] = 2, 1<<20, 16
+		}, ErrKDFParams, "too costly"},
 		{"zero r", func(m map[string]any) { kdfParamsOf(m)["r"] = 0 }, ErrKDFParams, "r and p positive"},
 		{"dklen", func(m map[string]any) { kdfParamsOf(m)["dklen"] = 16 }, ErrKDFParams, "dklen 16"},
 		{"short salt", func(m map[string]any) { kdfParamsOf(m)["salt"] = "00ff" }, ErrKDFParams, "salt of 2 bytes"},
@@ -318,5 +323,36 @@ func TestKeystoreRefusals(t *testing.T) {
 	ks = modify(t, func(m map[string]any) { m["pubkey"] = hex.EncodeToString(opk[:]) })
 	if _, err := ks.Decrypt(pw); !errors.Is(err, ErrInvalidKeystore) || !strings.Contains(err.Error(), "does not belong") {
 		t.Fatalf("pubkey mismatch: %v", err)
+	}
+}
+
+// Scrypt's memory is 128*r*(n+p) + 256*r bytes (V, B and XY in golang.org/x/crypto/scrypt): the
+// bound on read and the memory loading reserves both count p, which the EIP sets to 1 but a
+// hostile file need not.
+func TestScryptMemoryCountsP(t *testing.T) {
+	if got, want := scryptMemory(DefaultScryptN, scryptR, scryptP), uint64(128*8*(1<<18+1)+256*8); got != want {
+		t.Fatalf("EIP parameters: %d bytes, want %d", got, want)
+	}
+	if got := scryptMemory(1<<63, 1<<20, 16); got != 1<<64-1 {
+		t.Fatalf("overflow: %d, want saturation", got)
+	}
+	// n=2, r=1024, p=16: 2 MiB for B, where counting 128*n*r alone gives 256 KiB.
+	ks := modify(t, func(m map[string]any) { kdfParamsOf(m)["n"], kdfParamsOf(m)["r"], kdfParamsOf(m)["p"] = 2, 1024, 16 })
+	if got, want := ks.kdfMemory(), uint64(128*1024*18+256*1024); got != want {
+		t.Fatalf("kdfMemory %d, want %d", got, want)
+	}
+	// Cheap parameters whose memory is mostly in p are refused by a bound that counts it
+	// (before, 128*n*r = 2 KiB passed and scrypt ran).
+	ks = modify(t, func(m map[string]any) { kdfParamsOf(m)["n"], kdfParamsOf(m)["r"], kdfParamsOf(m)["p"] = 2, 8, 16 })
+	lim := InsecureKDFLimits
+	lim.MaxScryptMemory = 16 << 10
+	if _, err := ks.DecryptWithLimits("x", lim); !errors.Is(err, ErrKDFParams) || !strings.Contains(err.Error(), "too costly") {
+		t.Fatalf("%v, want too costly", err)
+	}
+	// p above 16 is refused when parsed, before any KDF work.
+	ks = modify(t, func(m map[string]any) { kdfParamsOf(m)["n"], kdfParamsOf(m)["r"], kdfParamsOf(m)["p"] = 2, 1024, 16384 })
+	b, _ := ks.MarshalIndent()
+	if _, err := ParseKeystore(b); !errors.Is(err, ErrKDFParams) || !strings.Contains(err.Error(), "p=16384") {
+		t.Fatalf("p=16384: %v", err)
 	}
 }
