@@ -1,6 +1,8 @@
 package prover
 
 import (
+	"fmt"
+
 	"github.com/consensys/gnark-crypto/ecc/bn254"
 	"github.com/consensys/gnark-crypto/ecc/bn254/fp"
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
@@ -19,8 +21,18 @@ import (
 // Memory: W = ⌊254/c⌋+1 points per base.
 
 // signedDigits writes the W signed c-bit digits of s (regular form), least significant first,
-// each in [-2^(c-1), 2^(c-1)). c·W >= 255, so the top digit absorbs the last carry.
+// each in [-2^(c-1), 2^(c-1)).
+//
+// The top digit must absorb the last carry: a digit at or above 2^(c-1) becomes negative and
+// carries one into the next window, and above the top window there is none. With
+// W = windowsFor(c) (c·W >= 255) and s below r, the top digit stays below 2^(c-1) for every c
+// from 2 to 32 (it is (r-1+Σ 2^(c-1)·2^(c·j)) >> c·(W-1) at most: 3 of 4 for c = 3, the
+// tightest). A change of the window count or of the field could break that, so a lost carry,
+// or bits above the windows, panic instead of giving a wrong MSM.
 func signedDigits(s *fr.Element, c uint, out []int32) {
+	if uint(len(out))*c < fr.Bits {
+		panic(fmt.Sprintf("prover: %d windows of %d bits do not cover a %d-bit scalar", len(out), c, fr.Bits))
+	}
 	limbs := s.Bits()
 	half := int64(1) << (c - 1)
 	full := int64(1) << c
@@ -42,6 +54,9 @@ func signedDigits(s *fr.Element, c uint, out []int32) {
 			carry = 1
 		}
 		out[j] = int32(d)
+	}
+	if carry != 0 {
+		panic(fmt.Sprintf("prover: the top signed digit of %d windows of %d bits lost a carry", len(out), c))
 	}
 }
 

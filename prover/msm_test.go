@@ -21,7 +21,9 @@ func randomG1(t testing.TB, n int) []bn254.G1Affine {
 }
 
 func TestSignedDigits(t *testing.T) {
-	for _, c := range []uint{2, 5, 8, 11, 13, 16} {
+	// Every window windowBits may choose: with c = 3 the top window of r-1 holds 3 and takes a
+	// carry to 4 = 2^(c-1), which the digits used to lose.
+	for c := uint(2); c <= 16; c++ {
 		for trial := 0; trial < 50; trial++ {
 			var s fr.Element
 			switch trial {
@@ -40,9 +42,13 @@ func TestSignedDigits(t *testing.T) {
 			pow.SetOne()
 			var base fr.Element
 			base.SetUint64(1 << c)
-			for _, v := range d {
-				if v < -(1<<(c-1)) || v >= 1<<(c-1) {
-					t.Fatalf("c=%d: digit %d out of range", c, v)
+			for j, v := range d {
+				lo, hi := int32(-(1 << (c - 1))), int32(1<<(c-1)-1)
+				if j == len(d)-1 {
+					lo, hi = 0, 1<<(c-1) // the top digit takes the last carry
+				}
+				if v < lo || v > hi {
+					t.Fatalf("c=%d: digit %d = %d out of [%d, %d]", c, j, v, lo, hi)
 				}
 				t2.SetInt64(int64(v)).Mul(&t2, &pow)
 				acc.Add(&acc, &t2)
@@ -155,5 +161,26 @@ func TestMulGLV64(t *testing.T) {
 		if !got.Equal(&want) {
 			t.Fatalf("mulGLV64(%v) differs from (a + λb)·P", k)
 		}
+	}
+}
+
+// Too few windows for a scalar must not give wrong digits in silence: c = 2 with 127 windows
+// covers 254 bits, but the top digit of r-1 wraps and its carry has nowhere to go; 31 windows
+// of 8 bits leave bits 248 and up unread.
+func TestSignedDigitsGuard(t *testing.T) {
+	var s fr.Element
+	s.SetOne().Neg(&s) // r - 1
+	for _, tc := range []struct {
+		c       uint
+		windows int
+	}{{2, 127}, {8, 31}, {3, 84}} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("c=%d, %d windows: no panic", tc.c, tc.windows)
+				}
+			}()
+			signedDigits(&s, tc.c, make([]int32, tc.windows))
+		}()
 	}
 }
