@@ -1,10 +1,12 @@
 package keys
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -16,6 +18,15 @@ const maxKeystoreFile = 64 << 10
 
 // ReadKeystoreFile reads and structurally checks one keystore file.
 func ReadKeystoreFile(path string) (*Keystore, error) {
+	b, err := readKeystoreBytes(path)
+	if err != nil {
+		return nil, err
+	}
+	return ParseKeystore(b)
+}
+
+// readKeystoreBytes reads a file of at most maxKeystoreFile bytes.
+func readKeystoreBytes(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -28,7 +39,7 @@ func ReadKeystoreFile(path string) (*Keystore, error) {
 	if len(b) > maxKeystoreFile {
 		return nil, fmt.Errorf("%w: larger than %d KiB", ErrInvalidKeystore, maxKeystoreFile>>10)
 	}
-	return ParseKeystore(b)
+	return b, nil
 }
 
 // KeystoreFileName is the name zkv gives a keystore: the EIP-2334 path with "/" as "_" (as the
@@ -74,16 +85,52 @@ func WriteFileAtomic(dir, name string, data []byte) (string, error) {
 	if err := tmp.Close(); err != nil {
 		return "", err
 	}
-	if err := os.Link(tmpName, final); err != nil {
+	if err := link(tmpName, final); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return "", fmt.Errorf("%w: refusing to overwrite %s", ErrExists, final)
 		}
-		return "", err
+		return "", noLinks(dir, err)
 	}
 	if err := syncDir(dir); err != nil {
 		return "", err
 	}
 	return final, nil
+}
+
+// link is os.Link; tests replace it to play a file system without hard links.
+var link = os.Link
+
+// noLinks explains a failed link: FAT and exFAT (USB sticks) have no hard links and refuse every
+// one with EPERM, which would otherwise read as a permission problem.
+func noLinks(dir string, err error) error {
+	if errors.Is(err, fs.ErrPermission) || errors.Is(err, errors.ErrUnsupported) {
+		return fmt.Errorf("%w: files are written atomically with a hard link, and the file system of %s seems to have none (FAT and exFAT, common on USB sticks, do not): use a directory on another file system", err, dir)
+	}
+	return err
+}
+
+// PrepareDir creates dir (mode 0700) if it is missing and checks that keystores can be written
+// into it the way WriteFileAtomic writes them (a temporary file linked to a second name; both
+// are removed), so that a command refuses an unusable directory before the KDF work, and before
+// it shows a mnemonic that no keystore would then use.
+func PrepareDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("keys: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, ".tmp-probe-*")
+	if err != nil {
+		return fmt.Errorf("keys: %s is not writable: %w", dir, err)
+	}
+	name := tmp.Name()
+	defer os.Remove(name)
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("keys: %w", err)
+	}
+	if err := link(name, name+"-link"); err != nil {
+		return fmt.Errorf("keys: %w", noLinks(dir, err))
+	}
+	os.Remove(name + "-link")
+	return nil
 }
 
 func syncDir(dir string) error {
@@ -112,22 +159,51 @@ func WriteKeystore(dir string, ks *Keystore) (string, error) {
 }
 
 // keystoreFiles lists the keystore files of dir: regular *.json files, not hidden (temporary
-// files of an interrupted write are hidden), sorted by name.
-func keystoreFiles(dir string) ([]string, error) {
+// files of an interrupted write are hidden), sorted by name. It also returns, apart, the *.json
+// files that are not keystores by a rule that needs no parsing, so that a staking deposit CLI
+// output folder loads: deposit_data-*.json, and any file whose JSON is an array (a keystore is
+// an object). Anything else that fails to parse is a broken keystore, not skipped.
+func keystoreFiles(dir string) (files, skipped []string, err error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var files []string
 	for _, e := range entries {
 		n := e.Name()
 		if strings.HasPrefix(n, ".") || !strings.HasSuffix(n, ".json") || !e.Type().IsRegular() {
 			continue
 		}
-		files = append(files, filepath.Join(dir, n))
+		f := filepath.Join(dir, n)
+		if strings.HasPrefix(n, "deposit_data-") || jsonArray(f) {
+			skipped = append(skipped, f)
+			continue
+		}
+		files = append(files, f)
 	}
 	sort.Strings(files)
-	return files, nil
+	sort.Strings(skipped)
+	return files, skipped, nil
+}
+
+// jsonArray reports whether the file's first non-space byte opens a JSON array. A file it cannot
+// read is not an array: reading it as a keystore reports the error.
+func jsonArray(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	b, _ := io.ReadAll(io.LimitReader(f, 512))
+	b = bytes.TrimLeft(b, " \t\r\n\ufeff")
+	return len(b) > 0 && b[0] == '['
+}
+
+// logSkipped says which files were not read as keystores, so that a key in a misnamed file is
+// not silently missing.
+func logSkipped(log *slog.Logger, skipped []string) {
+	if log != nil && len(skipped) > 0 {
+		log.Info("skipped files that are not keystores (deposit_data-*.json, or a JSON array)", "files", strings.Join(skipped, ", "))
+	}
 }
 
 // Info describes a keystore file without decrypting it.
@@ -140,9 +216,10 @@ type Info struct {
 }
 
 // List reads every keystore in dir without decrypting: pubkeys and paths need no password.
-// A file that is not a valid keystore is an error that names it.
+// A file that is not a valid keystore is an error that names it; files that are not keystores
+// at all (see keystoreFiles: deposit data) are not listed.
 func List(dir string) ([]Info, error) {
-	files, err := keystoreFiles(dir)
+	files, _, err := keystoreFiles(dir)
 	if err != nil {
 		return nil, err
 	}

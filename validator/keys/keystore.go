@@ -155,6 +155,18 @@ type EncryptOptions struct {
 	Limits      KDFLimits // zero: DefaultKDFLimits
 }
 
+// kdfMemory is the KDF memory Encrypt will use with these options.
+func (o EncryptOptions) kdfMemory() uint64 {
+	if o.KDF != "" && o.KDF != KDFScrypt {
+		return 1 << 10
+	}
+	n := o.ScryptN
+	if n == 0 {
+		n = DefaultScryptN
+	}
+	return scryptMemory(n, scryptR, scryptP)
+}
+
 // Encrypt seals sk in a new EIP-2335 keystore under password, with a random salt, IV and UUID.
 func Encrypt(sk *bls.SecretKey, password string, opts EncryptOptions) (*Keystore, error) {
 	if opts.Path != "" {

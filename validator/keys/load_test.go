@@ -3,12 +3,17 @@ package keys
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 )
 
 const testMnemonic = "legal winner thank year wave sausage worth useful legal winner thank yellow"
@@ -254,5 +259,199 @@ func copyFile(t *testing.T, from, to string) {
 	}
 	if err := os.WriteFile(to, b, 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Loading stops at the first failure, and the error says so instead of reading as if every
+// other keystore had opened.
+func TestLoadStopsAtFirstFailure(t *testing.T) {
+	dir := t.TempDir()
+	createTest(t, dir, 0, 3, "password1")
+	other := createTest(t, t.TempDir(), 9, 1, "password2")
+	bad := filepath.Join(dir, "keystore-a-other-password.json") // sorts first
+	copyFile(t, other[0].File, bad)
+	_, err := LoadDir(context.Background(), dir, LoadOptions{Password: "password1", Limits: InsecureKDFLimits, Workers: 1})
+	want := "keys: loaded nothing: stopped at the first failure: " + bad + ": keys: wrong password (3 other keystores not checked)"
+	if err == nil || err.Error() != want {
+		t.Fatalf("%v\nwant %s", err, want)
+	}
+	// All checked, one failed: the count is then the truth.
+	copyFile(t, other[0].File, filepath.Join(dir, "keystore-z-same.json"))
+	os.Remove(bad)
+	_, err = LoadDir(context.Background(), dir, LoadOptions{Password: "password2", Limits: InsecureKDFLimits, Workers: 1})
+	if err == nil || !strings.Contains(err.Error(), "stopped at the first failure") || !strings.Contains(err.Error(), "(3 other keystores not checked)") {
+		t.Fatalf("%v", err)
+	}
+}
+
+// countKDF counts the KDF runs and the most that ran at once, through testHookKDF.
+func countKDF(t *testing.T) (runs, peak *atomic.Int64) {
+	runs, peak = new(atomic.Int64), new(atomic.Int64)
+	var now atomic.Int64
+	testHookKDF = func(uint64) func() {
+		runs.Add(1)
+		n := now.Add(1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		time.Sleep(5 * time.Millisecond) // long enough for other workers to overlap, were they let
+		return func() { now.Add(-1) }
+	}
+	t.Cleanup(func() { testHookKDF = nil })
+	return runs, peak
+}
+
+// Create bounds its scrypt memory as loading does: one worker per core at the EIP's 256 MiB each
+// is not bounded by the core count alone.
+func TestCreateBoundsMemory(t *testing.T) {
+	runs, peak := countKDF(t)
+	one := fast.kdfMemory()
+	if one != 128*8*(16+1)+256*8 {
+		t.Fatalf("one scrypt run at n=16: %d bytes", one)
+	}
+	_, err := Create(context.Background(), CreateOptions{
+		Dir: t.TempDir(), Mnemonic: testMnemonic, Count: 4, Password: "password1", Encrypt: fast,
+		Workers: 4, MaxMemory: one, // room for one run at a time
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runs.Load() != 4 || peak.Load() != 1 {
+		t.Fatalf("%d KDF runs under the budget, at most %d at once; want 4, 1", runs.Load(), peak.Load())
+	}
+}
+
+// Create checks its count, index range and directory before any KDF work.
+func TestCreateChecksBeforeWork(t *testing.T) {
+	runs, _ := countKDF(t)
+	file := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(file, nil, 0o600)
+	for _, tt := range []struct {
+		opts CreateOptions
+		want string
+	}{
+		{CreateOptions{Dir: filepath.Join(file, "keys"), Count: 2}, "not a directory"},
+		{CreateOptions{Dir: t.TempDir(), Count: MaxCreateCount + 1}, "above 100000"},
+		{CreateOptions{Dir: t.TempDir(), Count: 2_000_000_000}, "in ranges"},
+	} {
+		tt.opts.Mnemonic, tt.opts.Password, tt.opts.Encrypt = testMnemonic, "password1", fast
+		if _, err := Create(context.Background(), tt.opts); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%+v: %v, want %q", tt.opts.Dir, err, tt.want)
+		}
+	}
+	if runs.Load() != 0 {
+		t.Fatalf("%d KDF runs before the refusal", runs.Load())
+	}
+	if err := CheckCreateRange(1<<32-2, 2); err != nil {
+		t.Fatalf("the last two indices: %v", err)
+	}
+	if err := CheckCreateRange(1<<32-1, 2); err == nil {
+		t.Fatal("index 2^32 accepted")
+	}
+}
+
+// stripPubkey rewrites a keystore file without its pubkey field (EIP-2335 makes it optional).
+func stripPubkey(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	delete(m, "pubkey")
+	b, _ = json.Marshal(m)
+	if err := os.WriteFile(to, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A keystore without a pubkey field is compared by its decrypted key and written with it, so a
+// key cannot end up twice in the destination (which LoadDir would then refuse).
+func TestImportWithoutPubkey(t *testing.T) {
+	ctx := context.Background()
+	c := createTest(t, t.TempDir(), 0, 2, "password1")
+	src := t.TempDir()
+	nameless := filepath.Join(src, "keystore-nameless.json")
+	stripPubkey(t, c[1].File, nameless)
+	opts := ImportOptions{Sources: []string{nameless}, Password: "password1", Limits: InsecureKDFLimits}
+
+	// Its key is already in the destination: refused.
+	opts.Dir = t.TempDir()
+	copyFile(t, c[1].File, filepath.Join(opts.Dir, filepath.Base(c[1].File)))
+	if _, err := Import(ctx, opts); err == nil || !strings.Contains(err.Error(), "already in") {
+		t.Fatalf("duplicate import: %v", err)
+	}
+	// Into a fresh destination: written with the verified pubkey.
+	opts.Dir = filepath.Join(t.TempDir(), "keys")
+	got, err := Import(ctx, opts)
+	if err != nil || len(got) != 1 || got[0].Pubkey != c[1].Pubkey {
+		t.Fatalf("%+v %v", got, err)
+	}
+	infos, err := List(opts.Dir)
+	if err != nil || len(infos) != 1 || infos[0].Pubkey != c[1].Pubkey {
+		t.Fatalf("List: %+v %v", infos, err)
+	}
+	// A destination holding a keystore without a pubkey cannot be compared: refused, naming it.
+	opts.Dir = t.TempDir()
+	held := filepath.Join(opts.Dir, "keystore-held.json")
+	stripPubkey(t, c[0].File, held)
+	opts.Sources = []string{c[1].File}
+	if _, err := Import(ctx, opts); err == nil || !strings.Contains(err.Error(), held) || !strings.Contains(err.Error(), "without a pubkey") {
+		t.Fatalf("destination with a nameless keystore: %v", err)
+	}
+}
+
+// A staking deposit CLI folder imports: its deposit data (a JSON array) is skipped and logged; a
+// JSON object that is not a valid keystore still fails the import.
+func TestImportSkipsDepositData(t *testing.T) {
+	ctx := context.Background()
+	src := t.TempDir()
+	c := createTest(t, src, 0, 2, "password1")
+	deposit := filepath.Join(src, "deposit_data-1700000000.json")
+	os.WriteFile(deposit, []byte(`[{"pubkey": "aa", "amount": 32000000000}]`), 0o600)
+	array := filepath.Join(src, "other-array.json")
+	os.WriteFile(array, []byte(" \n[]"), 0o600)
+	var logs bytes.Buffer
+	opts := ImportOptions{
+		Sources: []string{src}, Dir: t.TempDir(), Password: "password1", Limits: InsecureKDFLimits,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+	}
+	got, err := Import(ctx, opts)
+	if err != nil || len(got) != 2 || got[0].Pubkey != c[0].Pubkey {
+		t.Fatalf("%+v %v", got, err)
+	}
+	if !strings.Contains(logs.String(), "skipped files that are not keystores") || !strings.Contains(logs.String(), deposit) || !strings.Contains(logs.String(), array) {
+		t.Fatalf("log: %s", logs.String())
+	}
+	keys, err := LoadDir(ctx, src, LoadOptions{Password: "password1", Limits: InsecureKDFLimits})
+	if err != nil || len(keys) != 2 {
+		t.Fatalf("LoadDir beside deposit data: %d keys, %v", len(keys), err)
+	}
+	broken := filepath.Join(src, "keystore-broken.json")
+	os.WriteFile(broken, []byte(`{"version": 4}`), 0o600)
+	opts.Dir = t.TempDir()
+	if _, err := Import(ctx, opts); !errors.Is(err, ErrInvalidKeystore) || !strings.Contains(err.Error(), broken) {
+		t.Fatalf("malformed keystore: %v", err)
+	}
+}
+
+// Without hard links (FAT, exFAT) the error says so rather than reading as a permission problem.
+func TestWriteFileAtomicWithoutHardLinks(t *testing.T) {
+	link = func(oldname, newname string) error {
+		return &os.LinkError{Op: "link", Old: oldname, New: newname, Err: syscall.EPERM}
+	}
+	t.Cleanup(func() { link = os.Link })
+	dir := t.TempDir()
+	_, err := WriteFileAtomic(dir, "a.json", []byte("x"))
+	if !errors.Is(err, fs.ErrPermission) || !strings.Contains(err.Error(), "FAT and exFAT") || !strings.Contains(err.Error(), dir) {
+		t.Fatalf("%v", err)
+	}
+	if err := PrepareDir(dir); err == nil || !strings.Contains(err.Error(), "hard link") {
+		t.Fatalf("PrepareDir: %v", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("left behind: %v", entries)
 	}
 }
