@@ -80,9 +80,11 @@ func (s *MemStore) Iterate(prefix []byte, fn func(key, value []byte) error) erro
 // Set leaves, and is dropped; damage anywhere else is ErrCorruptStore, and the file is left
 // as it is.
 type FileStore struct {
-	mu  sync.Mutex
-	f   *os.File
-	mem *MemStore
+	mu     sync.Mutex
+	f      *os.File
+	mem    *MemStore
+	size   int64 // the file's length after the last record written whole
+	broken error // a write or sync that failed; no record may follow it
 }
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
@@ -120,6 +122,7 @@ func OpenFileStore(path string) (*FileStore, error) {
 		f.Close()
 		return nil, fmt.Errorf("open registry store: %w", err)
 	}
+	s.size = good
 	if good == int64(len(fileMagic)) {
 		// A new file, or one whose magic a crash cut short: (re)write the magic.
 		if _, err := f.WriteAt(fileMagic[:], 0); err != nil {
@@ -201,13 +204,30 @@ func (s *FileStore) Set(key, value []byte) error {
 	binary.BigEndian.PutUint32(rec[len(rec)-4:], crc32.Checksum(rec[:len(rec)-4], crcTable))
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.broken != nil {
+		return fmt.Errorf("registry store: an earlier write failed (%w); reopen the store", s.broken)
+	}
 	if _, err := s.f.Write(rec); err != nil {
-		return fmt.Errorf("registry store: %w", err)
+		return s.fail(err)
 	}
 	if err := s.f.Sync(); err != nil {
-		return fmt.Errorf("registry store: %w", err)
+		// After a failed fsync the kernel may have dropped the pages: what is on disk is
+		// unknown, so nothing may be appended until a reopen has read the file again.
+		return s.fail(err)
 	}
+	s.size += int64(len(rec))
 	return s.mem.Set(key, value)
+}
+
+// fail cuts a partly written record off the file, so that a later open does not find it in
+// the middle, and refuses every later Set: a record appended after a failure could follow
+// bytes the failure left behind.
+func (s *FileStore) fail(err error) error {
+	s.broken = err
+	if terr := s.f.Truncate(s.size); terr == nil {
+		_, _ = s.f.Seek(s.size, io.SeekStart)
+	}
+	return fmt.Errorf("registry store: %w", err)
 }
 
 // Iterate implements Store.

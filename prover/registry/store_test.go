@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -127,5 +128,45 @@ func TestFileStoreTornTail(t *testing.T) {
 				t.Fatalf("keys after reopening: %q", keys)
 			}
 		})
+	}
+}
+
+// A Set whose write or sync fails leaves the store refusing every later Set (a record after
+// a failed one could follow the bytes it left), and the file, reopened, holds every record
+// written whole before it.
+func TestFileStoreRefusesWritesAfterAFailure(t *testing.T) {
+	path, _ := writeStore(t, 2)
+	st, err := OpenFileStore(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Set([]byte("key-2"), []byte("two")); err != nil {
+		t.Fatal(err)
+	}
+	size := st.size
+	// Swap the file for a read-only handle: the next write fails as a full disk would.
+	ro, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.f.Close()
+	st.f = ro
+	if err := st.Set([]byte("key-3"), []byte("three")); err == nil {
+		t.Fatal("a write to a read-only file succeeded")
+	}
+	if err := st.Set([]byte("key-4"), []byte("four")); err == nil || !strings.Contains(err.Error(), "earlier write failed") {
+		t.Fatalf("Set after a failed one: %v, want a refusal", err)
+	}
+	st.Close()
+	if info, err := os.Stat(path); err != nil || info.Size() != size {
+		t.Fatalf("file is %v bytes (%v), want %d", info.Size(), err, size)
+	}
+	again, err := OpenFileStore(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	if got := storeKeys(t, again); fmt.Sprint(got) != "[key-0 key-1 key-2]" {
+		t.Fatalf("reopened store holds %v", got)
 	}
 }
