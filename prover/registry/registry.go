@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 
@@ -28,7 +29,15 @@ var (
 	// ErrStaleRegistration reports a registration of a known key whose timestamp is not
 	// after that of the key's last accepted registration: a replay, or a repeat.
 	ErrStaleRegistration = errors.New("registry: registration not newer than the key's last one")
+	// ErrFutureRegistration reports a registration stamped more than MaxFutureTimestamp
+	// ahead of the registry's clock: accepted, it would block the key's next registrations
+	// until that time.
+	ErrFutureRegistration = errors.New("registry: registration timestamp in the future")
 )
+
+// MaxFutureTimestamp is how far ahead of the registry's clock a registration's timestamp may
+// be, for clock skew; the builder API allows validator registrations the same 10 seconds.
+const MaxFutureTimestamp = 10 * time.Second
 
 // Config configures a Registry. Domain is required; the zero depth means prover.DefaultDepth.
 type Config struct {
@@ -38,6 +47,8 @@ type Config struct {
 	// is queued: the place to check the key and weight against the validator set. An error
 	// rejects the registration (wrapped in ErrRejected).
 	Admit func(r *Registration) error
+	// Now is the registry's clock for MaxFutureTimestamp; nil means time.Now.
+	Now func() time.Time
 }
 
 // Registry is the set of registered validators as a Poseidon2 tree with one root per epoch.
@@ -237,11 +248,19 @@ func (r *Registry) apply(reg *Registration) {
 
 // Register checks a registration (signature under the registry's domain, Config.Admit, a
 // timestamp after that of the key's last accepted registration, a free leaf, an identity not
-// held by another key) and queues it for the next Seal. It returns ErrBadSignature,
-// ErrRejected, ErrStaleRegistration, ErrDuplicate or ErrFull for registrations it refuses.
+// held by another key, a timestamp at most MaxFutureTimestamp ahead) and queues it for the
+// next Seal. It returns ErrBadSignature, ErrRejected, ErrStaleRegistration,
+// ErrFutureRegistration, ErrDuplicate or ErrFull for registrations it refuses.
 func (r *Registry) Register(reg Registration) error {
 	if err := reg.Verify(r.cfg.Domain); err != nil {
 		return err
+	}
+	now := time.Now
+	if r.cfg.Now != nil {
+		now = r.cfg.Now
+	}
+	if limit := now().Add(MaxFutureTimestamp).Unix(); reg.Timestamp > uint64(max(limit, 0)) {
+		return fmt.Errorf("%w: key %x: timestamp %d, clock %d", ErrFutureRegistration, reg.Pubkey[:8], reg.Timestamp, now().Unix())
 	}
 	if r.cfg.Admit != nil {
 		if err := r.cfg.Admit(&reg); err != nil {

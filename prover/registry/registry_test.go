@@ -170,7 +170,7 @@ func TestRegistryLifecycle(t *testing.T) {
 	}
 
 	// An update (new weight, later timestamp) and a new key, sealed at a later epoch.
-	upd := SignAt(testKey(t, 2), 16_000_000_000, uint64(time.Now().Unix())+60, testDomain)
+	upd := SignAt(testKey(t, 2), 16_000_000_000, uint64(time.Now().Unix())+5, testDomain)
 	if err := r.Register(upd); err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +253,7 @@ func TestRegistryFullAndAdmit(t *testing.T) {
 		t.Fatalf("fifth leaf at depth 2: %v", err)
 	}
 	// An update of a queued key still fits.
-	if err := r.Register(SignAt(testKey(t, 3), 2, uint64(time.Now().Unix())+60, testDomain)); err != nil {
+	if err := r.Register(SignAt(testKey(t, 3), 2, uint64(time.Now().Unix())+5, testDomain)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := r.Seal(1); err != nil {
@@ -504,5 +504,27 @@ func TestOpenMalformedStore(t *testing.T) {
 				t.Fatalf("open = %v, want ErrStoreInconsistent", err)
 			}
 		})
+	}
+}
+
+// A registration stamped beyond MaxFutureTimestamp of the registry's clock is refused: it
+// would block the key's next registrations until then. Within the allowance it is accepted.
+func TestRegistrationFromTheFuture(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	r, err := Open(NewMemStore(), Config{Depth: 4, Domain: testDomain, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sk := testKey(t, 1)
+	far := uint64(now.Add(MaxFutureTimestamp + time.Second).Unix())
+	if err := r.Register(SignAt(sk, 32_000_000_000, far, testDomain)); !errors.Is(err, ErrFutureRegistration) {
+		t.Fatalf("registration %v ahead: %v, want ErrFutureRegistration", MaxFutureTimestamp+time.Second, err)
+	}
+	if err := r.Register(SignAt(sk, 32_000_000_000, ^uint64(0), testDomain)); !errors.Is(err, ErrFutureRegistration) {
+		t.Fatalf("registration at the end of time: %v, want ErrFutureRegistration", err)
+	}
+	near := uint64(now.Add(MaxFutureTimestamp).Unix())
+	if err := r.Register(SignAt(sk, 32_000_000_000, near, testDomain)); err != nil {
+		t.Fatalf("registration within the clock allowance: %v", err)
 	}
 }
