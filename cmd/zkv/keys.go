@@ -61,7 +61,7 @@ The keystore password comes from --password-file (its first line) or, on a termi
 	}
 	fs := newFlagSet("keys "+sub, synopsis, about, stderr)
 	dir := fs.String("dir", "", "directory for the keystores (created with mode 0700)")
-	count := fs.Int("count", 1, "number of validator keys")
+	count := fs.Int("count", 1, fmt.Sprintf("number of validator keys (at most %d a call: make more in ranges with --start-index)", keys.MaxCreateCount))
 	start := fs.Uint("start-index", 0, "index i of the first validator (path m/12381/3600/i/0/0)")
 	passwordFile := fs.String("password-file", "", "file whose first line is the keystore password")
 	passphraseFile := fs.String("passphrase-file", "", "file whose first line is the optional BIP-39 passphrase")
@@ -82,6 +82,10 @@ The keystore password comes from --password-file (its first line) or, on a termi
 	}
 	if *start > 1<<32-1 {
 		fmt.Fprintf(stderr, "zkv keys %s: --start-index %d is not below 2^32\n", sub, *start)
+		return errUsage
+	}
+	if err := keys.CheckCreateRange(uint32(*start), *count); err != nil {
+		fmt.Fprintf(stderr, "zkv keys %s: --count %d --start-index %d: %s\n", sub, *count, *start, strings.TrimPrefix(err.Error(), "keys: "))
 		return errUsage
 	}
 	if *kdf != keys.KDFScrypt && *kdf != keys.KDFPBKDF2 {
@@ -111,6 +115,11 @@ The keystore password comes from --password-file (its first line) or, on a termi
 		}
 		passphrase = p
 	}
+	// Before the mnemonic is made and shown: an unusable directory found after the KDF work
+	// would leave a mnemonic written down for keys that exist nowhere.
+	if err := keys.PrepareDir(*dir); err != nil {
+		return err
+	}
 	password, err := keystorePassword(*passwordFile, true, stderr)
 	if err != nil {
 		return err
@@ -124,6 +133,11 @@ The keystore password comes from --password-file (its first line) or, on a termi
 		}
 		// Shown before the keystores are written: a crash part-way must not leave keys whose
 		// only backup was never displayed.
+		if !keysIsTerminal(stdout) {
+			// Scripts read it from stdout, so it is still printed; but it may be landing in a
+			// file that others can read, and it is the key to every validator derived from it.
+			fmt.Fprintln(stderr, "warning: standard output is not a terminal: the mnemonic goes to a file or pipe; keep that private and delete it once the mnemonic is written down")
+		}
 		fmt.Fprintf(stdout, "Your mnemonic (shown once; write it down and keep it offline):\n\n%s\n\n", mnemonic)
 	}
 	created, err := keys.Create(ctx, keys.CreateOptions{
@@ -133,6 +147,10 @@ The keystore password comes from --password-file (its first line) or, on a termi
 		Progress: stderr, Logger: keysLogger(stderr),
 	})
 	if err != nil {
+		if sub == "new" {
+			// Create writes all keystores or none.
+			return fmt.Errorf("%w (no keystore was written: the mnemonic above was not used for any keystore)", err)
+		}
 		return err
 	}
 	for _, c := range created {
@@ -144,8 +162,10 @@ The keystore password comes from --password-file (its first line) or, on a termi
 func runKeysImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("keys import", "keys import --dir D [--password-file F] SOURCE...", `
 Checks that every keystore in SOURCE (keystore files or directories of them) is a valid
-EIP-2335 keystore that opens with the password, then copies them unchanged into D (mode 0600).
-Nothing is copied if any keystore fails or is already in D.`, stderr)
+EIP-2335 keystore that opens with the password, then copies them unchanged into D (mode 0600);
+a keystore without a pubkey field is written with its pubkey. Nothing is copied if any keystore
+fails or is already in D. In a directory, deposit_data-*.json and other JSON arrays (a staking
+deposit CLI folder) are skipped. Flags go before the sources.`, stderr)
 	dir := fs.String("dir", "", "directory that receives the keystores")
 	passwordFile := fs.String("password-file", "", "file whose first line is the keystores' password")
 	if err := parseFlags(fs, args); err != nil {
@@ -154,6 +174,13 @@ Nothing is copied if any keystore fails or is already in D.`, stderr)
 	if *dir == "" || fs.NArg() == 0 {
 		fmt.Fprintln(stderr, "zkv keys import: --dir and at least one SOURCE are required")
 		return errUsage
+	}
+	// The flag package stops at the first source, so a flag after it would be read as a file.
+	for _, a := range fs.Args() {
+		if strings.HasPrefix(a, "-") {
+			fmt.Fprintf(stderr, "zkv keys import: %q after a SOURCE: put the flags before the sources (a source named so: write ./%s)\n", a, a)
+			return errUsage
+		}
 	}
 	password, err := keystorePassword(*passwordFile, false, stderr)
 	if err != nil {
@@ -212,6 +239,12 @@ func keysOrDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// keysIsTerminal reports whether w is a terminal.
+func keysIsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // keysLogger writes the packages' progress log lines to stderr.

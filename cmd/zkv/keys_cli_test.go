@@ -164,3 +164,79 @@ func TestSlashingProtectionCLI(t *testing.T) {
 		t.Fatal("a refused import changed the database")
 	}
 }
+
+// hasMnemonic reports whether output holds a 24-word line.
+func hasMnemonic(out string) bool {
+	for _, line := range strings.Split(out, "\n") {
+		if len(strings.Fields(line)) == 24 {
+			return true
+		}
+	}
+	return false
+}
+
+// zkv keys new checks its inputs before it makes and shows a mnemonic: a bad count or range is a
+// usage error, an unusable directory a runtime one, and neither prints a mnemonic no keystore
+// will use.
+func TestKeysNewChecksBeforeMnemonic(t *testing.T) {
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "pw")
+	if err := os.WriteFile(pw, []byte("correct horse battery\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := filepath.Join(dir, "keys")
+	for _, args := range [][]string{
+		{"--count", "0"},
+		{"--count", "-3"},
+		{"--start-index", "4294967295", "--count", "2"},
+		{"--count", "2000000000"},
+	} {
+		out := runZKV(t, 2, append([]string{"keys", "new", "--dir", d, "--password-file", pw}, args...)...)
+		if hasMnemonic(out) {
+			t.Fatalf("%v: a mnemonic was shown:\n%s", args, out)
+		}
+	}
+	file := filepath.Join(dir, "file")
+	os.WriteFile(file, nil, 0o600)
+	out := runZKV(t, 1, "keys", "new", "--dir", filepath.Join(file, "keys"), "--password-file", pw, "--kdf", "pbkdf2")
+	if hasMnemonic(out) {
+		t.Fatalf("unusable --dir: a mnemonic was shown:\n%s", out)
+	}
+}
+
+// The mnemonic is still printed off a terminal (scripts read it), with a warning on stderr.
+func TestKeysNewWarnsOffTerminal(t *testing.T) {
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "pw")
+	if err := os.WriteFile(pw, []byte("correct horse battery\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"keys", "new", "--dir", filepath.Join(dir, "k"), "--password-file", pw, "--kdf", "pbkdf2"}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	if !hasMnemonic(out.String()) || !strings.Contains(errOut.String(), "warning: standard output is not a terminal") {
+		t.Fatalf("stdout:\n%s\nstderr:\n%s", out.String(), errOut.String())
+	}
+}
+
+// A flag after a source would be read as a source: refused as a usage error. A staking deposit
+// CLI folder (keystores beside deposit_data-*.json) imports.
+func TestKeysImportArgs(t *testing.T) {
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "pw")
+	if err := os.WriteFile(pw, []byte("correct horse battery\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src, dst := filepath.Join(dir, "validator_keys"), filepath.Join(dir, "dst")
+	runZKV(t, 0, "keys", "new", "--dir", src, "--password-file", pw, "--kdf", "pbkdf2")
+	os.WriteFile(filepath.Join(src, "deposit_data-1700000000.json"), []byte(`[{"amount": 32000000000}]`), 0o600)
+	out := runZKV(t, 2, "keys", "import", "--dir", dst, src, "--password-file", pw)
+	if !strings.Contains(out, "put the flags before the sources") {
+		t.Fatalf("%s", out)
+	}
+	out = runZKV(t, 0, "keys", "import", "--dir", dst, "--password-file", pw, src)
+	if !strings.Contains(out, "deposit_data-1700000000.json") || len(strings.Split(pubkeys(runZKV(t, 0, "keys", "list", "--dir", dst)), ",")) != 1 {
+		t.Fatalf("%s", out)
+	}
+}
