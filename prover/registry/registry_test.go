@@ -327,9 +327,11 @@ func TestRegistryPersistence(t *testing.T) {
 	}
 	st2.Close()
 
-	if _, err := Open(mustReopen(t, path), Config{Depth: 6, Domain: testDomain}); !errors.Is(err, ErrStoreInconsistent) {
+	st3 := mustReopen(t, path)
+	if _, err := Open(st3, Config{Depth: 6, Domain: testDomain}); !errors.Is(err, ErrStoreInconsistent) {
 		t.Fatalf("opening with another depth: %v", err)
 	}
+	st3.Close()
 
 	// Damage before the last record is not a torn write.
 	b, err := os.ReadFile(path)

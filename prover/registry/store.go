@@ -96,6 +96,9 @@ var fileMagic = [8]byte{'Z', 'K', 'V', 'R', 'E', 'G', 0, 2}
 // recordHeader is the length of a record's header: two lengths and their checksum.
 const recordHeader = 12
 
+// ErrStoreLocked reports a store file another process (or another FileStore) has open.
+var ErrStoreLocked = errors.New("registry: store file locked")
+
 // ErrCorruptStore reports a store file damaged before its last record, or not a store file of
 // this format.
 var ErrCorruptStore = errors.New("registry: corrupt store file")
@@ -105,6 +108,10 @@ func OpenFileStore(path string) (*FileStore, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open registry store: %w", err)
+	}
+	if err := lockFile(f); err != nil {
+		f.Close()
+		return nil, err
 	}
 	s := &FileStore{f: f, mem: NewMemStore()}
 	good, err := s.load()

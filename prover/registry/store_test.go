@@ -170,3 +170,22 @@ func TestFileStoreRefusesWritesAfterAFailure(t *testing.T) {
 		t.Fatalf("reopened store holds %v", got)
 	}
 }
+
+// One registry file has one writer: a second open, in this process or another, is refused
+// until the first store is closed.
+func TestFileStoreLocked(t *testing.T) {
+	path, _ := writeStore(t, 1)
+	st, err := OpenFileStore(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenFileStore(path); !errors.Is(err, ErrStoreLocked) {
+		t.Fatalf("second open: %v, want ErrStoreLocked", err)
+	}
+	st.Close()
+	again, err := OpenFileStore(path)
+	if err != nil {
+		t.Fatalf("open after close: %v", err)
+	}
+	again.Close()
+}
