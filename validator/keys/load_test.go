@@ -115,7 +115,9 @@ func TestLoadIsAllOrNothing(t *testing.T) {
 		if keys != nil || !errors.Is(err, ErrWrongPassword) || !strings.Contains(err.Error(), filepath.Base(c[0].File)) {
 			t.Fatalf("%d keys, %v", len(keys), err)
 		}
-		if !strings.Contains(err.Error(), "loaded nothing: 1 of 4 keystores failed") {
+		// Whether the other three were checked depends on the workers' timing; the message for
+		// each case is TestLoadStopsAtFirstFailure's.
+		if !strings.Contains(err.Error(), "loaded nothing: 1 of 4 keystores failed") && !strings.Contains(err.Error(), "loaded nothing: stopped at the first failure") {
 			t.Fatalf("message: %v", err)
 		}
 	})
