@@ -147,8 +147,8 @@ func dialRaw(t testing.TB, id *Identity, srv *testServer) (*rawConn, error) {
 	return &rawConn{Conn: conn, tr: tr, udp: udp}, nil
 }
 
-// rawExchange writes b on a new stream, closes the send side and reads until the stream ends.
-func (rc *rawConn) rawExchange(t testing.TB, b []byte) ([]byte, error) {
+// openStream opens a bidirectional stream that gives up after five seconds.
+func (rc *rawConn) openStream(t testing.TB) *quic.Stream {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -157,6 +157,13 @@ func (rc *rawConn) rawExchange(t testing.TB, b []byte) ([]byte, error) {
 		t.Fatal(err)
 	}
 	_ = str.SetDeadline(time.Now().Add(5 * time.Second))
+	return str
+}
+
+// rawExchange writes b on a new stream, closes the send side and reads until the stream ends.
+func (rc *rawConn) rawExchange(t testing.TB, b []byte) ([]byte, error) {
+	t.Helper()
+	str := rc.openStream(t)
 	if _, err := str.Write(b); err != nil {
 		return nil, err
 	}

@@ -48,15 +48,7 @@ func TestRemovedPeerIsDisconnectedAndStaysOut(t *testing.T) {
 	time.Sleep(100 * time.Millisecond) // time for a session ticket, were one sent
 
 	srv.SetPeers(nil)
-	select {
-	case <-conn.Context().Done():
-	case <-time.After(5 * time.Second):
-		t.Fatal("the removed peer's connection is still open")
-	}
-	var ae *quic.ApplicationError
-	if err := context.Cause(conn.Context()); !errors.As(err, &ae) || ErrCode(ae.ErrorCode) != ErrCodeNotAllowed {
-		t.Fatalf("connection closed with %v, want %v", err, ErrCodeNotAllowed)
-	}
+	wantClosedBy(t, conn, ErrCodeNotAllowed)
 	// The client may finish its side of the handshake before the server has checked its
 	// certificate; the server's refusal then ends the connection with a TLS alert.
 	again, err := dial()
@@ -90,13 +82,7 @@ func TestRequestPayloadStaysTheHandlers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	str, err := rc.OpenStreamSync(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = str.SetDeadline(time.Now().Add(5 * time.Second))
+	str := rc.openStream(t)
 	enc := frame.NewEncoder(frame.Compression{Off: true})
 	first, _ := enc.Append(nil, frame.Frame{Type: typeEcho, Payload: bytes.Repeat([]byte("A"), 100)})
 	second, _ := enc.Append(nil, frame.Frame{Type: typeEcho, Payload: bytes.Repeat([]byte("B"), 100)})
@@ -155,20 +141,26 @@ func TestConnectionsPerPeerBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-third.Context().Done():
-	case <-time.After(5 * time.Second):
-		t.Fatal("a third connection of one peer stayed open")
-	}
-	var ae *quic.ApplicationError
-	if err := context.Cause(third.Context()); !errors.As(err, &ae) || ErrCode(ae.ErrorCode) != ErrCodeTooManyConns {
-		t.Fatalf("third connection closed with %v, want %v", err, ErrCodeTooManyConns)
-	}
+	wantClosedBy(t, third.Conn, ErrCodeTooManyConns)
 	other, err := dialRaw(t, otherID, srv)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := other.rawExchange(t, req); err != nil {
 		t.Fatalf("another peer: %v", err)
+	}
+}
+
+// wantClosedBy waits for the server to close conn and checks the code it gave.
+func wantClosedBy(t *testing.T, conn *quic.Conn, code ErrCode) {
+	t.Helper()
+	select {
+	case <-conn.Context().Done():
+	case <-time.After(5 * time.Second):
+		t.Fatalf("connection still open, want it closed with %v", code)
+	}
+	var ae *quic.ApplicationError
+	if err := context.Cause(conn.Context()); !errors.As(err, &ae) || ErrCode(ae.ErrorCode) != code {
+		t.Fatalf("connection closed with %v, want %v", err, code)
 	}
 }
