@@ -445,7 +445,11 @@ equivocation with the identity commitment they reveal. Exits 1 if any proof is i
 		}
 		fmt.Fprintf(stdout, "%s: %s (epoch %d, nullifier %s)\n", path, verdict, claims[i].Statement.Epoch, prover.HexField(&claims[i].Statement.Nullifier))
 	}
-	fmt.Fprintf(stderr, "verified %d proofs in %v\n", len(claims), elapsed.Round(time.Microsecond))
+	noun := "proofs"
+	if len(claims) == 1 {
+		noun = "proof"
+	}
+	fmt.Fprintf(stderr, "verified %d %s in %v\n", len(claims), noun, elapsed.Round(time.Microsecond))
 	// Two valid proofs of one epoch with one nullifier and different messages reveal their
 	// validator.
 	for i := range claims {
