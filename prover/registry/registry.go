@@ -255,12 +255,12 @@ func (r *Registry) Register(reg Registration) error {
 	if err := reg.Verify(r.cfg.Domain); err != nil {
 		return err
 	}
-	now := time.Now
+	now := time.Now()
 	if r.cfg.Now != nil {
-		now = r.cfg.Now
+		now = r.cfg.Now()
 	}
-	if limit := now().Add(MaxFutureTimestamp).Unix(); reg.Timestamp > uint64(max(limit, 0)) {
-		return fmt.Errorf("%w: key %x: timestamp %d, clock %d", ErrFutureRegistration, reg.Pubkey[:8], reg.Timestamp, now().Unix())
+	if limit := now.Add(MaxFutureTimestamp).Unix(); reg.Timestamp > uint64(max(limit, 0)) {
+		return fmt.Errorf("%w: key %x: timestamp %d, clock %d", ErrFutureRegistration, reg.Pubkey[:8], reg.Timestamp, now.Unix())
 	}
 	if r.cfg.Admit != nil {
 		if err := r.cfg.Admit(&reg); err != nil {
