@@ -128,8 +128,11 @@ func (n *Node) feeRecipient(v phase0.ValidatorIndex) bellatrix.ExecutionAddress 
 }
 
 // announceAttributes publishes the payload_attributes event for slot once per head (relays and
-// builders build on it).
+// builders build on it), as a beacon node does when it prepares the slot's proposer.
 func (n *Node) announceAttributes(slot phase0.Slot) {
+	if slot <= n.st.head.slot || n.st.attrsSent[slot] == n.st.head.root {
+		return
+	}
 	attrs, err := n.attributes(slot)
 	if err != nil {
 		return
@@ -139,7 +142,7 @@ func (n *Node) announceAttributes(slot phase0.Slot) {
 		n.log.Error("payload attributes event", "slot", slot, "error", err)
 		return
 	}
-	n.st.attrsSent[slot] = true
+	n.st.attrsSent[slot] = n.st.head.root
 	n.events.publish("payload_attributes", ev)
 }
 

@@ -104,7 +104,7 @@ func (n *Node) epoch(e phase0.Epoch) (*epochInfo, error) {
 	if uint64(e) > uint64(cur)+n.preset.MinSeedLookahead {
 		return nil, fmt.Errorf("epoch %d is too far ahead: duties are known up to epoch %d", e, uint64(cur)+n.preset.MinSeedLookahead)
 	}
-	n.advance()
+	n.transitions()
 	active := n.activeAt(e)
 	if len(active) == 0 {
 		return nil, fmt.Errorf("no active validators in epoch %d", e)
@@ -178,7 +178,7 @@ func (n *Node) syncCommittee(period uint64) ([]phase0.ValidatorIndex, error) {
 	if period >= 2 {
 		seedEpoch = phase0.Epoch((period - 1) * n.preset.EpochsPerSyncCommitteePeriod)
 	}
-	n.advance()
+	n.transitions()
 	active := n.activeAt(seedEpoch)
 	idx, err := consensus.SyncCommitteeIndices(active, n.seed(seedEpoch, consensus.DomainSyncCommittee), balanceOf, n.preset)
 	if err != nil {
@@ -242,6 +242,18 @@ func stateRootFor(parentState phase0.Root, slot phase0.Slot, proposer phase0.Val
 // fixes each ended epoch's RANDAO mix and runs Casper FFG justification and finalization on the
 // votes received (process_justification_and_finalization at the end of each epoch).
 func (n *Node) advance() {
+	n.transitions()
+	// Announce the attributes of the current and the next slot on the head: the clock, not only a
+	// request for a block, moves the chain to a new slot.
+	if !n.cfg.Now().Before(n.cfg.GenesisTime) {
+		slot := n.currentSlot()
+		n.announceAttributes(slot)
+		n.announceAttributes(slot + 1)
+	}
+}
+
+// transitions is the epoch processing part of advance.
+func (n *Node) transitions() {
 	cur := n.slotEpoch(n.currentSlot())
 	for n.st.processedEpoch < cur {
 		e := n.st.processedEpoch // the epoch that ended

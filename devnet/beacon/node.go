@@ -66,7 +66,7 @@ type state struct {
 	feeRecipients  map[phase0.ValidatorIndex]bellatrix.ExecutionAddress
 	registrations  map[phase0.BLSPubKey]*apiv1.SignedValidatorRegistration
 	proposals      map[phase0.Slot]*proposal
-	attrsSent      map[phase0.Slot]bool
+	attrsSent      map[phase0.Slot]phase0.Root // head each slot's attributes were announced on
 }
 
 // New derives the genesis (and writes the keystores when Config.KeystoreDir is set). It starts
@@ -128,7 +128,7 @@ func (n *Node) initState() error {
 		feeRecipients:  map[phase0.ValidatorIndex]bellatrix.ExecutionAddress{},
 		registrations:  map[phase0.BLSPubKey]*apiv1.SignedValidatorRegistration{},
 		proposals:      map[phase0.Slot]*proposal{},
-		attrsSent:      map[phase0.Slot]bool{},
+		attrsSent:      map[phase0.Slot]phase0.Root{},
 	}
 	g, err := n.genesisBlock()
 	if err != nil {
