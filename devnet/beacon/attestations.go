@@ -3,6 +3,8 @@ package beacon
 import (
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 
 	"github.com/attestantio/go-eth2-client/spec/electra"
 	"github.com/attestantio/go-eth2-client/spec/phase0"
@@ -83,6 +85,7 @@ type pendingAttestation struct {
 	dataRoot  phase0.Root
 	committee []uint64
 	position  int
+	sig       *bls.Signature
 }
 
 // attestationDomain is the DOMAIN_BEACON_ATTESTER domain of the fork at epoch e.
@@ -190,10 +193,24 @@ func (n *Node) SubmitAttestations(atts []*electra.SingleAttestation) []indexedEr
 	pendIdx := make([]int, 0, len(atts))
 	v := bls.NewVerifier(len(atts))
 
+	// Decompressing and subgroup-checking signatures is most of the work when attestations share
+	// their data (a committee's votes do): do it on every core, before taking the lock.
+	raw := make([]phase0.BLSSignature, len(atts))
+	for i, a := range atts {
+		if a != nil {
+			raw[i] = a.Signature
+		}
+	}
+	sigs, sigErrs := decodeSignatures(raw)
+
 	n.mu.Lock()
 	n.advance()
 	for i, a := range atts {
-		p, set, err := n.checkSingle(a)
+		if a != nil && sigErrs[i] != nil {
+			failures = append(failures, indexedError{Index: i, Message: fmt.Sprintf("signature does not decode: %v", sigErrs[i])})
+			continue
+		}
+		p, set, err := n.checkSingle(a, sigs[i])
 		if err != nil {
 			failures = append(failures, indexedError{Index: i, Message: err.Error()})
 			continue
@@ -232,7 +249,7 @@ func (n *Node) SubmitAttestations(atts []*electra.SingleAttestation) []indexedEr
 
 // checkSingle runs every check of a single attestation but the signature and returns its
 // signature set.
-func (n *Node) checkSingle(a *electra.SingleAttestation) (*pendingAttestation, bls.SignatureSet, error) {
+func (n *Node) checkSingle(a *electra.SingleAttestation, sig *bls.Signature) (*pendingAttestation, bls.SignatureSet, error) {
 	if a == nil {
 		return nil, bls.SignatureSet{}, errors.New("empty attestation")
 	}
@@ -260,13 +277,9 @@ func (n *Node) checkSingle(a *electra.SingleAttestation) (*pendingAttestation, b
 	if _, err := n.checkSlashable(a.AttesterIndex, a.Data, dataRoot); err != nil {
 		return nil, bls.SignatureSet{}, err
 	}
-	sig, err := bls.SignatureFromBytes(a.Signature[:])
-	if err != nil {
-		return nil, bls.SignatureSet{}, fmt.Errorf("signature does not decode: %w", err)
-	}
 	root := consensus.SigningRoot(dataRoot, n.domain(consensus.DomainBeaconAttester, a.Data.Target.Epoch))
 	set := bls.SignatureSet{PublicKey: n.gen.Validators[a.AttesterIndex].pk, Message: root[:], Signature: sig}
-	return &pendingAttestation{att: a, dataRoot: dataRoot, committee: committee, position: pos}, set, nil
+	return &pendingAttestation{att: a, dataRoot: dataRoot, committee: committee, position: pos, sig: sig}, set, nil
 }
 
 // acceptSingle records a verified single attestation, re-checking slashability (another request
@@ -281,8 +294,7 @@ func (n *Node) acceptSingle(p *pendingAttestation) error {
 		return nil
 	}
 	n.recordVote(a.AttesterIndex, a.Data, p.dataRoot)
-	sig, _ := bls.SignatureFromBytes(a.Signature[:]) // decoded before
-	n.addToAggregate(aggKey{a.Data.Slot, a.CommitteeIndex, p.dataRoot}, a.Data, len(p.committee), []int{p.position}, sig)
+	n.addToAggregate(aggKey{a.Data.Slot, a.CommitteeIndex, p.dataRoot}, a.Data, len(p.committee), []int{p.position}, p.sig)
 	n.events.publish("single_attestation", a)
 	return nil
 }
@@ -319,6 +331,25 @@ func (n *Node) addToAggregate(k aggKey, d *phase0.AttestationData, committeeLen 
 		agg.bits.SetBitAt(uint64(p), true)
 	}
 	agg.sig = merged
+}
+
+// decodeSignatures decodes (decompression and subgroup check) signatures on every core.
+func decodeSignatures(raw []phase0.BLSSignature) ([]*bls.Signature, []error) {
+	sigs := make([]*bls.Signature, len(raw))
+	errs := make([]error, len(raw))
+	workers := min(runtime.GOMAXPROCS(0), (len(raw)+15)/16)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(raw); i += workers {
+				sigs[i], errs[i] = bls.SignatureFromBytes(raw[i][:])
+			}
+		}()
+	}
+	wg.Wait()
+	return sigs, errs
 }
 
 func sortFailures(f []indexedError) {

@@ -42,7 +42,7 @@ type Config struct {
 	Preset consensus.Preset
 	// SlotTime is SECONDS_PER_SLOT; default 2 s. Whole seconds, as the spec's config is.
 	SlotTime time.Duration
-	// GenesisTime; default: the next whole second after New plus GenesisDelay.
+	// GenesisTime; default: GenesisDelay after New has derived the keys, on a whole second.
 	GenesisTime time.Time
 	// GenesisDelay, when GenesisTime is zero, leaves clients time to start; default 0.
 	GenesisDelay time.Duration
@@ -65,6 +65,9 @@ type Config struct {
 	Now func() time.Time
 	// MaxBodyBytes caps a request body; default 16 MiB (a block with blobs fits).
 	MaxBodyBytes int64
+
+	// genesis, when set by this package's benchmarks, replaces key derivation.
+	genesis *Genesis
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -89,10 +92,6 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	if c.GenesisTime.IsZero() {
-		c.GenesisTime = c.Now().Add(c.GenesisDelay).Truncate(time.Second).Add(time.Second)
-	}
-	c.GenesisTime = c.GenesisTime.Truncate(time.Second)
 	if c.ShardCommitteePeriod == 0 {
 		c.ShardCommitteePeriod = 256
 		if c.Preset.Name == consensus.Minimal.Name {

@@ -52,12 +52,18 @@ func DeriveGenesis(ctx context.Context, mnemonic string, n int) (*Genesis, error
 		first   error
 		next    = make(chan int)
 	)
+	// Every key shares the path m/12381/3600: derive it once, then i/0/0 below it (EIP-2334).
+	base, err := keys.DerivePath(seed, keys.Path{keys.PathPurpose, keys.PathCoinType})
+	if err != nil {
+		return nil, fmt.Errorf("derive m/12381/3600: %w", err)
+	}
+	defer base.Zeroize()
 	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				sk, err := keys.DerivePath(seed, keys.SigningPath(uint32(i)))
+				sk, err := deriveBelow(base, uint32(i), 0, 0)
 				if err != nil {
 					errOnce.Do(func() { first = fmt.Errorf("derive validator %d: %w", i, err) })
 					continue
@@ -88,6 +94,23 @@ func DeriveGenesis(ctx context.Context, mnemonic string, n int) (*Genesis, error
 	}
 	g.GenesisValidatorsRoot = root
 	return g, nil
+}
+
+// deriveBelow derives the child path idx... of parent (EIP-2333 derive_child_SK, level by level),
+// wiping the intermediate keys.
+func deriveBelow(parent *bls.SecretKey, idx ...uint32) (*bls.SecretKey, error) {
+	sk := parent
+	for _, i := range idx {
+		child, err := keys.DeriveChildSK(sk, i)
+		if sk != parent {
+			sk.Zeroize()
+		}
+		if err != nil {
+			return nil, err
+		}
+		sk = child
+	}
+	return sk, nil
 }
 
 // withdrawalCredentials are 0x01 credentials to WithdrawalAddress.

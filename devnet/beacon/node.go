@@ -76,9 +76,11 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	gen, err := DeriveGenesis(ctx, cfg.Mnemonic, cfg.Validators)
-	if err != nil {
-		return nil, err
+	gen := cfg.genesis
+	if gen == nil {
+		if gen, err = DeriveGenesis(ctx, cfg.Mnemonic, cfg.Validators); err != nil {
+			return nil, err
+		}
 	}
 	n := &Node{
 		cfg:     cfg,
@@ -89,9 +91,6 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		metrics: newMetrics(),
 		done:    make(chan struct{}),
 	}
-	if n.exec, err = execution.NewChain(execution.Config{GenesisTime: uint64(cfg.GenesisTime.Unix()), ChainID: DevnetChainID}); err != nil {
-		return nil, fmt.Errorf("execution chain: %w", err)
-	}
 	if cfg.BuilderURL != "" {
 		if n.builder, err = newBuilderClient(cfg.BuilderURL, cfg.BuilderTimeout); err != nil {
 			return nil, err
@@ -101,6 +100,15 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		if n.keyDir, n.passwordFile, err = WriteKeystores(ctx, cfg.KeystoreDir, cfg.Mnemonic, gen); err != nil {
 			return nil, err
 		}
+	}
+	// Genesis time is set last, so key derivation and keystores (seconds for thousands of keys)
+	// do not eat the delay clients were promised.
+	if n.cfg.GenesisTime.IsZero() {
+		n.cfg.GenesisTime = n.cfg.Now().Add(n.cfg.GenesisDelay).Truncate(time.Second).Add(time.Second)
+	}
+	n.cfg.GenesisTime = n.cfg.GenesisTime.Truncate(time.Second)
+	if n.exec, err = execution.NewChain(execution.Config{GenesisTime: uint64(n.cfg.GenesisTime.Unix()), ChainID: DevnetChainID}); err != nil {
+		return nil, fmt.Errorf("execution chain: %w", err)
 	}
 	if err := n.initState(); err != nil {
 		return nil, err
