@@ -276,6 +276,15 @@ func (n *Node) Handler() http.Handler {
 	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metrics.reg, promhttp.HandlerOpts{}))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		lw := &loggingWriter{ResponseWriter: w}
+		defer func() {
+			if lw.code >= 400 {
+				// Everything the node refuses is logged with the reason it answered.
+				n.log.Info("request refused", "method", r.Method, "path", r.URL.Path, "status", lw.code, "reason", lw.reason())
+				n.metrics.refused.WithLabelValues(strings.SplitN(r.URL.Path, "/", 5)[min(4, len(strings.SplitN(r.URL.Path, "/", 5))-1)]).Inc()
+			}
+		}()
+		w = lw
 		h, pattern := mux.Handler(r)
 		if pattern != "" {
 			mux.ServeHTTP(w, r) // sets the request's path values
@@ -297,6 +306,45 @@ func (n *Node) Handler() http.Handler {
 		}
 		writeError(w, code, msg)
 	})
+}
+
+// loggingWriter keeps the status and the start of an error body for the refusal log.
+type loggingWriter struct {
+	http.ResponseWriter
+	code int
+	body []byte
+}
+
+func (l *loggingWriter) WriteHeader(code int) {
+	if l.code == 0 {
+		l.code = code
+	}
+	l.ResponseWriter.WriteHeader(code)
+}
+
+func (l *loggingWriter) Write(b []byte) (int, error) {
+	if l.code == 0 {
+		l.code = http.StatusOK
+	}
+	if l.code >= 400 && len(l.body) < 512 {
+		l.body = append(l.body, b[:min(len(b), 512-len(l.body))]...)
+	}
+	return l.ResponseWriter.Write(b)
+}
+
+// Flush lets the event stream through the wrapper.
+func (l *loggingWriter) Flush() {
+	if f, ok := l.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (l *loggingWriter) reason() string {
+	var e apiError
+	if json.Unmarshal(l.body, &e) == nil && e.Message != "" {
+		return e.Message
+	}
+	return string(l.body)
 }
 
 type statusRecorder struct {

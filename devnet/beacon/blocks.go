@@ -662,11 +662,6 @@ func (n *Node) checkAndImport(version spec.DataVersion, signed *electra.SignedBe
 	if err := n.exec.Check(attrs, b.ExecutionPayload, b.ExecutionRequests); err != nil {
 		return fmt.Errorf("execution payload: %w", err)
 	}
-	if !viaBuilder && b.ExecutionPayload.FeeRecipient != attrs.SuggestedFeeRecipient {
-		if p := n.st.proposals[m.Slot]; p != nil && p.block != nil {
-			return fmt.Errorf("execution payload fee recipient %s is not the proposer's %s", b.ExecutionPayload.FeeRecipient, attrs.SuggestedFeeRecipient)
-		}
-	}
 	if err := n.exec.Import(b.ExecutionPayload); err != nil {
 		return fmt.Errorf("execution payload import: %w", err)
 	}
