@@ -2,6 +2,7 @@ package execution
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -465,5 +466,43 @@ func TestChainConcurrent(t *testing.T) {
 	wg.Wait()
 	if _, n := c.Head(); n != 50 {
 		t.Fatalf("head number %d", n)
+	}
+}
+
+// TestWithdrawalsSweep: the simulated sweep is deterministic, and Import advances
+// next_withdrawal_index and next_withdrawal_validator_index as capella process_withdrawals does
+// for a full payload (past the last validator withdrawn), wrapping round the validator set.
+func TestWithdrawalsSweep(t *testing.T) {
+	cfg := Config{WithdrawalsPerBlock: MaxWithdrawalsPerPayload, WithdrawalValidators: 20}
+	c, twin := newTestChain(t, cfg), newTestChain(t, cfg)
+	if !reflect.DeepEqual(c.Withdrawals(1), twin.Withdrawals(1)) {
+		t.Fatal("withdrawals are not deterministic")
+	}
+	if ws := newTestChain(t, Config{}).Withdrawals(1); ws == nil || len(ws) != 0 {
+		t.Fatalf("default config: %v, want an empty list", ws)
+	}
+	for slot := phase0.Slot(1); slot <= 2; slot++ {
+		a := attrsFor(c, slot)
+		ws := a.Withdrawals
+		wantFirstValidator := phase0.ValidatorIndex((16 * (uint64(slot) - 1)) % 20)
+		if len(ws) != 16 || ws[0].Index != capella.WithdrawalIndex(16*(slot-1)) || ws[0].ValidatorIndex != wantFirstValidator {
+			t.Fatalf("slot %d: first withdrawal %v, want index %d validator %d", slot, ws[0], 16*(slot-1), wantFirstValidator)
+		}
+		for i := 1; i < len(ws); i++ {
+			if ws[i].Index != ws[i-1].Index+1 || ws[i].ValidatorIndex != (ws[i-1].ValidatorIndex+1)%20 {
+				t.Fatalf("slot %d: withdrawal %d does not follow %d: %v after %v", slot, i, i-1, ws[i], ws[i-1])
+			}
+		}
+		p, _, err := c.Build(a, nil, 0, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Import(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A missed slot (no import) repeats the same withdrawals.
+	if !reflect.DeepEqual(c.Withdrawals(3), c.Withdrawals(4)) {
+		t.Fatal("withdrawals changed without an import")
 	}
 }
