@@ -68,9 +68,9 @@ func TestEmptyRoots(t *testing.T) {
 
 // TestMainnetPragueBlockHash recomputes the hash of Ethereum mainnet block 24,630,100 (0x177d354,
 // timestamp 0x69b09d6b, after Prague) from its header fields. Source: the eth_getBlockByNumber
-// JSON quoted in the test "test_block" of a public Rust EVM project found with the code search
-// (file id 60287419838; its transactions array was edited to a transaction of another block, so
-// only the header fields, which carry their own hash, are used here). A header encoder that got
+// JSON in the test "test_block" of github.com/sergey-melnychuk/yevm, yevm-core/src/call.rs
+// (commit 9f5f05e9); its transactions array was edited to hold a transaction of another block, so
+// only the header fields, which carry their own hash, are used here. A header encoder that got
 // any field, its order or its RLP wrong would not reproduce the keccak256.
 func TestMainnetPragueBlockHash(t *testing.T) {
 	baseFee := uint256.NewInt(0x246edf3)
