@@ -63,8 +63,12 @@ type verified struct {
 // fee) and the payloads it has accepted. It only ever extends its head (the devnet has no
 // reorgs). Safe for concurrent use.
 //
-// Errors: Build, Check and Import return the Err* sentinels of this package wrapped with the
-// values involved (errors.Is tells which check failed).
+// Errors, each wrapped with the values involved (test with errors.Is): Build may return
+// ErrUnknownParent, ErrBlockNumber, ErrTimestamp, ErrWithdrawals, ErrGasUsed, ErrTransactions;
+// Check any of ErrInvalidPayload, ErrParentHash, ErrUnknownParent, ErrBlockNumber, ErrTimestamp,
+// ErrPrevRandao, ErrWithdrawals, ErrExtraData, ErrGasLimit, ErrGasUsed, ErrBaseFee,
+// ErrBlobGasUsed, ErrExcessBlobGas, ErrTransactions, ErrRequests, ErrBlockHash; Import
+// ErrInvalidPayload, ErrUnknownParent, ErrBlockNumber, ErrNotChecked, ErrBlockHash.
 type Chain struct {
 	cfg     Config
 	genesis *deneb.ExecutionPayload

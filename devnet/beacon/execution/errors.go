@@ -14,7 +14,7 @@ var (
 	// ErrBlockNumber: block_number is not the parent's plus one.
 	ErrBlockNumber = errors.New("block_number is not parent + 1")
 	// ErrTimestamp: timestamp differs from the attributes', or does not follow the parent's.
-	ErrTimestamp = errors.New("timestamp mismatch")
+	ErrTimestamp = errors.New("timestamp invalid")
 	// ErrPrevRandao: prev_randao differs from the attributes'.
 	ErrPrevRandao = errors.New("prev_randao does not match the attributes")
 	// ErrWithdrawals: the withdrawals differ from the attributes' (count, order or a field).

@@ -2,8 +2,11 @@ package execution
 
 import (
 	"compress/gzip"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -65,9 +68,9 @@ func TestEmptyRoots(t *testing.T) {
 
 // TestMainnetPragueBlockHash recomputes the hash of Ethereum mainnet block 24,630,100 (0x177d354,
 // timestamp 0x69b09d6b, after Prague) from its header fields. Source: the eth_getBlockByNumber
-// JSON quoted in the test "test_block" of a public Rust EVM project found with the code search
-// (file id 60287419838; its transactions array was edited to a transaction of another block, so
-// only the header fields, which carry their own hash, are used here). A header encoder that got
+// JSON in the test "test_block" of github.com/sergey-melnychuk/yevm, yevm-core/src/call.rs
+// (commit 9f5f05e9); its transactions array was edited to hold a transaction of another block, so
+// only the header fields, which carry their own hash, are used here. A header encoder that got
 // any field, its order or its RLP wrong would not reproduce the keccak256.
 func TestMainnetPragueBlockHash(t *testing.T) {
 	baseFee := uint256.NewInt(0x246edf3)
@@ -165,5 +168,70 @@ func TestGoerliDenebBlockHash(t *testing.T) {
 	h.WithdrawalsRoot = &wr
 	if h.hash() == p.BlockHash {
 		t.Fatal("hash unchanged with a withdrawal amount changed")
+	}
+}
+
+// TestRequestsHashLayout computes EIP-7685's hash by hand for one deposit and one consolidation:
+// each request type's data is the SSZ of its requests laid out field by field (consensus specs,
+// electra DepositRequest = pubkey 48 | withdrawal_credentials 32 | amount u64le | signature 96 |
+// index u64le; ConsolidationRequest = source_address 20 | source_pubkey 48 | target_pubkey 48),
+// prefixed by the type byte; types without requests (withdrawals here) are left out.
+func TestRequestsHashLayout(t *testing.T) {
+	d := &electra.DepositRequest{
+		Pubkey:                phase0.BLSPubKey{0x11},
+		WithdrawalCredentials: append([]byte{0x01}, make([]byte, 31)...),
+		Amount:                32_000_000_000,
+		Signature:             phase0.BLSSignature{0x22},
+		Index:                 7,
+	}
+	cr := &electra.ConsolidationRequest{SourceAddress: bellatrix.ExecutionAddress{0x33}, SourcePubkey: phase0.BLSPubKey{0x44}, TargetPubkey: phase0.BLSPubKey{0x55}}
+	depositData := []byte{0x00}
+	depositData = append(depositData, d.Pubkey[:]...)
+	depositData = append(depositData, d.WithdrawalCredentials...)
+	depositData = binary.LittleEndian.AppendUint64(depositData, uint64(d.Amount))
+	depositData = append(depositData, d.Signature[:]...)
+	depositData = binary.LittleEndian.AppendUint64(depositData, d.Index)
+	consData := []byte{0x02}
+	consData = append(consData, cr.SourceAddress[:]...)
+	consData = append(consData, cr.SourcePubkey[:]...)
+	consData = append(consData, cr.TargetPubkey[:]...)
+	h1, h2 := sha256.Sum256(depositData), sha256.Sum256(consData)
+	want := sha256.Sum256(append(h1[:], h2[:]...))
+
+	got, err := RequestsHash(&electra.ExecutionRequests{
+		Deposits:       []*electra.DepositRequest{d},
+		Withdrawals:    []*electra.WithdrawalRequest{},
+		Consolidations: []*electra.ConsolidationRequest{cr},
+	})
+	if err != nil || got != want {
+		t.Fatalf("requests hash %x, %v; want %x", got, err, want)
+	}
+	// Bad input is an error, not a panic.
+	if _, err := RequestsHash(&electra.ExecutionRequests{Deposits: []*electra.DepositRequest{{WithdrawalCredentials: []byte{1}}}}); err == nil {
+		t.Error("short withdrawal_credentials accepted")
+	}
+	if _, err := RequestsHash(&electra.ExecutionRequests{Consolidations: []*electra.ConsolidationRequest{nil}}); err == nil {
+		t.Error("nil consolidation accepted")
+	}
+}
+
+func TestBlockHashRefuses(t *testing.T) {
+	if _, err := BlockHash(nil, phase0.Root{}, nil); !errors.Is(err, ErrInvalidPayload) {
+		t.Errorf("nil payload: %v", err)
+	}
+	if _, err := BlockHash(&deneb.ExecutionPayload{}, phase0.Root{}, nil); !errors.Is(err, ErrInvalidPayload) {
+		t.Errorf("no base fee: %v", err)
+	}
+	p := &deneb.ExecutionPayload{BaseFeePerGas: uint256.NewInt(7)}
+	bad := &electra.ExecutionRequests{Withdrawals: []*electra.WithdrawalRequest{nil}}
+	if _, err := BlockHash(p, phase0.Root{}, bad); err == nil {
+		t.Error("nil withdrawal request accepted")
+	}
+	// The parent beacon block root and the requests are part of the hash.
+	h0, _ := BlockHash(p, phase0.Root{}, nil)
+	h1, _ := BlockHash(p, phase0.Root{1}, nil)
+	h2, _ := BlockHash(p, phase0.Root{}, &electra.ExecutionRequests{Withdrawals: []*electra.WithdrawalRequest{{}}})
+	if h0 == h1 || h0 == h2 || h1 == h2 {
+		t.Error("parent beacon root or requests do not change the hash")
 	}
 }

@@ -62,10 +62,11 @@ func encodeNode(entries []trieEntry, depth int) []byte {
 	if len(entries) == 1 {
 		// Leaf: [hex-prefix(rest of key, leaf), value].
 		e := entries[0]
-		var payload []byte
-		payload = rlpAppendString(payload, hexPrefix(e.nibbles[depth:], true))
-		payload = rlpAppendString(payload, e.value)
-		return rlpAppendList(nil, payload)
+		hp := hexPrefix(e.nibbles[depth:], true)
+		n := rlpStringLen(hp) + rlpStringLen(e.value)
+		node := rlpAppendHeader(make([]byte, 0, rlpHeaderLen(n)+n), 0xc0, n)
+		node = rlpAppendString(node, hp)
+		return rlpAppendString(node, e.value)
 	}
 	// The entries are sorted, so the prefix common to all is the one the first and last share.
 	first, last := entries[0].nibbles[depth:], entries[len(entries)-1].nibbles[depth:]
@@ -138,6 +139,14 @@ func hexPrefix(nibbles []byte, leaf bool) []byte {
 		out = append(out, nibbles[i]<<4|nibbles[i+1])
 	}
 	return out
+}
+
+// rlpStringLen is the length of the RLP encoding of the byte string b.
+func rlpStringLen(b []byte) int {
+	if len(b) == 1 && b[0] < 0x80 {
+		return 1
+	}
+	return rlpHeaderLen(len(b)) + len(b)
 }
 
 func toNibbles(key []byte) []byte {
