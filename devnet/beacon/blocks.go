@@ -707,11 +707,17 @@ func (n *Node) checkAndImport(version spec.DataVersion, signed *electra.SignedBe
 	n.log.Info("block imported", "slot", m.Slot, "root", blockRoot, "proposer", m.ProposerIndex, "path", path,
 		"attestations", len(b.Attestations), "exec_block", b.ExecutionPayload.BlockNumber)
 	epochTransition := n.slotEpoch(prevHead.slot) != n.slotEpoch(m.Slot)
+	// Beacon API head event: the block roots at the slot before the previous and the current
+	// epoch's first slots (the attester and proposer duties' dependent roots).
+	prevDep := n.st.genesis.root
+	if e := n.slotEpoch(m.Slot); e > 0 {
+		prevDep = n.dependentRoot(e - 1)
+	}
 	n.events.publish("block", blockEvent{Slot: fmt.Sprint(m.Slot), Block: blockRoot.String()})
 	n.events.publish("head", headEvent{
 		Slot: fmt.Sprint(m.Slot), Block: blockRoot.String(), State: m.StateRoot.String(), EpochTransition: epochTransition,
-		PreviousDutyDependentRoot: n.dependentRoot(n.slotEpoch(m.Slot)).String(),
-		CurrentDutyDependentRoot:  n.dependentRoot(n.slotEpoch(m.Slot) + 1).String(),
+		PreviousDutyDependentRoot: prevDep.String(),
+		CurrentDutyDependentRoot:  n.dependentRoot(n.slotEpoch(m.Slot)).String(),
 	})
 	n.announceAttributes(m.Slot + 1)
 	return nil

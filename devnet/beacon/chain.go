@@ -327,4 +327,14 @@ func (n *Node) prune(e phase0.Epoch) {
 		}
 	}
 	delete(n.st.liveness, old)
+	for s := range n.st.attrsSent {
+		if n.slotEpoch(s) <= old {
+			delete(n.st.attrsSent, s)
+		}
+	}
+	for s := range n.st.proposals {
+		if n.slotEpoch(s) <= old {
+			delete(n.st.proposals, s)
+		}
+	}
 }
