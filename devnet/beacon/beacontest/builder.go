@@ -181,6 +181,7 @@ type Builder struct {
 
 	mu        sync.Mutex
 	mode      BuilderMode
+	delay     time.Duration
 	value     *uint256.Int
 	counts    BuilderCounts
 	regs      map[phase0.BLSPubKey]*apiv1.SignedValidatorRegistration
@@ -240,6 +241,13 @@ func (b *Builder) Pubkey() phase0.BLSPubKey { return b.pubkey }
 func (b *Builder) SetMode(m BuilderMode) {
 	b.mu.Lock()
 	b.mode = m
+	b.mu.Unlock()
+}
+
+// SetDelay makes getHeader answer only after d (or when the caller gives up): a slow builder.
+func (b *Builder) SetDelay(d time.Duration) {
+	b.mu.Lock()
+	b.delay = d
 	b.mu.Unlock()
 }
 
@@ -599,6 +607,17 @@ func (b *Builder) getHeader(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		builderError(w, http.StatusBadRequest, err.Error())
 		return
+	}
+	b.mu.Lock()
+	delay := b.delay
+	b.mu.Unlock()
+	if delay > 0 {
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+		}
 	}
 	bid, err := b.bid(r.Context(), phase0.Slot(slot), phase0.Hash32(ph), phase0.BLSPubKey(pk))
 	b.mu.Lock()
