@@ -558,6 +558,10 @@ func TestBuilderRegistrations(t *testing.T) {
 	if err := bn.submitRegistrations(bn.registration(t, 4, now)); err != nil {
 		t.Fatalf("registration after refusals: %v", err)
 	}
+	// A registration older than the one the node holds is stale.
+	if err := bn.submitRegistrations(bn.registration(t, 4, now.Add(-time.Minute))); err == nil || !strings.Contains(err.Error(), "older than the last one") {
+		t.Fatalf("stale registration: %v, want refused as older than the last one", err)
+	}
 	if c := bn.builder.Counts(); c.Registrations != 2 || c.RegistrationsRefused != 1 {
 		t.Fatalf("builder counts %+v, want 2 registrations and 1 refused", c)
 	}
@@ -640,4 +644,38 @@ func TestBuilderSlow(t *testing.T) {
 		t.Fatalf("builder back to speed: blinded %v, err %v; want a blinded block", blinded, err)
 	}
 	bn.wantBuilderHead(t, 2)
+}
+
+// A blinded block the proposer did not sign never reaches the builder: the node refuses it with
+// the reason, and the builder reveals nothing; the proposer's own signature then goes through.
+func TestBuilderForgedBlindedBlock(t *testing.T) {
+	bn := newBuilderNet(t, 16, nil)
+	bn.registerAll(t)
+	slot := phase0.Slot(1)
+	bn.at(slot, 0.1)
+	p := bn.produce(t, slot, nil)
+	if !p.Blinded {
+		t.Fatal("want a blinded proposal")
+	}
+	root, err := p.ElectraBlinded.HashTreeRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	proposer := p.ElectraBlinded.ProposerIndex
+	submit := func(signer phase0.ValidatorIndex) error {
+		return bn.client.SubmitBlindedProposal(context.Background(), &api.SubmitBlindedProposalOpts{Proposal: &api.VersionedSignedBlindedProposal{
+			Version: spec.DataVersionElectra, Electra: &apiv1electra.SignedBlindedBeaconBlock{Message: p.ElectraBlinded,
+				Signature: bn.sign(t, signer, root, domainProposer, 0)}}})
+	}
+	err = submit((proposer + 1) % 16)
+	if err == nil || !strings.Contains(err.Error(), "invalid signature") {
+		t.Fatalf("blinded block signed by another validator: %v, want refused for its signature", err)
+	}
+	if c := bn.builder.Counts(); c.Payloads != 0 || c.PayloadsRefused != 0 {
+		t.Fatalf("a forged blinded block reached the builder: %+v", c)
+	}
+	if err := submit(proposer); err != nil {
+		t.Fatalf("blinded block signed by its proposer: %v", err)
+	}
+	bn.wantBuilderHead(t, slot)
 }
