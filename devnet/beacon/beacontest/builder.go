@@ -287,7 +287,12 @@ func (b *Builder) BidPayload(slot phase0.Slot) (*deneb.ExecutionPayload, bool) {
 // Connect links the builder to the beacon node at beaconURL: it reads the genesis (the builder
 // domain, the execution genesis, checked against the node's genesis block) and subscribes to the
 // node's payload_attributes events. When it returns nil the subscription is live: every event the
-// node publishes from then on reaches the builder. The subscription lives until ctx ends or Close.
+// node publishes from then on reaches the builder. The subscription lives until ctx ends, Close,
+// or the node ends the stream (the builder does not reconnect: it is meant to outlive no node).
+//
+// It reads the event stream itself rather than through go-eth2-client's Events, which subscribes
+// in the background a second later and cannot say when it is listening: a test would have to
+// sleep, and an event published meanwhile would be lost.
 func (b *Builder) Connect(ctx context.Context, beaconURL string) error {
 	b.mu.Lock()
 	if b.connected || b.closed {
@@ -677,7 +682,7 @@ func (b *Builder) bid(ctx context.Context, slot phase0.Slot, parent phase0.Hash3
 		return nil, err
 	}
 	if mode == BuilderWrongParent {
-		header.ParentHash = phase0.Hash32(keccakLike(parent))
+		header.ParentHash = phase0.Hash32(otherHash(parent))
 	}
 	msg := &builderapielectra.BuilderBid{Header: header, BlobKZGCommitments: []deneb.KZGCommitment{}, ExecutionRequests: requests,
 		Value: value, Pubkey: b.pubkey}
@@ -711,8 +716,8 @@ func (b *Builder) bid(ctx context.Context, slot phase0.Slot, parent phase0.Hash3
 	return &signedBid{version: rec.version, signed: &builderapielectra.SignedBuilderBid{Message: msg, Signature: sig}}, nil
 }
 
-// keccakLike derives a hash that is not parent (for a bid on the wrong parent).
-func keccakLike(parent phase0.Hash32) [32]byte {
+// otherHash derives a hash that is not parent (for a bid on the wrong parent).
+func otherHash(parent phase0.Hash32) [32]byte {
 	out := [32]byte(parent)
 	for i := range out {
 		out[i] ^= 0xff
@@ -918,6 +923,9 @@ func (b *Builder) reveal(r *http.Request) (*revealed, error) {
 	}
 	if done {
 		return nil, fmt.Errorf("the payload of slot %d was already delivered", m.Slot)
+	}
+	if want := strings.ToLower(bid.version.String()); version != want {
+		return nil, fmt.Errorf("Eth-Consensus-Version %s, the bid for slot %d was %s", version, m.Slot, want)
 	}
 	// The proposer's signature (DOMAIN_BEACON_PROPOSER): a payload goes only to a signed block.
 	epoch, err := b.epochOf(r.Context(), m.Slot)
