@@ -720,7 +720,7 @@ func (n *Node) checkAndImport(version spec.DataVersion, signed *electra.SignedBe
 		path = "builder"
 	}
 	n.metrics.blocks.WithLabelValues(path).Inc()
-	n.log.Info("block imported", "slot", m.Slot, "root", blockRoot, "proposer", m.ProposerIndex, "path", path,
+	n.log.Info("block imported", "slot", m.Slot, "root", blockRoot.String(), "proposer", m.ProposerIndex, "path", path,
 		"attestations", len(b.Attestations), "exec_block", b.ExecutionPayload.BlockNumber)
 	epochTransition := n.slotEpoch(prevHead.slot) != n.slotEpoch(m.Slot)
 	// Beacon API head event: the block roots at the slot before the previous and the current

@@ -35,7 +35,7 @@ type builderClient struct {
 func newBuilderClient(url string, timeout time.Duration) (*builderClient, error) {
 	c := &builderClient{url: url, timeout: timeout}
 	svc, err := builderhttp.New(context.Background(),
-		builderhttp.WithAddress(url), builderhttp.WithTimeout(4*time.Second), builderhttp.WithLogLevel(zerolog.Disabled))
+		builderhttp.WithAddress(url), builderhttp.WithTimeout(max(4*time.Second, timeout)), builderhttp.WithLogLevel(zerolog.Disabled))
 	if err != nil {
 		return nil, fmt.Errorf("builder URL %q: %w", url, err)
 	}
