@@ -123,9 +123,13 @@ func CommitteeCountPerSlot(activeCount uint64, p Preset) uint64 {
 // active indices (Shuffle of the active set with Seed(..., DomainBeaconAttester, epoch)): the
 // slice [len*k/count, len*(k+1)/count) with k = (slot % SLOTS_PER_EPOCH)*committeesPerSlot +
 // index and count = committeesPerSlot*SLOTS_PER_EPOCH. It returns a copy, or nil when index is
-// not below committeesPerSlot.
+// not below committeesPerSlot or committeesPerSlot is 0 or above MAX_COMMITTEES_PER_SLOT (which
+// get_committee_count_per_slot never returns).
 func BeaconCommittee(shuffled []uint64, slot, index, committeesPerSlot uint64, p Preset) []uint64 {
-	if committeesPerSlot == 0 || index >= committeesPerSlot || p.SlotsPerEpoch == 0 {
+	if committeesPerSlot == 0 || index >= committeesPerSlot || committeesPerSlot > p.MaxCommitteesPerSlot || p.SlotsPerEpoch == 0 {
+		return nil
+	}
+	if hi, _ := bits.Mul64(committeesPerSlot, p.SlotsPerEpoch); hi != 0 {
 		return nil
 	}
 	k := (slot%p.SlotsPerEpoch)*committeesPerSlot + index

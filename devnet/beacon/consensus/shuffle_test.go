@@ -236,6 +236,18 @@ func TestBeaconCommitteesPartition(t *testing.T) {
 	if !slices.Equal(all, shuffled) {
 		t.Fatal("the epoch's committees do not cover the shuffled list in order")
 	}
+	// Counts no get_committee_count_per_slot gives are refused, not divided by.
+	huge := Minimal
+	huge.MaxCommitteesPerSlot = 1 << 63
+	huge.SlotsPerEpoch = 1 << 62
+	for _, tc := range []struct {
+		p   Preset
+		cps uint64
+	}{{Minimal, Minimal.MaxCommitteesPerSlot + 1}, {huge, 1 << 62}, {Preset{}, 1}} {
+		if c := BeaconCommittee(shuffled, 5, 0, tc.cps, tc.p); c != nil {
+			t.Errorf("%d committees per slot gave committee %v", tc.cps, c)
+		}
+	}
 }
 
 func ExampleShuffle() {
