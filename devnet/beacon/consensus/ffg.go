@@ -100,3 +100,10 @@ func checkpointOf(c *phase0.Checkpoint) Checkpoint {
 	}
 	return Checkpoint{Epoch: uint64(c.Epoch), Root: c.Root}
 }
+
+// AreSlashable reports whether two attestations by one validator are slashable in either order:
+// is_slashable_attestation_data(a, b) or is_slashable_attestation_data(b, a). A node checking a
+// new attestation against an old one does not know which one surrounds the other.
+func AreSlashable(a, b phase0.AttestationData) bool {
+	return IsSlashableAttestationData(a, b) || IsSlashableAttestationData(b, a)
+}

@@ -52,10 +52,13 @@ func ComputeShuffledIndex(index, count uint64, seed [32]byte, rounds uint8) (uin
 }
 
 // Shuffle returns out with out[i] = indices[ComputeShuffledIndex(i, len(indices), seed)],
-// computed for the whole list at once as phase0 compute_shuffled_permutation does: per round one
-// pivot hash and one source hash per 256 positions, shared by every element, so a list of n
-// costs rounds*(1+n/256) hashes instead of 2*rounds*n. An empty list gives an empty list; a list
-// over 2**40 (which no memory holds) gives nil. indices is not modified.
+// computed for the whole list at once as clients do. Each round of compute_shuffled_index is an
+// involution that swaps the pairs {x, (pivot - x) mod n} whose larger member's source bit is
+// set, so applying the rounds to the list in reverse order (round rounds-1 first) gives
+// out[i] = indices[S_{rounds-1}(...S_0(i))]. A round walks the two mirrored ranges [0, pivot]
+// and [pivot+1, n-1] once, n/2 swaps reading the source bits in order, with one pivot hash and
+// one source hash per 256 positions: rounds*(1+n/256) hashes in all. An empty list gives an
+// empty list; a list over 2**40 (which no memory holds) gives nil. indices is not modified.
 func Shuffle(indices []uint64, seed [32]byte, rounds uint8) []uint64 {
 	n := uint64(len(indices))
 	if n == 0 {
@@ -64,17 +67,13 @@ func Shuffle(indices []uint64, seed [32]byte, rounds uint8) []uint64 {
 	if n > maxShuffleCount {
 		return nil
 	}
-	// perm[i] is where position i has moved after the rounds so far; it starts as the identity
-	// and each round applies the same swap-or-not step compute_shuffled_index applies.
-	perm := make([]uint64, n)
-	for i := range perm {
-		perm[i] = uint64(i)
-	}
+	out := make([]uint64, n)
+	copy(out, indices)
 	buckets := (n + 255) / 256
-	sources := make([]byte, buckets*32)
+	sources := make([]byte, buckets*32) // the source bit of position j is sources[j/8] >> (j%8)
 	var buf [37]byte
 	copy(buf[:32], seed[:])
-	for r := 0; r < int(rounds); r++ {
+	for r := int(rounds) - 1; r >= 0; r-- {
 		buf[32] = byte(r)
 		h := sha256.Sum256(buf[:33])
 		pivot := binary.LittleEndian.Uint64(h[:8]) % n
@@ -83,20 +82,19 @@ func Shuffle(indices []uint64, seed [32]byte, rounds uint8) []uint64 {
 			s := sha256.Sum256(buf[:37])
 			copy(sources[b*32:], s[:])
 		}
-		for i, idx := range perm {
-			flip := pivot + n - idx
-			if flip >= n {
-				flip -= n
-			}
-			position := max(idx, flip)
-			if sources[position>>3]>>(position&7)&1 == 1 {
-				perm[i] = flip
+		// Pairs (i, pivot-i) inside [0, pivot]; the larger member j decides. A middle element
+		// pairs with itself and stays.
+		for i, j := uint64(0), pivot; i < j; i, j = i+1, j-1 {
+			if sources[j>>3]>>(j&7)&1 == 1 {
+				out[i], out[j] = out[j], out[i]
 			}
 		}
-	}
-	out := perm // reuse: out[i] = indices[perm[i]]
-	for i, p := range perm {
-		out[i] = indices[p]
+		// Pairs (i, pivot+n-i) inside [pivot+1, n-1].
+		for i, j := pivot+1, n-1; i < j; i, j = i+1, j-1 {
+			if sources[j>>3]>>(j&7)&1 == 1 {
+				out[i], out[j] = out[j], out[i]
+			}
+		}
 	}
 	return out
 }
@@ -125,9 +123,13 @@ func CommitteeCountPerSlot(activeCount uint64, p Preset) uint64 {
 // active indices (Shuffle of the active set with Seed(..., DomainBeaconAttester, epoch)): the
 // slice [len*k/count, len*(k+1)/count) with k = (slot % SLOTS_PER_EPOCH)*committeesPerSlot +
 // index and count = committeesPerSlot*SLOTS_PER_EPOCH. It returns a copy, or nil when index is
-// not below committeesPerSlot.
+// not below committeesPerSlot or committeesPerSlot is 0 or above MAX_COMMITTEES_PER_SLOT (which
+// get_committee_count_per_slot never returns).
 func BeaconCommittee(shuffled []uint64, slot, index, committeesPerSlot uint64, p Preset) []uint64 {
-	if committeesPerSlot == 0 || index >= committeesPerSlot || p.SlotsPerEpoch == 0 {
+	if committeesPerSlot == 0 || index >= committeesPerSlot || committeesPerSlot > p.MaxCommitteesPerSlot || p.SlotsPerEpoch == 0 {
+		return nil
+	}
+	if hi, _ := bits.Mul64(committeesPerSlot, p.SlotsPerEpoch); hi != 0 {
 		return nil
 	}
 	k := (slot%p.SlotsPerEpoch)*committeesPerSlot + index
