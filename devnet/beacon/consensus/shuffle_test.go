@@ -2,9 +2,11 @@ package consensus
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -23,23 +25,30 @@ type shuffleCase struct {
 	mapping []uint64
 }
 
-// loadShuffleCases reads testdata/shuffling/<preset>. The files are the consensus-spec-tests
-// vectors (see testdata/README.md for where they come from and how they were checked); their
-// format is three YAML keys, parsed here without a YAML library.
+// loadShuffleCases reads testdata/shuffling/<preset>.yaml.gz: the consensus-spec-tests cases
+// (see testdata/README.md for where they come from and how they were checked), each case's
+// mapping.yaml after a "# case: <name>" line, gzipped into one file per preset. The format is
+// three YAML keys, parsed here without a YAML library.
 func loadShuffleCases(t *testing.T, preset string) []shuffleCase {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join("testdata", "shuffling", preset, "*", "mapping.yaml"))
+	f, err := os.Open(filepath.Join("testdata", "shuffling", preset+".yaml.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := io.ReadAll(zr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var cases []shuffleCase
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c := shuffleCase{name: filepath.Base(filepath.Dir(f))}
-		text := string(raw)
+	for _, text := range strings.Split(string(all), "# case: ")[1:] {
+		name, _, _ := strings.Cut(text, "\n")
+		c := shuffleCase{name: name}
+		f := preset + "/" + name
 		seedAt := strings.Index(text, "seed: '0x")
 		countAt := strings.Index(text, "count: ")
 		mapAt := strings.Index(text, "mapping: [")
