@@ -208,7 +208,7 @@ func BenchmarkVerify(b *testing.B) {
 		})
 	}
 	perProof("gnark-one", func(c *Claim) error { return vk.VerifyGnark(&c.Proof, &c.Statement) })
-	perProof("zkv-one", func(c *Claim) error { return vk.Verify(&c.Proof, &c.Statement) })
+	perProof("zkv-one", func(c *Claim) error { return vk.VerifyPairing(&c.Proof, &c.Statement) })
 	encoded := make([][ProofSize]byte, len(claims))
 	for i := range claims {
 		encoded[i] = claims[i].Proof.Bytes()
@@ -225,7 +225,7 @@ func BenchmarkVerify(b *testing.B) {
 	b.Run("batch-1024", func(b *testing.B) {
 		m := startMeter()
 		for i := 0; i < b.N; i++ {
-			if err := vk.BatchVerify(big); err != nil {
+			if err := vk.BatchVerifyPairing(big); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -18,14 +18,14 @@ import (
 var DomainTypeRegistration = [4]byte{'z', 'k', 'v', 0x01}
 
 // ComputeDomain returns the registration signing domain of a network, as the consensus specs'
-// compute_domain(DomainTypeRegistration, genesis_fork_version, genesis_validators_root = 0):
-// the domain type followed by the first 28 bytes of
-// hash_tree_root(ForkData(genesis_fork_version, 0x00…00)). Like the builder API's domain, it
-// uses the genesis fork version, so registrations survive forks.
-func ComputeDomain(genesisForkVersion [4]byte) [32]byte {
-	var chunks [64]byte // ForkData: current_version (Bytes4, padded to a chunk) | genesis_validators_root
-	copy(chunks[:4], genesisForkVersion[:])
-	forkDataRoot := sha256.Sum256(chunks[:])
+// compute_domain(DomainTypeRegistration, genesis_fork_version, genesis_validators_root):
+// the domain type followed by the first 28 bytes of hash_tree_root(ForkData(
+// genesis_fork_version, genesis_validators_root)). It uses the genesis fork version, so
+// registrations survive forks, and the genesis validators root, so that a registration for
+// one network does not register on another that shares its fork version (every network that
+// starts from 0x00000000). With a zero root it is the builder API's form of the domain.
+func ComputeDomain(n prover.Network) [32]byte {
+	forkDataRoot := n.ForkDataRoot()
 	var d [32]byte
 	copy(d[:4], DomainTypeRegistration[:])
 	copy(d[4:], forkDataRoot[:28])
@@ -54,7 +54,7 @@ const RegistrationSize = bls.PublicKeyLength + fr.Bytes + 8 + 8 + bls.SignatureL
 //	    timestamp: uint64
 //	}
 //
-// and domain = ComputeDomain(genesis fork version).
+// and domain = ComputeDomain(network).
 type Registration struct {
 	Pubkey    [bls.PublicKeyLength]byte
 	Identity  fr.Element

@@ -19,7 +19,12 @@ import (
 	"github.com/zkvlabs/zkv/prover"
 )
 
-var testDomain = ComputeDomain([4]byte{0x10, 0x00, 0x00, 0x38})
+// testNetwork has a zero genesis validators root, so testDomain is the domain of before the
+// root was part of it and the known answers below stayed.
+var (
+	testNetwork = prover.Network{GenesisForkVersion: [4]byte{0x10, 0x00, 0x00, 0x38}}
+	testDomain  = ComputeDomain(testNetwork)
+)
 
 func testKey(t testing.TB, i int) *bls.SecretKey {
 	t.Helper()
@@ -35,7 +40,7 @@ func testKey(t testing.TB, i int) *bls.SecretKey {
 func TestComputeDomainMatchesBuilderDomain(t *testing.T) {
 	// The builder API's mainnet domain: compute_domain(0x00000001, 0x00000000, zero root), a
 	// value every mev-boost relay uses; ComputeDomain differs only in the domain type.
-	got := ComputeDomain([4]byte{})
+	got := ComputeDomain(prover.Network{})
 	want, _ := hex.DecodeString("00000001f5a5fd42d16a20302798ef6ed309979b43003d2320d9f0e8ea9831a9")
 	if string(got[4:]) != string(want[4:]) || string(got[:4]) != string(DomainTypeRegistration[:]) {
 		t.Fatalf("ComputeDomain = %x, want type %x then %x", got, DomainTypeRegistration, want[4:])
@@ -96,8 +101,14 @@ func TestRegistration(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	if err := reg.Verify(ComputeDomain([4]byte{1})); !errors.Is(err, ErrBadSignature) {
+	if err := reg.Verify(ComputeDomain(prover.Network{GenesisForkVersion: [4]byte{1}})); !errors.Is(err, ErrBadSignature) {
 		t.Errorf("other network's domain: %v", err)
+	}
+	// Issue 13, finding 4: one fork version, another genesis validators root.
+	sibling := testNetwork
+	sibling.GenesisValidatorsRoot[0] = 1
+	if err := reg.Verify(ComputeDomain(sibling)); !errors.Is(err, ErrBadSignature) {
+		t.Errorf("the domain of a network with the same fork version: %v", err)
 	}
 	if _, err := RegistrationFromBytes(b[:10]); !errors.Is(err, ErrMalformed) {
 		t.Errorf("short encoding: %v", err)
@@ -136,7 +147,7 @@ func expectedRoot(leaves []fr.Element) fr.Element {
 }
 
 func TestRegistryLifecycle(t *testing.T) {
-	r, err := Open(NewMemStore(), Config{Depth: 4, Domain: testDomain})
+	r, err := Open(NewMemStore(), Config{Depth: 4, Network: testNetwork})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,9 +201,14 @@ func TestRegistryLifecycle(t *testing.T) {
 	if want := expectedRoot(leaves); !s2.Root.Equal(&want) || r.Len() != 7 {
 		t.Fatal("root after an update and an insert differs from the hand-built tree")
 	}
-	for epoch, want := range map[uint64]fr.Element{10: s1.Root, 11: s1.Root, 12: s2.Root, 99: s2.Root} {
+	for epoch, want := range map[uint64]fr.Element{10: s1.Root, 11: s1.Root, 12: s2.Root} {
 		if got, err := r.Root(epoch); err != nil || !got.Equal(&want) {
 			t.Errorf("Root(%d) wrong: %v", epoch, err)
+		}
+	}
+	for _, epoch := range []uint64{9, 13, 99} {
+		if _, err := r.Root(epoch); !errors.Is(err, ErrNoRoot) {
+			t.Errorf("Root(%d) of an epoch no seal covers: %v", epoch, err)
 		}
 	}
 	byID, err := r.ByIdentity(upd.Identity)
@@ -231,7 +247,7 @@ func leavesIdentity(t *testing.T, r *Registry, i int) fr.Element {
 
 func TestRegistryFullAndAdmit(t *testing.T) {
 	admitted := 0
-	r, err := Open(NewMemStore(), Config{Depth: 2, Domain: testDomain, Admit: func(reg *Registration) error {
+	r, err := Open(NewMemStore(), Config{Depth: 2, Network: testNetwork, Admit: func(reg *Registration) error {
 		if reg.Weight == 0 {
 			return errors.New("not an active validator")
 		}
@@ -266,7 +282,7 @@ func TestRegistryFullAndAdmit(t *testing.T) {
 
 func TestRegistryPersistence(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "registry.log")
-	cfg := Config{Depth: 4, Domain: testDomain}
+	cfg := Config{Depth: 4, Network: testNetwork}
 	st, err := OpenFileStore(path)
 	if err != nil {
 		t.Fatal(err)
@@ -328,7 +344,7 @@ func TestRegistryPersistence(t *testing.T) {
 	st2.Close()
 
 	st3 := mustReopen(t, path)
-	if _, err := Open(st3, Config{Depth: 6, Domain: testDomain}); !errors.Is(err, ErrStoreInconsistent) {
+	if _, err := Open(st3, Config{Depth: 6, Network: testNetwork}); !errors.Is(err, ErrStoreInconsistent) {
 		t.Fatalf("opening with another depth: %v", err)
 	}
 	st3.Close()
@@ -360,7 +376,7 @@ func mustReopen(t *testing.T, path string) *FileStore {
 // is refused rather than logged again, before and after a reopen.
 func TestRegistrationReplay(t *testing.T) {
 	st := NewMemStore()
-	cfg := Config{Depth: 4, Domain: testDomain}
+	cfg := Config{Depth: 4, Network: testNetwork}
 	r, err := Open(st, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -414,7 +430,7 @@ func TestRegistrationReplay(t *testing.T) {
 // A log whose timestamps do not increase per key was not written by Register.
 func TestOpenRefusesLogOutOfOrder(t *testing.T) {
 	st := NewMemStore()
-	if _, err := Open(st, Config{Depth: 4, Domain: testDomain}); err != nil {
+	if _, err := Open(st, Config{Depth: 4, Network: testNetwork}); err != nil {
 		t.Fatal(err)
 	}
 	for i, ts := range []uint64{20, 10} {
@@ -422,7 +438,7 @@ func TestOpenRefusesLogOutOfOrder(t *testing.T) {
 		b := reg.Bytes()
 		st.Set(seqKey(prefixLog, uint64(i)), b[:])
 	}
-	if _, err := Open(st, Config{Depth: 4, Domain: testDomain}); !errors.Is(err, ErrStoreInconsistent) {
+	if _, err := Open(st, Config{Depth: 4, Network: testNetwork}); !errors.Is(err, ErrStoreInconsistent) {
 		t.Fatalf("open = %v, want ErrStoreInconsistent", err)
 	}
 }
@@ -445,7 +461,7 @@ func TestAccessorsAfterFailedSeal(t *testing.T) {
 	for _, first := range []bool{true, false} {
 		t.Run(fmt.Sprintf("first seal %v", first), func(t *testing.T) {
 			mem := NewMemStore()
-			r, err := Open(mem, Config{Depth: 4, Domain: testDomain})
+			r, err := Open(mem, Config{Depth: 4, Network: testNetwork})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -498,11 +514,11 @@ func TestOpenMalformedStore(t *testing.T) {
 	for name, spoil := range cases {
 		t.Run(name, func(t *testing.T) {
 			st := NewMemStore()
-			if _, err := Open(st, Config{Depth: 4, Domain: testDomain}); err != nil {
+			if _, err := Open(st, Config{Depth: 4, Network: testNetwork}); err != nil {
 				t.Fatal(err)
 			}
 			spoil(st)
-			if _, err := Open(st, Config{Depth: 4, Domain: testDomain}); !errors.Is(err, ErrStoreInconsistent) {
+			if _, err := Open(st, Config{Depth: 4, Network: testNetwork}); !errors.Is(err, ErrStoreInconsistent) {
 				t.Fatalf("open = %v, want ErrStoreInconsistent", err)
 			}
 		})
@@ -513,7 +529,7 @@ func TestOpenMalformedStore(t *testing.T) {
 // would block the key's next registrations until then. Within the allowance it is accepted.
 func TestRegistrationFromTheFuture(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
-	r, err := Open(NewMemStore(), Config{Depth: 4, Domain: testDomain, Now: func() time.Time { return now }})
+	r, err := Open(NewMemStore(), Config{Depth: 4, Network: testNetwork, Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
