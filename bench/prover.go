@@ -29,7 +29,11 @@ func newAttesters(depth, n int) (*attesters, error) {
 	}
 	network := prover.Network{GenesisForkVersion: [4]byte{0x10, 0x00, 0x00, 0x38}} // any fixed network
 	domain := registry.ComputeDomain(network)
-	reg, err := registry.Open(registry.NewMemStore(), registry.Config{Depth: depth, Network: network})
+	ik, err := prover.LoadIdentityKeys("", false)
+	if err != nil {
+		return nil, err
+	}
+	reg, err := registry.Open(registry.NewMemStore(), registry.Config{Depth: depth, Network: network, IdentityKey: ik.VerifyingKey()})
 	if err != nil {
 		return nil, err
 	}
@@ -39,7 +43,11 @@ func newAttesters(depth, n int) (*attesters, error) {
 		if sks[i], err = bls.GenerateSecretKey(); err != nil {
 			return nil, err
 		}
-		if err := reg.Register(registry.Sign(sks[i], weight, domain)); err != nil {
+		r, err := registry.Sign(ik, sks[i], weight, domain)
+		if err != nil {
+			return nil, err
+		}
+		if err := reg.Register(r); err != nil {
 			return nil, err
 		}
 	}

@@ -103,9 +103,10 @@ func noArgs(fs *flag.FlagSet, name string, stderr io.Writer) error {
 
 func runProverSetup(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("prover setup", "prover setup [--depth N] [--cache-dir DIR]", `
-Compiles the circuit for a registry depth and makes its Groth16 keys: from the cache when a
-valid cache file exists, otherwise by a single-party setup (DEVNET ONLY: whoever runs it can
-forge proofs) whose result is cached. Cache files are named by gnark version, circuit hash,
+Compiles the circuit for a registry depth and makes its Groth16 keys, and those of the
+identity proof that registrations carry: from the cache when a valid cache file exists,
+otherwise by a single-party setup (DEVNET ONLY: whoever runs it can forge proofs) whose
+result is cached. Cache files are named by gnark version, circuit hash,
 depth and architecture and carry a checksum; a damaged file is reported and regenerated.`, stderr)
 	kf := addKeyFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -120,6 +121,13 @@ depth and architecture and carry a checksum; a damaged file is reported and rege
 	}
 	h := keys.CircuitHash()
 	fmt.Fprintf(stdout, "circuit hash: %x\n", h)
+	// Registrations carry a proof of knowledge of the identity's secret, with keys of their own.
+	start := time.Now()
+	ik, err := prover.LoadIdentityKeys(*kf.cacheDir, false)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "identity proof keys: %d constraints, ready in %v (devnet only as well)\n", ik.Constraints(), time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
@@ -169,8 +177,9 @@ func addRegistryFlags(fs *flag.FlagSet) registryFlags {
 
 func (f registryFlags) given() bool { return *f.path != "" || *f.dbDir != "" }
 
-// open returns the registry and what to close when done with it.
-func (f registryFlags) open() (*registry.Registry, io.Closer, error) {
+// open returns the registry and what to close when done with it. A registry opened without
+// an identity key (nil) takes no registrations.
+func (f registryFlags) open(ik *prover.IdentityVerifyingKey) (*registry.Registry, io.Closer, error) {
 	if *f.path != "" && *f.dbDir != "" {
 		return nil, nil, fmt.Errorf("give --registry or --db, not both")
 	}
@@ -198,7 +207,7 @@ func (f registryFlags) open() (*registry.Registry, io.Closer, error) {
 		}
 		st, closer = fst, fst
 	}
-	r, err := registry.Open(st, registry.Config{Depth: *f.depth, Network: network})
+	r, err := registry.Open(st, registry.Config{Depth: *f.depth, Network: network, IdentityKey: ik})
 	if err != nil {
 		closer.Close()
 		return nil, nil, err
@@ -222,11 +231,13 @@ func readBLSSecret(path string) (*bls.SecretKey, error) {
 }
 
 func runProverRegister(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("prover register", "prover register (--registry FILE | --db DIR) --bls-secret-file FILE --weight GWEI [--timestamp UNIX]", `
+	fs := newFlagSet("prover register", "prover register (--registry FILE | --db DIR) --bls-secret-file FILE --weight GWEI [--timestamp UNIX] [--cache-dir DIR]", `
 Signs the registration of the validator whose BLS secret key (32 bytes of hex) is in
 --bls-secret-file: its public key, its identity commitment (derived from the BLS key), its
 weight and the time of signing, under the zkv registration domain of the network (its
-genesis fork version and genesis validators root). The registry checks the signature and
+genesis fork version and genesis validators root), with a proof of knowledge of the
+identity's secret bound to the key and the network (keys from 'zkv prover setup' in
+--cache-dir). The registry checks the signature and the proof and
 queues the registration; 'zkv prover seal' puts it in the tree. A key's identity is fixed by
 its first registration; later ones change its weight only, and need a later timestamp than
 the key's last registration: an old registration cannot be replayed, and the same one is not
@@ -235,6 +246,7 @@ taken twice.`, stderr)
 	secretFile := fs.String("bls-secret-file", "", "file holding the validator's BLS secret key as hex")
 	weight := fs.Uint64("weight", 32_000_000_000, "weight: the effective balance in gwei")
 	timestamp := fs.Uint64("timestamp", 0, "the registration's time in Unix seconds (0: now)")
+	cacheDir := fs.String("cache-dir", defaultKeyCacheDir(), "directory of the key cache, holding the identity proof keys of 'zkv prover setup'")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -248,12 +260,22 @@ taken twice.`, stderr)
 	if err != nil {
 		return err
 	}
-	r, st, err := rf.open()
+	ik, err := prover.LoadIdentityKeys(*cacheDir, true)
+	if errors.Is(err, prover.ErrNoKeys) {
+		return fmt.Errorf("%w\nrun 'zkv prover setup --cache-dir %s' first (or copy the keys of the network's setup there)", err, *cacheDir)
+	}
+	if err != nil {
+		return err
+	}
+	r, st, err := rf.open(ik.VerifyingKey())
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	reg := registry.SignAt(sk, *weight, *timestamp, r.Domain())
+	reg, err := registry.SignAt(ik, sk, *weight, *timestamp, r.Domain())
+	if err != nil {
+		return err
+	}
 	if err := r.Register(reg); err != nil {
 		return err
 	}
@@ -276,7 +298,7 @@ answers no root for an epoch after the last sealed one, since its root could sti
 	if err := noArgs(fs, "seal", stderr); err != nil {
 		return err
 	}
-	r, st, err := rf.open()
+	r, st, err := rf.open(nil)
 	if err != nil {
 		return err
 	}
@@ -341,7 +363,7 @@ sealed; the network from the registry's flags).`, stderr)
 		if err != nil {
 			return fmt.Errorf("--signing-root: %w", err)
 		}
-		r, st, err := rf.open()
+		r, st, err := rf.open(nil)
 		if err != nil {
 			return err
 		}
@@ -507,7 +529,7 @@ own passes. Exits 1 if any proof is invalid.`, stderr)
 			reasons[i] = prover.ErrInvalidProof
 		}
 	} else {
-		r, st, err := rf.open()
+		r, st, err := rf.open(nil)
 		if err != nil {
 			return err
 		}

@@ -30,7 +30,7 @@ func TestProverCLIEndToEnd(t *testing.T) {
 
 	secretFiles := writeBLSSecrets(t, dir, 2)
 	for _, f := range secretFiles {
-		zkv(0, append([]string{"prover", "register", "--registry", reg, "--bls-secret-file", f}, depth...)...)
+		zkv(0, append([]string{"prover", "register", "--registry", reg, "--bls-secret-file", f, "--cache-dir", cache}, depth...)...)
 	}
 	zkv(0, append([]string{"prover", "seal", "--registry", reg, "--epoch", "7"}, depth...)...)
 
@@ -104,9 +104,9 @@ func TestProverVerifyOutsider(t *testing.T) {
 	}
 	zkv(0, "prover", "setup", "--cache-dir", cache)
 	secrets := writeBLSSecrets(t, dir, 2)
-	zkv(0, "prover", "register", "--registry", reg, "--bls-secret-file", secrets[0])
+	zkv(0, "prover", "register", "--registry", reg, "--bls-secret-file", secrets[0], "--cache-dir", cache)
 	zkv(0, "prover", "seal", "--registry", reg, "--epoch", "5")
-	zkv(0, "prover", "register", "--registry", own, "--bls-secret-file", secrets[1], "--weight", "18446744073709551615")
+	zkv(0, "prover", "register", "--registry", own, "--bls-secret-file", secrets[1], "--weight", "18446744073709551615", "--cache-dir", cache)
 	zkv(0, "prover", "seal", "--registry", own, "--epoch", "5")
 	proof := filepath.Join(dir, "p.json")
 	zkv(0, "prover", "prove", "--registry", own, "--bls-secret-file", secrets[1], "--epoch", "5",
@@ -134,9 +134,15 @@ func TestProverRegistryInDatabase(t *testing.T) {
 		return runZKV(t, wantCode, append(args, depth...)...)
 	}
 	secretFiles := writeBLSSecrets(t, dir, 3)
+	// Registering before any setup is refused: the identity proof needs its keys.
+	if out := zkv(1, "prover", "register", "--db", dbDir, "--bls-secret-file", secretFiles[0], "--cache-dir", cache); !strings.Contains(out, "zkv prover setup") {
+		t.Fatalf("register without keys does not say to run setup:\n%s", out)
+	}
+	idOnly := filepath.Join(dir, "id-keys")
+	zkv(0, "prover", "setup", "--cache-dir", idOnly)
 	for _, f := range secretFiles {
-		zkv(0, "prover", "register", "--db", dbDir, "--bls-secret-file", f)
-		zkv(0, "prover", "register", "--registry", file, "--bls-secret-file", f)
+		zkv(0, "prover", "register", "--db", dbDir, "--bls-secret-file", f, "--cache-dir", idOnly)
+		zkv(0, "prover", "register", "--registry", file, "--bls-secret-file", f, "--cache-dir", idOnly)
 	}
 	inDB := zkv(0, "prover", "seal", "--db", dbDir, "--epoch", "3")
 	inFile := zkv(0, "prover", "seal", "--registry", file, "--epoch", "3")
@@ -167,12 +173,13 @@ func TestProverRegistryInDatabase(t *testing.T) {
 // is refused with a reason, and a newer one replaces it.
 func TestProverRegisterTimestamp(t *testing.T) {
 	dir := t.TempDir()
-	reg := filepath.Join(dir, "registry.bin")
+	reg, cache := filepath.Join(dir, "registry.bin"), filepath.Join(dir, "keys")
 	secret := writeBLSSecrets(t, dir, 1)[0]
+	runZKV(t, 0, "prover", "setup", "--depth", "4", "--cache-dir", cache)
 	register := func(code int, ts, weight string) string {
 		t.Helper()
 		return runZKV(t, code, "prover", "register", "--registry", reg, "--bls-secret-file", secret,
-			"--depth", "4", "--timestamp", ts, "--weight", weight)
+			"--depth", "4", "--timestamp", ts, "--weight", weight, "--cache-dir", cache)
 	}
 	register(0, "1000", "32000000000")
 	for _, ts := range []string{"1000", "999"} {

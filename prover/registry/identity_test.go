@@ -12,10 +12,16 @@ import (
 	"github.com/zkvlabs/zkv/prover"
 )
 
-// signWithIdentity signs a registration of sk that carries any identity commitment, as a
-// validator rotating (or squatting) an identity would.
-func signWithIdentity(sk *bls.SecretKey, id fr.Element, weight, timestamp uint64) Registration {
-	r := Registration{Pubkey: sk.PublicKey().Bytes(), Identity: id, Weight: weight, Timestamp: timestamp}
+// signWithSecret signs a registration of sk for the identity of any secret it knows, with a
+// valid identity proof, as a validator rotating its identity would.
+func signWithSecret(t testing.TB, sk *bls.SecretKey, secret fr.Element, weight, timestamp uint64) Registration {
+	t.Helper()
+	r := Registration{Pubkey: sk.PublicKey().Bytes(), Identity: prover.IdentityCommitment(secret), Weight: weight, Timestamp: timestamp}
+	proof, err := testIdentityKeys(t).ProveIdentity(secret, prover.IdentityBinding(testDomain, r.Pubkey[:]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.IdentityProof = proof.Bytes()
 	root := r.SigningRoot(testDomain)
 	r.Signature = sk.Sign(root[:]).Bytes()
 	return r
@@ -27,13 +33,13 @@ func signWithIdentity(sk *bls.SecretKey, id fr.Element, weight, timestamp uint64
 // is now refused: Root of an unsealed epoch, a second identity for a key, a second seal of
 // an epoch Root has answered for.
 func TestKeyCannotEscapeItsNullifier(t *testing.T) {
-	r, err := Open(NewMemStore(), Config{Depth: 4, Network: testNetwork})
+	r, err := Open(NewMemStore(), Config{Depth: 4, Network: testNetwork, IdentityKey: testIdentityKey(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sk := testKey(t, 1)
 	now := uint64(time.Now().Unix())
-	if err := r.Register(SignAt(sk, 32, now-10, testDomain)); err != nil {
+	if err := r.Register(mustSignAt(t, sk, 32, now-10, testDomain)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := r.Seal(10); err != nil {
@@ -44,12 +50,12 @@ func TestKeyCannotEscapeItsNullifier(t *testing.T) {
 	}
 	var s2 fr.Element
 	s2.SetUint64(42)
-	rotate := signWithIdentity(sk, prover.IdentityCommitment(s2), 32, now-5)
+	rotate := signWithSecret(t, sk, s2, 32, now-5)
 	if err := r.Register(rotate); !errors.Is(err, ErrIdentityChange) {
 		t.Fatalf("a key re-registered with another identity: %v", err)
 	}
 	// A weight change is still a registration.
-	if err := r.Register(SignAt(sk, 64, now-4, testDomain)); err != nil {
+	if err := r.Register(mustSignAt(t, sk, 64, now-4, testDomain)); err != nil {
 		t.Fatal(err)
 	}
 	s11, err := r.Seal(11)
@@ -68,25 +74,25 @@ func TestKeyCannotEscapeItsNullifier(t *testing.T) {
 	// The rule holds for queued registrations too, and after a reopen of a log that breaks
 	// it (written by an older zkv).
 	sk2 := testKey(t, 2)
-	if err := r.Register(SignAt(sk2, 1, now-3, testDomain)); err != nil {
+	if err := r.Register(mustSignAt(t, sk2, 1, now-3, testDomain)); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Register(signWithIdentity(sk2, prover.IdentityCommitment(s2), 1, now-2)); !errors.Is(err, ErrIdentityChange) {
+	if err := r.Register(signWithSecret(t, sk2, s2, 1, now-2)); !errors.Is(err, ErrIdentityChange) {
 		t.Fatalf("a queued key re-registered with another identity: %v", err)
 	}
 	st := NewMemStore()
-	old, err := Open(st, Config{Depth: 4, Network: testNetwork})
+	old, err := Open(st, Config{Depth: 4, Network: testNetwork, IdentityKey: testIdentityKey(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := old.Register(SignAt(sk, 1, now-9, testDomain)); err != nil {
+	if err := old.Register(mustSignAt(t, sk, 1, now-9, testDomain)); err != nil {
 		t.Fatal(err)
 	}
 	b := rotate.Bytes()
 	if err := st.Set(seqKey(prefixLog, 1), b[:]); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(st, Config{Depth: 4, Network: testNetwork}); !errors.Is(err, ErrStoreInconsistent) || !errors.Is(err, ErrIdentityChange) {
+	if _, err := Open(st, Config{Depth: 4, Network: testNetwork, IdentityKey: testIdentityKey(t)}); !errors.Is(err, ErrStoreInconsistent) || !errors.Is(err, ErrIdentityChange) {
 		t.Fatalf("a log with an identity change: %v", err)
 	}
 }
@@ -94,13 +100,13 @@ func TestKeyCannotEscapeItsNullifier(t *testing.T) {
 // TestIdentityNeverReleased is finding 2 of issue 13: an identity, once registered, belongs
 // to its key for the registry's whole history, so evidence that names it names that key.
 func TestIdentityNeverReleased(t *testing.T) {
-	r, err := Open(NewMemStore(), Config{Depth: 4, Network: testNetwork})
+	r, err := Open(NewMemStore(), Config{Depth: 4, Network: testNetwork, IdentityKey: testIdentityKey(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	a, b := testKey(t, 1), testKey(t, 2)
 	now := uint64(time.Now().Unix())
-	regA := SignAt(a, 32, now-10, testDomain)
+	regA := mustSignAt(t, a, 32, now-10, testDomain)
 	if err := r.Register(regA); err != nil {
 		t.Fatal(err)
 	}
@@ -110,10 +116,11 @@ func TestIdentityNeverReleased(t *testing.T) {
 	// A tries to move to another identity (refused), and B to take A's.
 	var other fr.Element
 	other.SetUint64(7)
-	if err := r.Register(signWithIdentity(a, prover.IdentityCommitment(other), 32, now-9)); !errors.Is(err, ErrIdentityChange) {
+	if err := r.Register(signWithSecret(t, a, other, 32, now-9)); !errors.Is(err, ErrIdentityChange) {
 		t.Fatalf("rotation: %v", err)
 	}
-	if err := r.Register(signWithIdentity(b, regA.Identity, 32, now-8)); !errors.Is(err, ErrDuplicate) {
+	// B knows A's secret (a colluder, or A itself moving keys): still not B's identity.
+	if err := r.Register(signWithSecret(t, b, prover.SecretFromBLS(a), 32, now-8)); !errors.Is(err, ErrDuplicate) {
 		t.Fatalf("another key registering a held identity: %v", err)
 	}
 	if _, err := r.Seal(2); err != nil {
@@ -138,14 +145,14 @@ func TestRevoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := NewMemStore()
-	cfg := Config{Depth: 4, Network: testNetwork}
+	cfg := Config{Depth: 4, Network: testNetwork, IdentityKey: testIdentityKey(t)}
 	r, err := Open(st, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	now := uint64(time.Now().Unix())
 	for i := 0; i < 4; i++ {
-		if err := r.Register(SignAt(testKey(t, i), 32_000_000_000, now-100, testDomain)); err != nil {
+		if err := r.Register(mustSignAt(t, testKey(t, i), 32_000_000_000, now-100, testDomain)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -193,7 +200,7 @@ func TestRevoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < 4; i++ {
-		if err := r2.Register(SignAt(testKey(t, i), 32_000_000_000, now-100, ComputeDomain(sibling.Network))); err != nil {
+		if err := r2.Register(mustSignAt(t, testKey(t, i), 32_000_000_000, now-100, ComputeDomain(sibling.Network))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -214,7 +221,7 @@ func TestRevoke(t *testing.T) {
 	if _, err := r.Revoke(keys.VerifyingKey(), ev); !errors.Is(err, ErrRevoked) {
 		t.Fatalf("revoked twice: %v", err)
 	}
-	if err := r.Register(SignAt(sk, 1, now-50, testDomain)); !errors.Is(err, ErrRevoked) {
+	if err := r.Register(mustSignAt(t, sk, 1, now-50, testDomain)); !errors.Is(err, ErrRevoked) {
 		t.Fatalf("a revoked key registered again: %v", err)
 	}
 	s101, err := r.Seal(101)
@@ -249,7 +256,41 @@ func TestRevoke(t *testing.T) {
 	if _, err := re.Member(sk.PublicKey().Bytes()); !errors.Is(err, ErrRevoked) {
 		t.Fatalf("Member of a revoked key after a reopen: %v", err)
 	}
-	if err := re.Register(SignAt(sk, 1, now-40, testDomain)); !errors.Is(err, ErrRevoked) {
+	if err := re.Register(mustSignAt(t, sk, 1, now-40, testDomain)); !errors.Is(err, ErrRevoked) {
 		t.Fatalf("a revoked key registered again after a reopen: %v", err)
+	}
+}
+
+// TestIdentitySquatting is finding 3 of issue 13: an identity commitment depends on the BLS
+// key alone and is public on every network where the validator registered. A squatter that
+// copies it (with the victim's identity proof, from this network or another) is refused, and
+// the victim registers.
+func TestIdentitySquatting(t *testing.T) {
+	r, err := Open(NewMemStore(), Config{Depth: 4, Network: testNetwork, IdentityKey: testIdentityKey(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	victim, squatter := testKey(t, 5), testKey(t, 6)
+	now := uint64(time.Now().Unix())
+	elsewhere := testNetwork
+	elsewhere.GenesisValidatorsRoot[5] = 9
+	for name, seen := range map[string]Registration{
+		"this network":    mustSignAt(t, victim, 32, now-10, testDomain),
+		"another network": mustSignAt(t, victim, 32, now-10, ComputeDomain(elsewhere)),
+	} {
+		squat := Registration{Pubkey: squatter.PublicKey().Bytes(), Identity: seen.Identity, Weight: 32, Timestamp: now - 9, IdentityProof: seen.IdentityProof}
+		root := squat.SigningRoot(testDomain)
+		squat.Signature = squatter.Sign(root[:]).Bytes()
+		if err := r.Register(squat); !errors.Is(err, ErrBadIdentityProof) {
+			t.Fatalf("squatting with the victim's proof from %s: %v", name, err)
+		}
+	}
+	if err := r.Register(mustSignAt(t, victim, 32, now-8, testDomain)); err != nil {
+		t.Fatalf("the victim registers: %v", err)
+	}
+	bad := mustSignAt(t, squatter, 32, now-7, testDomain)
+	bad.IdentityProof[3] ^= 1
+	if err := r.Register(bad); !errors.Is(err, ErrBadIdentityProof) {
+		t.Fatalf("a damaged identity proof: %v", err)
 	}
 }

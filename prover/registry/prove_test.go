@@ -20,12 +20,12 @@ func TestProveFromRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := Open(NewMemStore(), Config{Depth: 4, Network: testNetwork})
+	r, err := Open(NewMemStore(), Config{Depth: 4, Network: testNetwork, IdentityKey: testIdentityKey(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 5; i++ {
-		if err := r.Register(Sign(testKey(t, i), 32_000_000_000, testDomain)); err != nil {
+		if err := r.Register(mustSign(t, testKey(t, i), 32_000_000_000, testDomain)); err != nil {
 			t.Fatal(err)
 		}
 	}

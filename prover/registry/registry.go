@@ -18,7 +18,10 @@ import (
 // Errors callers branch on.
 var (
 	ErrBadSignature = errors.New("registry: bad registration signature")
-	ErrMalformed    = errors.New("registry: malformed encoding")
+	// ErrBadIdentityProof reports a registration whose proof of knowledge of the identity's
+	// secret does not verify for its key and the registry's domain.
+	ErrBadIdentityProof = errors.New("registry: bad identity proof")
+	ErrMalformed        = errors.New("registry: malformed encoding")
 	// ErrDuplicate reports an identity that another key holds or once held: identities are
 	// never released, so evidence of an equivocation names one key for good.
 	ErrDuplicate = errors.New("registry: identity registered to another key")
@@ -56,6 +59,9 @@ const MaxFutureTimestamp = 10 * time.Second
 type Config struct {
 	Depth   int            // tree depth (index bits), even, up to prover.MaxDepth
 	Network prover.Network // the chain the registry is for
+	// IdentityKey verifies the identity proof of every registration. A registry opened
+	// without one serves roots, paths, seals and revocations, and refuses registrations.
+	IdentityKey *prover.IdentityVerifyingKey
 	// Admit, when set, is asked about every registration whose signature verified, before it
 	// is queued: the place to check the key and weight against the validator set. An error
 	// rejects the registration (wrapped in ErrRejected).
@@ -364,14 +370,21 @@ func (r *Registry) apply(e *logEntry) {
 	r.tree.set(idx, reg.Leaf())
 }
 
-// Register checks a registration (signature under the registry's domain, Config.Admit, a
+// Register checks a registration (signature under the registry's domain, identity proof,
+// Config.Admit, a
 // timestamp after that of the key's last accepted registration and at most
 // MaxFutureTimestamp ahead, the key's own identity, an identity never held by another key, a
 // key not revoked, a free leaf) and queues it for the next Seal. It returns ErrBadSignature,
-// ErrRejected, ErrStaleRegistration, ErrFutureRegistration, ErrIdentityChange,
+// ErrBadIdentityProof, ErrRejected, ErrStaleRegistration, ErrFutureRegistration, ErrIdentityChange,
 // ErrDuplicate, ErrRevoked or ErrFull for registrations it refuses.
 func (r *Registry) Register(reg Registration) error {
 	if err := reg.Verify(r.domain); err != nil {
+		return err
+	}
+	if r.cfg.IdentityKey == nil {
+		return fmt.Errorf("%w: registry opened without an identity verifying key", ErrBadIdentityProof)
+	}
+	if err := reg.VerifyIdentity(r.cfg.IdentityKey, r.domain); err != nil {
 		return err
 	}
 	now := time.Now()

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -49,7 +50,7 @@ func TestComputeDomainMatchesBuilderDomain(t *testing.T) {
 
 func TestRegistration(t *testing.T) {
 	sk := testKey(t, 1)
-	reg := Sign(sk, 32_000_000_000, testDomain)
+	reg := mustSign(t, sk, 32_000_000_000, testDomain)
 	if err := reg.Verify(testDomain); err != nil {
 		t.Fatal(err)
 	}
@@ -116,14 +117,16 @@ func TestRegistration(t *testing.T) {
 }
 
 // TestRegistrationKnownAnswer pins the signing root and the encoding of one registration, so
-// that a change of the format (as when the timestamp was added) is a deliberate one.
+// that a change of the format (as when the timestamp was added) is a deliberate one. The
+// identity proof at the end of the encoding is randomized (Groth16's blinding), so the
+// digest covers the part before it.
 func TestRegistrationKnownAnswer(t *testing.T) {
-	reg := SignAt(testKey(t, 1), 32_000_000_000, 1_700_000_000, testDomain)
+	reg := mustSignAt(t, testKey(t, 1), 32_000_000_000, 1_700_000_000, testDomain)
 	if got := reg.SigningRoot(testDomain); hex.EncodeToString(got[:]) != "0adec6b8b3b54afb74748a66ce2a9116c103ff276de71d6a93fd52c4eae2c5db" {
 		t.Errorf("signing root %x", got)
 	}
 	b := reg.Bytes()
-	if got := sha256.Sum256(b[:]); hex.EncodeToString(got[:]) != "d5c5142fcd62c520139de9d1c9234d54415fb569084334743c6691ae3682cc3c" {
+	if got := sha256.Sum256(b[:RegistrationSize-prover.ProofSize]); hex.EncodeToString(got[:]) != "d5c5142fcd62c520139de9d1c9234d54415fb569084334743c6691ae3682cc3c" {
 		t.Errorf("SHA-256 of the encoding %x", got)
 	}
 }
@@ -147,7 +150,7 @@ func expectedRoot(leaves []fr.Element) fr.Element {
 }
 
 func TestRegistryLifecycle(t *testing.T) {
-	r, err := Open(NewMemStore(), Config{Depth: 4, Network: testNetwork})
+	r, err := Open(NewMemStore(), Config{Depth: 4, Network: testNetwork, IdentityKey: testIdentityKey(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +159,7 @@ func TestRegistryLifecycle(t *testing.T) {
 	}
 	var leaves []fr.Element
 	for i := 0; i < 6; i++ {
-		reg := Sign(testKey(t, i), uint64(32+i)*1_000_000_000, testDomain)
+		reg := mustSign(t, testKey(t, i), uint64(32+i)*1_000_000_000, testDomain)
 		if err := r.Register(reg); err != nil {
 			t.Fatal(err)
 		}
@@ -181,11 +184,11 @@ func TestRegistryLifecycle(t *testing.T) {
 	}
 
 	// An update (new weight, later timestamp) and a new key, sealed at a later epoch.
-	upd := SignAt(testKey(t, 2), 16_000_000_000, uint64(time.Now().Unix())+5, testDomain)
+	upd := mustSignAt(t, testKey(t, 2), 16_000_000_000, uint64(time.Now().Unix())+5, testDomain)
 	if err := r.Register(upd); err != nil {
 		t.Fatal(err)
 	}
-	nw := Sign(testKey(t, 9), 1, testDomain)
+	nw := mustSign(t, testKey(t, 9), 1, testDomain)
 	if err := r.Register(nw); err != nil {
 		t.Fatal(err)
 	}
@@ -217,16 +220,21 @@ func TestRegistryLifecycle(t *testing.T) {
 	}
 
 	// Refusals.
-	forged := Sign(testKey(t, 20), 5, testDomain)
+	forged := mustSign(t, testKey(t, 20), 5, testDomain)
 	forged.Weight = 6
 	if err := r.Register(forged); !errors.Is(err, ErrBadSignature) {
 		t.Fatalf("bad signature: %v", err)
 	}
-	stolen := Sign(testKey(t, 21), 5, testDomain)
+	stolen := mustSign(t, testKey(t, 21), 5, testDomain)
 	stolen.Identity = leavesIdentity(t, r, 3)
 	root := stolen.SigningRoot(testDomain)
 	stolen.Signature = testKey(t, 21).Sign(root[:]).Bytes()
-	if err := r.Register(stolen); !errors.Is(err, ErrDuplicate) {
+	if err := r.Register(stolen); !errors.Is(err, ErrBadIdentityProof) {
+		t.Fatalf("another key's identity without its secret: %v", err)
+	}
+	// Even a key that knows the secret of another's identity does not get it.
+	colluder := signWithSecret(t, testKey(t, 21), prover.SecretFromBLS(testKey(t, 3)), 5, uint64(time.Now().Unix()))
+	if err := r.Register(colluder); !errors.Is(err, ErrDuplicate) {
 		t.Fatalf("another key's identity: %v", err)
 	}
 	if r.Pending() != 0 {
@@ -247,7 +255,7 @@ func leavesIdentity(t *testing.T, r *Registry, i int) fr.Element {
 
 func TestRegistryFullAndAdmit(t *testing.T) {
 	admitted := 0
-	r, err := Open(NewMemStore(), Config{Depth: 2, Network: testNetwork, Admit: func(reg *Registration) error {
+	r, err := Open(NewMemStore(), Config{Depth: 2, Network: testNetwork, IdentityKey: testIdentityKey(t), Admit: func(reg *Registration) error {
 		if reg.Weight == 0 {
 			return errors.New("not an active validator")
 		}
@@ -257,19 +265,19 @@ func TestRegistryFullAndAdmit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Register(Sign(testKey(t, 50), 0, testDomain)); !errors.Is(err, ErrRejected) {
+	if err := r.Register(mustSign(t, testKey(t, 50), 0, testDomain)); !errors.Is(err, ErrRejected) {
 		t.Fatalf("Admit refusal: %v", err)
 	}
 	for i := 0; i < 4; i++ {
-		if err := r.Register(Sign(testKey(t, i), 1, testDomain)); err != nil {
+		if err := r.Register(mustSign(t, testKey(t, i), 1, testDomain)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := r.Register(Sign(testKey(t, 4), 1, testDomain)); !errors.Is(err, ErrFull) {
+	if err := r.Register(mustSign(t, testKey(t, 4), 1, testDomain)); !errors.Is(err, ErrFull) {
 		t.Fatalf("fifth leaf at depth 2: %v", err)
 	}
 	// An update of a queued key still fits.
-	if err := r.Register(SignAt(testKey(t, 3), 2, uint64(time.Now().Unix())+5, testDomain)); err != nil {
+	if err := r.Register(mustSignAt(t, testKey(t, 3), 2, uint64(time.Now().Unix())+5, testDomain)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := r.Seal(1); err != nil {
@@ -282,7 +290,7 @@ func TestRegistryFullAndAdmit(t *testing.T) {
 
 func TestRegistryPersistence(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "registry.log")
-	cfg := Config{Depth: 4, Network: testNetwork}
+	cfg := Config{Depth: 4, Network: testNetwork, IdentityKey: testIdentityKey(t)}
 	st, err := OpenFileStore(path)
 	if err != nil {
 		t.Fatal(err)
@@ -292,7 +300,7 @@ func TestRegistryPersistence(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < 5; i++ {
-		if err := r.Register(Sign(testKey(t, i), 7, testDomain)); err != nil {
+		if err := r.Register(mustSign(t, testKey(t, i), 7, testDomain)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -300,7 +308,7 @@ func TestRegistryPersistence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Register(Sign(testKey(t, 7), 8, testDomain)); err != nil { // pending at close
+	if err := r.Register(mustSign(t, testKey(t, 7), 8, testDomain)); err != nil { // pending at close
 		t.Fatal(err)
 	}
 	want, _ := r.Member(testKey(t, 2).PublicKey().Bytes())
@@ -344,7 +352,7 @@ func TestRegistryPersistence(t *testing.T) {
 	st2.Close()
 
 	st3 := mustReopen(t, path)
-	if _, err := Open(st3, Config{Depth: 6, Network: testNetwork}); !errors.Is(err, ErrStoreInconsistent) {
+	if _, err := Open(st3, Config{Depth: 6, Network: testNetwork, IdentityKey: testIdentityKey(t)}); !errors.Is(err, ErrStoreInconsistent) {
 		t.Fatalf("opening with another depth: %v", err)
 	}
 	st3.Close()
@@ -376,13 +384,13 @@ func mustReopen(t *testing.T, path string) *FileStore {
 // is refused rather than logged again, before and after a reopen.
 func TestRegistrationReplay(t *testing.T) {
 	st := NewMemStore()
-	cfg := Config{Depth: 4, Network: testNetwork}
+	cfg := Config{Depth: 4, Network: testNetwork, IdentityKey: testIdentityKey(t)}
 	r, err := Open(st, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	sk := testKey(t, 1)
-	old := SignAt(sk, 32_000_000_000, 1000, testDomain)
+	old := mustSignAt(t, sk, 32_000_000_000, 1000, testDomain)
 	if err := r.Register(old); err != nil {
 		t.Fatal(err)
 	}
@@ -392,7 +400,7 @@ func TestRegistrationReplay(t *testing.T) {
 	if _, err := r.Seal(1); err != nil {
 		t.Fatal(err)
 	}
-	lower := SignAt(sk, 1_000_000_000, 2000, testDomain)
+	lower := mustSignAt(t, sk, 1_000_000_000, 2000, testDomain)
 	if err := r.Register(lower); err != nil {
 		t.Fatal(err)
 	}
@@ -402,7 +410,7 @@ func TestRegistrationReplay(t *testing.T) {
 	for name, reg := range map[string]Registration{
 		"replay of the older":   old,
 		"repeat of the latest":  lower,
-		"same timestamp, other": SignAt(sk, 5, 2000, testDomain),
+		"same timestamp, other": mustSignAt(t, sk, 5, 2000, testDomain),
 	} {
 		if err := r.Register(reg); !errors.Is(err, ErrStaleRegistration) {
 			t.Errorf("%s: %v", name, err)
@@ -422,7 +430,7 @@ func TestRegistrationReplay(t *testing.T) {
 	if err != nil || m.Weight != 1_000_000_000 || m.Timestamp != 2000 {
 		t.Fatalf("member after reopening: %+v, %v", m.Registration, err)
 	}
-	if err := r2.Register(SignAt(sk, 7, 2001, testDomain)); err != nil {
+	if err := r2.Register(mustSignAt(t, sk, 7, 2001, testDomain)); err != nil {
 		t.Fatalf("a newer registration: %v", err)
 	}
 }
@@ -430,15 +438,15 @@ func TestRegistrationReplay(t *testing.T) {
 // A log whose timestamps do not increase per key was not written by Register.
 func TestOpenRefusesLogOutOfOrder(t *testing.T) {
 	st := NewMemStore()
-	if _, err := Open(st, Config{Depth: 4, Network: testNetwork}); err != nil {
+	if _, err := Open(st, Config{Depth: 4, Network: testNetwork, IdentityKey: testIdentityKey(t)}); err != nil {
 		t.Fatal(err)
 	}
 	for i, ts := range []uint64{20, 10} {
-		reg := SignAt(testKey(t, 1), 5, ts, testDomain)
+		reg := mustSignAt(t, testKey(t, 1), 5, ts, testDomain)
 		b := reg.Bytes()
 		st.Set(seqKey(prefixLog, uint64(i)), b[:])
 	}
-	if _, err := Open(st, Config{Depth: 4, Network: testNetwork}); !errors.Is(err, ErrStoreInconsistent) {
+	if _, err := Open(st, Config{Depth: 4, Network: testNetwork, IdentityKey: testIdentityKey(t)}); !errors.Is(err, ErrStoreInconsistent) {
 		t.Fatalf("open = %v, want ErrStoreInconsistent", err)
 	}
 }
@@ -461,13 +469,13 @@ func TestAccessorsAfterFailedSeal(t *testing.T) {
 	for _, first := range []bool{true, false} {
 		t.Run(fmt.Sprintf("first seal %v", first), func(t *testing.T) {
 			mem := NewMemStore()
-			r, err := Open(mem, Config{Depth: 4, Network: testNetwork})
+			r, err := Open(mem, Config{Depth: 4, Network: testNetwork, IdentityKey: testIdentityKey(t)})
 			if err != nil {
 				t.Fatal(err)
 			}
 			var leaves uint64
 			if !first {
-				if err := r.Register(SignAt(testKey(t, 9), 5, 1, testDomain)); err != nil {
+				if err := r.Register(mustSignAt(t, testKey(t, 9), 5, 1, testDomain)); err != nil {
 					t.Fatal(err)
 				}
 				if _, err := r.Seal(1); err != nil {
@@ -476,7 +484,7 @@ func TestAccessorsAfterFailedSeal(t *testing.T) {
 				leaves = 1
 			}
 			r.store = failingStore{mem}
-			reg := SignAt(testKey(t, 1), 5, 1, testDomain)
+			reg := mustSignAt(t, testKey(t, 1), 5, 1, testDomain)
 			if err := r.Register(reg); err != nil {
 				t.Fatal(err)
 			}
@@ -514,11 +522,11 @@ func TestOpenMalformedStore(t *testing.T) {
 	for name, spoil := range cases {
 		t.Run(name, func(t *testing.T) {
 			st := NewMemStore()
-			if _, err := Open(st, Config{Depth: 4, Network: testNetwork}); err != nil {
+			if _, err := Open(st, Config{Depth: 4, Network: testNetwork, IdentityKey: testIdentityKey(t)}); err != nil {
 				t.Fatal(err)
 			}
 			spoil(st)
-			if _, err := Open(st, Config{Depth: 4, Network: testNetwork}); !errors.Is(err, ErrStoreInconsistent) {
+			if _, err := Open(st, Config{Depth: 4, Network: testNetwork, IdentityKey: testIdentityKey(t)}); !errors.Is(err, ErrStoreInconsistent) {
 				t.Fatalf("open = %v, want ErrStoreInconsistent", err)
 			}
 		})
@@ -529,20 +537,53 @@ func TestOpenMalformedStore(t *testing.T) {
 // would block the key's next registrations until then. Within the allowance it is accepted.
 func TestRegistrationFromTheFuture(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
-	r, err := Open(NewMemStore(), Config{Depth: 4, Network: testNetwork, Now: func() time.Time { return now }})
+	r, err := Open(NewMemStore(), Config{Depth: 4, Network: testNetwork, IdentityKey: testIdentityKey(t), Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sk := testKey(t, 1)
 	far := uint64(now.Add(MaxFutureTimestamp + time.Second).Unix())
-	if err := r.Register(SignAt(sk, 32_000_000_000, far, testDomain)); !errors.Is(err, ErrFutureRegistration) {
+	if err := r.Register(mustSignAt(t, sk, 32_000_000_000, far, testDomain)); !errors.Is(err, ErrFutureRegistration) {
 		t.Fatalf("registration %v ahead: %v, want ErrFutureRegistration", MaxFutureTimestamp+time.Second, err)
 	}
-	if err := r.Register(SignAt(sk, 32_000_000_000, ^uint64(0), testDomain)); !errors.Is(err, ErrFutureRegistration) {
+	if err := r.Register(mustSignAt(t, sk, 32_000_000_000, ^uint64(0), testDomain)); !errors.Is(err, ErrFutureRegistration) {
 		t.Fatalf("registration at the end of time: %v, want ErrFutureRegistration", err)
 	}
 	near := uint64(now.Add(MaxFutureTimestamp).Unix())
-	if err := r.Register(SignAt(sk, 32_000_000_000, near, testDomain)); err != nil {
+	if err := r.Register(mustSignAt(t, sk, 32_000_000_000, near, testDomain)); err != nil {
 		t.Fatalf("registration within the clock allowance: %v", err)
 	}
+}
+
+var identityKeys = sync.OnceValues(func() (*prover.IdentityKeys, error) { return prover.LoadIdentityKeys("", false) })
+
+func testIdentityKeys(t testing.TB) *prover.IdentityKeys {
+	t.Helper()
+	k, err := identityKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func testIdentityKey(t testing.TB) *prover.IdentityVerifyingKey {
+	return testIdentityKeys(t).VerifyingKey()
+}
+
+func mustSign(t testing.TB, sk *bls.SecretKey, weight uint64, domain [32]byte) Registration {
+	t.Helper()
+	r, err := Sign(testIdentityKeys(t), sk, weight, domain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func mustSignAt(t testing.TB, sk *bls.SecretKey, weight, timestamp uint64, domain [32]byte) Registration {
+	t.Helper()
+	r, err := SignAt(testIdentityKeys(t), sk, weight, timestamp, domain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
