@@ -260,3 +260,37 @@ func BenchmarkNewProver(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkIdentityProof measures the proof of knowledge a registration carries: proving it
+// (gnark's prover, on the calling goroutine's cores) and verifying it.
+//
+//	go test -run '^$' -bench IdentityProof -benchtime 50x ./prover/
+func BenchmarkIdentityProof(b *testing.B) {
+	k, err := LoadIdentityKeys("", false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := newTestValidators(1)[0].secret
+	bind := IdentityBinding([32]byte{}, []byte("bench key"))
+	id := IdentityCommitment(s)
+	b.Run("prove", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if _, err := k.ProveIdentity(s, bind); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	proof, err := k.ProveIdentity(s, bind)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("verify", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if err := k.VerifyingKey().VerifyIdentity(proof, id, bind); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
