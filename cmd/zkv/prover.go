@@ -32,7 +32,7 @@ var proverSubcommands = []subcommand{
 	{"register", "sign a validator's registration and queue it in a registry", runProverRegister},
 	{"seal", "apply queued registrations and fix the registry root of an epoch", runProverSeal},
 	{"prove", "prove one attestation from a witness spec or a BLS key and a registry", runProverProve},
-	{"verify", "verify proofs (several at once: batch verification)", runProverVerify},
+	{"verify", "verify proofs as attestations of a registry and network (batched)", runProverVerify},
 	{"export", "write the Solidity verifier and the snarkjs verification key", runProverExport},
 }
 
