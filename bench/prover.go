@@ -27,8 +27,13 @@ func newAttesters(depth, n int) (*attesters, error) {
 	if err != nil {
 		return nil, err
 	}
-	domain := registry.ComputeDomain([4]byte{0x10, 0x00, 0x00, 0x38}) // any fixed fork version
-	reg, err := registry.Open(registry.NewMemStore(), registry.Config{Depth: depth, Domain: domain})
+	network := prover.Network{GenesisForkVersion: [4]byte{0x10, 0x00, 0x00, 0x38}} // any fixed network
+	domain := registry.ComputeDomain(network)
+	ik, err := prover.LoadIdentityKeys("", false)
+	if err != nil {
+		return nil, err
+	}
+	reg, err := registry.Open(registry.NewMemStore(), registry.Config{Depth: depth, Network: network, IdentityKey: ik.VerifyingKey()})
 	if err != nil {
 		return nil, err
 	}
@@ -38,7 +43,11 @@ func newAttesters(depth, n int) (*attesters, error) {
 		if sks[i], err = bls.GenerateSecretKey(); err != nil {
 			return nil, err
 		}
-		if err := reg.Register(registry.Sign(sks[i], weight, domain)); err != nil {
+		r, err := registry.Sign(ik, sks[i], weight, domain)
+		if err != nil {
+			return nil, err
+		}
+		if err := reg.Register(r); err != nil {
 			return nil, err
 		}
 	}
@@ -53,7 +62,7 @@ func newAttesters(depth, n int) (*attesters, error) {
 		}
 		a.reqs = append(a.reqs, prover.Request{
 			Secret: prover.SecretFromBLS(sk), Weight: weight, Path: m.Path, Root: m.Root,
-			Epoch: m.Epoch, MinWeight: weight,
+			Epoch: m.Epoch, MinWeight: weight, Network: network.ID(),
 		})
 	}
 	if a.prover, err = prover.NewProver(keys, prover.ProverConfig{}); err != nil {
@@ -164,7 +173,7 @@ func ProverScenarios() []Scenario {
 					claims = append(claims, c...)
 				}
 				vk := a.keys.VerifyingKey()
-				return func() error { return vk.BatchVerify(claims) }, len(claims), nil
+				return func() error { return vk.BatchVerifyPairing(claims) }, len(claims), nil
 			},
 		},
 	}

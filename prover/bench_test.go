@@ -208,7 +208,7 @@ func BenchmarkVerify(b *testing.B) {
 		})
 	}
 	perProof("gnark-one", func(c *Claim) error { return vk.VerifyGnark(&c.Proof, &c.Statement) })
-	perProof("zkv-one", func(c *Claim) error { return vk.Verify(&c.Proof, &c.Statement) })
+	perProof("zkv-one", func(c *Claim) error { return vk.VerifyPairing(&c.Proof, &c.Statement) })
 	encoded := make([][ProofSize]byte, len(claims))
 	for i := range claims {
 		encoded[i] = claims[i].Proof.Bytes()
@@ -225,7 +225,7 @@ func BenchmarkVerify(b *testing.B) {
 	b.Run("batch-1024", func(b *testing.B) {
 		m := startMeter()
 		for i := 0; i < b.N; i++ {
-			if err := vk.BatchVerify(big); err != nil {
+			if err := vk.BatchVerifyPairing(big); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -259,4 +259,38 @@ func BenchmarkNewProver(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkIdentityProof measures the proof of knowledge a registration carries: proving it
+// (gnark's prover, on the calling goroutine's cores) and verifying it.
+//
+//	go test -run '^$' -bench IdentityProof -benchtime 50x ./prover/
+func BenchmarkIdentityProof(b *testing.B) {
+	k, err := LoadIdentityKeys("", false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := newTestValidators(1)[0].secret
+	bind := IdentityBinding([32]byte{}, []byte("bench key"))
+	id := IdentityCommitment(s)
+	b.Run("prove", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if _, err := k.ProveIdentity(s, bind); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	proof, err := k.ProveIdentity(s, bind)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("verify", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if err := k.VerifyingKey().VerifyIdentity(proof, id, bind); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -18,12 +18,15 @@ const (
 	MaxDepth     = 32
 )
 
-// NumPublic is the number of public inputs of the circuit: root, epoch, x, y, nullifier and
-// the minimum weight, in that order.
-const NumPublic = 6
+// NumPublic is the number of public inputs of the circuit: root, epoch, x, y, nullifier, the
+// minimum weight and the network identifier, in that order.
+const NumPublic = 7
 
 // weightBits bounds weight - minWeight: the difference is proved to fit in 64 bits, which
-// with both values below 2^64 is exactly weight >= minWeight.
+// with both values below 2^64 is exactly weight >= minWeight. The epoch and the minimum
+// weight are public inputs that the circuit range-checks to the same 64 bits: a verifier
+// that reads them as integers (a Solidity contract's require(minWeight >= X)) must not be
+// handed a field element such as r-5 that no integer of 64 bits is.
 const weightBits = 64
 
 // CheckDepth reports whether depth is a supported registry depth.
@@ -38,7 +41,8 @@ func CheckDepth(depth int) error {
 // path such that
 //
 //	leaf = H(TAG_LEAF, H(TAG_ID, s), weight) is at the path's index under Root,
-//	a1 = H(TAG_A1, s, Epoch), Y = s + a1·X, Nullifier = H(TAG_N, a1), weight >= MinWeight.
+//	a1 = H(TAG_A1, s, Epoch + 2^64·Network), Y = s + a1·X, Nullifier = H(TAG_N, a1),
+//	weight >= MinWeight, Epoch < 2^64, MinWeight < 2^64.
 //
 // The public inputs come first, in the order of NumPublic. The circuit uses no BSB22
 // commitments, so its proofs verify with plain pairings (batch verification, Solidity).
@@ -49,6 +53,7 @@ type Circuit struct {
 	Y         frontend.Variable `gnark:",public"`
 	Nullifier frontend.Variable `gnark:",public"`
 	MinWeight frontend.Variable `gnark:",public"`
+	Network   frontend.Variable `gnark:",public"`
 
 	Secret frontend.Variable
 	Weight frontend.Variable
@@ -75,8 +80,13 @@ func (c *Circuit) Define(api frontend.API) error {
 
 	// weight - minWeight in [0, 2^64): the registry only admits 64-bit weights.
 	bits.ToBinary(api, api.Sub(c.Weight, c.MinWeight), bits.WithNbDigits(weightBits))
+	// Public integers are integers: 65 constraints each.
+	bits.ToBinary(api, c.MinWeight, bits.WithNbDigits(weightBits))
+	bits.ToBinary(api, c.Epoch, bits.WithNbDigits(weightBits))
 
-	a1 := h.tagged(TagA1, c.Secret, c.Epoch)
+	// The network rides in the slope's epoch input, epoch + 2^64·network, at no cost: with
+	// the epoch below 2^64 and the verifier fixing the network, the packing is injective.
+	a1 := h.tagged(TagA1, c.Secret, api.Add(c.Epoch, api.Mul(c.Network, new(big.Int).Lsh(big.NewInt(1), 64))))
 	api.AssertIsEqual(c.Y, api.Add(c.Secret, api.Mul(a1, c.X)))
 	api.AssertIsEqual(c.Nullifier, h.tagged(TagNullifier, a1))
 	return nil

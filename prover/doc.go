@@ -14,14 +14,23 @@
 //
 //	id        = H(TAG_ID, s)
 //	leaf      = H(TAG_LEAF, id, weight) is at the path's index under root
-//	a1        = H(TAG_A1, s, epoch)
+//	a1        = H(TAG_A1, s, epoch + 2^64·network)
 //	y         = s + a1·x          (x = MessageX(signing root))
 //	nullifier = H(TAG_N, a1)
-//	weight   >= minWeight
+//	weight   >= minWeight,  epoch < 2^64,  minWeight < 2^64
 //
-// with public inputs (root, epoch, x, y, nullifier, minWeight), in that order. Two proofs of
-// one validator in one epoch share a1 and the nullifier, so two different x reveal s (see
-// Evidence).
+// with public inputs (root, epoch, x, y, nullifier, minWeight, network), in that order;
+// network is Network.ID, cut from the chain's genesis fork version and genesis validators
+// root. Two proofs of one validator in one epoch of one network share a1 and the nullifier,
+// so two different x reveal s (see Evidence); the same key on two networks has unrelated
+// nullifiers.
+//
+// # Verifying
+//
+// The pairing check (VerifyingKey.VerifyPairing, BatchVerifyPairing) says only that some
+// statement was proved. Verifier checks a proof as an attestation: the network, the
+// registry's sealed root of the proof's epoch, the x of the attestation's signing root and
+// a minimum weight; evidence is checked the same way.
 //
 // # Hashes and tree
 //
@@ -30,7 +39,7 @@
 //
 // The registry tree is 4-ary: one width-4 Poseidon2 permutation (264 constraints) hashes a
 // node of four children, where a binary tree needs two width-2 permutations (372) for the
-// same two index bits. At depth 20 that keeps the circuit at 3,915 constraints, under the
+// same two index bits. At depth 20 that keeps the circuit at 4,045 constraints, under the
 // 4,096 that fix the FFT domain, the largest MSM of the prover and the proving key's size; a
 // binary tree needs 4,945 and a domain of 8,192. A depth is therefore even (2 to 32).
 //

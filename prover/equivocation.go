@@ -13,8 +13,10 @@ import (
 //	a1 = (y₁ - y₂) / (x₁ - x₂),   s = y₁ - a1·x₁,
 //
 // and s gives the identity commitment H(TAG_ID, s), which the registry maps to the
-// validator's BLS key and leaf. Evidence carries everything needed to check it; Check
-// recomputes it all from the two proofs.
+// validator's BLS key and leaf. Evidence carries everything needed to check it, the registry
+// roots and the network in the proofs' statements included; Check recomputes it all from
+// the two proofs and checks both as attestations of the verifier's network and registry, so
+// evidence from one network is refused on another.
 type Evidence struct {
 	First, Second Claim
 	Secret        fr.Element // the validator's ZK secret, recovered
@@ -28,6 +30,8 @@ func RecoverSecret(a, b *Statement) (secret, a1 fr.Element, err error) {
 	switch {
 	case a.Epoch != b.Epoch:
 		return secret, a1, fmt.Errorf("%w: epochs %d and %d", ErrNoEquivocation, a.Epoch, b.Epoch)
+	case !a.Network.Equal(&b.Network):
+		return secret, a1, fmt.Errorf("%w: two networks", ErrNoEquivocation)
 	case !a.Nullifier.Equal(&b.Nullifier):
 		return secret, a1, fmt.Errorf("%w: different nullifiers", ErrNoEquivocation)
 	case a.X.Equal(&b.X):
@@ -41,7 +45,7 @@ func RecoverSecret(a, b *Statement) (secret, a1 fr.Element, err error) {
 	secret.Sub(&a.Y, &secret)
 	// The circuit binds a1 to s and the epoch and the nullifier to a1; a pair of statements
 	// that does not reproduce them was not made by one validator.
-	if got := A1(secret, a.Epoch); !got.Equal(&a1) {
+	if got := A1(secret, a.Epoch, a.Network); !got.Equal(&a1) {
 		return secret, a1, fmt.Errorf("%w: recovered slope is not H(TAG_A1, s, epoch)", ErrNoEquivocation)
 	}
 	if n := Nullifier(a1); !n.Equal(&a.Nullifier) {
@@ -50,12 +54,12 @@ func RecoverSecret(a, b *Statement) (secret, a1 fr.Element, err error) {
 	return secret, a1, nil
 }
 
-// NewEvidence verifies both claims and builds the evidence of their equivocation. It returns
-// ErrInvalidProof if a proof does not verify and ErrNoEquivocation if the claims are not an
-// equivocation.
-func NewEvidence(vk *VerifyingKey, first, second Claim) (*Evidence, error) {
+// NewEvidence verifies both claims as attestations of v's network and registry and builds the
+// evidence of their equivocation. It returns ErrWrongStatement or ErrInvalidProof if a claim
+// does not verify and ErrNoEquivocation if the claims are not an equivocation.
+func NewEvidence(v *Verifier, first, second Claim) (*Evidence, error) {
 	for i, c := range []*Claim{&first, &second} {
-		if err := vk.Verify(&c.Proof, &c.Statement); err != nil {
+		if err := v.Verify(c, nil); err != nil {
 			return nil, fmt.Errorf("equivocation evidence: proof %d: %w", i+1, err)
 		}
 	}
@@ -66,10 +70,10 @@ func NewEvidence(vk *VerifyingKey, first, second Claim) (*Evidence, error) {
 	return &Evidence{First: first, Second: second, Secret: s, Identity: IdentityCommitment(s)}, nil
 }
 
-// Check verifies the evidence from scratch: both proofs, the equivocation, the secret and the
-// identity.
-func (e *Evidence) Check(vk *VerifyingKey) error {
-	fresh, err := NewEvidence(vk, e.First, e.Second)
+// Check verifies the evidence from scratch: both claims as attestations of v's network and
+// registry, the equivocation, the secret and the identity.
+func (e *Evidence) Check(v *Verifier) error {
+	fresh, err := NewEvidence(v, e.First, e.Second)
 	if err != nil {
 		return err
 	}
@@ -86,4 +90,58 @@ func (e *Evidence) Check(vk *VerifyingKey) error {
 // (the proofs do not reveal the weight; the registry entry of Identity does).
 func (e *Evidence) Leaf(weight uint64) fr.Element {
 	return Leaf(e.Identity, weight)
+}
+
+// Epoch returns the epoch the evidence is of.
+func (e *Evidence) Epoch() uint64 { return e.First.Statement.Epoch }
+
+// Network returns the network identifier the evidence's proofs are bound to.
+func (e *Evidence) Network() fr.Element { return e.First.Statement.Network }
+
+// Equivocation names two claims of a list that equivocate, and the secret they reveal.
+type Equivocation struct {
+	First, Second int // indices into the claims
+	Secret        fr.Element
+	Identity      fr.Element
+}
+
+// FindEquivocations groups claims by (network, epoch, nullifier) and returns, for every group
+// that holds more than one x, its first claim paired with the first claim of each other x:
+// linear in the number of claims, where comparing every pair is quadratic. The claims are
+// taken as verified (it checks no proof); a pair whose recovered secret does not reproduce
+// the nullifier (RecoverSecret) is not reported.
+func FindEquivocations(claims []Claim) []Equivocation {
+	type key struct {
+		network, nullifier fr.Element
+		epoch              uint64
+	}
+	groups := map[key][]int{}
+	var order []key
+	for i := range claims {
+		st := &claims[i].Statement
+		k := key{network: st.Network, nullifier: st.Nullifier, epoch: st.Epoch}
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], i)
+	}
+	var out []Equivocation
+	for _, k := range order {
+		idx := groups[k]
+		first := &claims[idx[0]].Statement
+		seen := map[fr.Element]bool{first.X: true}
+		for _, j := range idx[1:] {
+			st := &claims[j].Statement
+			if seen[st.X] {
+				continue
+			}
+			seen[st.X] = true
+			s, _, err := RecoverSecret(first, st)
+			if err != nil {
+				continue
+			}
+			out = append(out, Equivocation{First: idx[0], Second: j, Secret: s, Identity: IdentityCommitment(s)})
+		}
+	}
+	return out
 }

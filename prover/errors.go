@@ -9,6 +9,10 @@ var (
 	ErrBadInput = errors.New("prover: bad input")
 	// ErrNotMember reports a leaf whose path does not lead to the expected root.
 	ErrNotMember = errors.New("prover: leaf not in the tree")
+	// ErrWrongStatement reports a statement that is not that of the attestation it is
+	// verified as: another network, a root that is not the registry's sealed root of its
+	// epoch, an x of another signing root, a minimum weight below the one required.
+	ErrWrongStatement = errors.New("prover: statement is not of this attestation")
 	// ErrInvalidProof reports a proof that does not verify against its statement.
 	ErrInvalidProof = errors.New("prover: invalid proof")
 	// ErrMalformed reports an encoding that does not decode: wrong length, a point off the

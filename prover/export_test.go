@@ -42,11 +42,11 @@ func TestSnarkjsRoundTrip(t *testing.T) {
 		if parsed[i] != claims[i] {
 			t.Fatalf("claim %d changed in a round trip", i)
 		}
-		if err := vk2.Verify(&parsed[i].Proof, &parsed[i].Statement); err != nil {
+		if err := vk2.VerifyPairing(&parsed[i].Proof, &parsed[i].Statement); err != nil {
 			t.Fatalf("claim %d: %v", i, err)
 		}
 	}
-	if err := vk2.BatchVerify(parsed); err != nil {
+	if err := vk2.BatchVerifyPairing(parsed); err != nil {
 		t.Fatal(err)
 	}
 

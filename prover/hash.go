@@ -1,6 +1,7 @@
 package prover
 
 import (
+	"crypto/sha256"
 	"fmt"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
@@ -32,7 +33,7 @@ import (
 var (
 	TagIdentity  = tag("zkv/identity/v1")
 	TagLeaf      = tag("zkv/leaf/v1")
-	TagA1        = tag("zkv/a1/v1")
+	TagA1        = tag("zkv/a1/v2") // v2: the epoch is packed with the network (EpochNetwork)
 	TagNullifier = tag("zkv/nullifier/v1")
 	TagMessage   = tag("zkv/message/v1")
 )
@@ -102,12 +103,61 @@ func Leaf(id fr.Element, weight uint64) fr.Element {
 	return tagged(TagLeaf, id, w)
 }
 
-// A1 returns the slope a1 = H(TAG_A1, s, epoch) of the line y = s + a1·x that a validator's
-// proofs lie on during one epoch.
-func A1(secret fr.Element, epoch uint64) fr.Element {
-	var e fr.Element
-	e.SetUint64(epoch)
+// A1 returns the slope a1 = H(TAG_A1, s, epoch + 2^64·network) of the line y = s + a1·x that
+// a validator's proofs lie on during one epoch of one network. The network is part of the
+// slope, so one key on two networks (the same circuit keys, the same epoch number) has two
+// unrelated lines and nullifiers: two honest attestations there are not an equivocation.
+func A1(secret fr.Element, epoch uint64, network fr.Element) fr.Element {
+	e := EpochNetwork(epoch, network)
 	return tagged(TagA1, secret, e)
+}
+
+// EpochNetwork packs an epoch and a network identifier into one field element, epoch +
+// 2^64·network: injective for a 64-bit epoch (the circuit range-checks it) and a network
+// identifier below 2^NetworkBits, and free in the circuit (a linear combination).
+func EpochNetwork(epoch uint64, network fr.Element) fr.Element {
+	var e fr.Element
+	e.Mul(&network, &twoTo64)
+	var ep fr.Element
+	ep.SetUint64(epoch)
+	return *e.Add(&e, &ep)
+}
+
+var twoTo64 = func() fr.Element {
+	var e fr.Element
+	e.SetUint64(1 << 63)
+	return *e.Double(&e)
+}()
+
+// NetworkBits is the size of a network identifier: 23 bytes, so that epoch + 2^64·network
+// stays below 2^248 and the field modulus.
+const NetworkBits = 184
+
+// Network names the chain a proof or a registration is for: its genesis fork version and
+// genesis validators root, as in the consensus specs' compute_fork_data_root.
+type Network struct {
+	GenesisForkVersion    [4]byte
+	GenesisValidatorsRoot [32]byte
+}
+
+// ForkDataRoot returns hash_tree_root(ForkData(genesis_fork_version, genesis_validators_root))
+// (consensus specs, phase0 compute_fork_data_root), the value fork digests are cut from.
+func (n Network) ForkDataRoot() [32]byte {
+	var chunks [64]byte // current_version (Bytes4, padded to a chunk) | genesis_validators_root
+	copy(chunks[:4], n.GenesisForkVersion[:])
+	copy(chunks[32:], n.GenesisValidatorsRoot[:])
+	return sha256.Sum256(chunks[:])
+}
+
+// ID returns the network identifier bound into every proof (public input Network): the
+// first 23 bytes of ForkDataRoot as a big-endian integer. Two networks differ in their
+// genesis validators root even when they share a fork version (every devnet and testnet
+// that starts from 0x00000000), so their identifiers differ.
+func (n Network) ID() fr.Element {
+	root := n.ForkDataRoot()
+	var e fr.Element
+	e.SetBytes(root[:NetworkBits/8])
+	return e
 }
 
 // Nullifier returns H(TAG_N, a1): equal for every proof of one validator in one epoch, and

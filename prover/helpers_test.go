@@ -124,5 +124,33 @@ func testRequest(tr *testTree, vs []testValidator, i int, epoch uint64, msg stri
 		Epoch:       epoch,
 		SigningRoot: sha256.Sum256([]byte(msg)),
 		MinWeight:   16_000_000_000,
+		Network:     testNetwork.ID(),
 	}
+}
+
+// testNetwork is the network of the tests' requests; otherNetwork shares its fork version
+// and differs in the genesis validators root, as two devnets do.
+var (
+	testNetwork  = Network{GenesisForkVersion: [4]byte{0x10, 0, 0, 0x38}, GenesisValidatorsRoot: sha256.Sum256([]byte("test genesis"))}
+	otherNetwork = Network{GenesisForkVersion: [4]byte{0x10, 0, 0, 0x38}, GenesisValidatorsRoot: sha256.Sum256([]byte("other genesis"))}
+)
+
+// testRoots is a registry's sealed roots by epoch.
+type testRoots map[uint64]fr.Element
+
+func (r testRoots) Root(epoch uint64) (fr.Element, error) {
+	if root, ok := r[epoch]; ok {
+		return root, nil
+	}
+	return fr.Element{}, fmt.Errorf("no root sealed for epoch %d", epoch)
+}
+
+// testVerifier verifies attestations of testNetwork whose registry had root tr.root() in
+// the given epochs.
+func testVerifier(vk *VerifyingKey, tr *testTree, epochs ...uint64) *Verifier {
+	roots := testRoots{}
+	for _, e := range epochs {
+		roots[e] = tr.root()
+	}
+	return &Verifier{Key: vk, Network: testNetwork.ID(), Roots: roots}
 }

@@ -304,6 +304,12 @@ func (k *Keys) readCache(path string) error {
 	if err := k.checkProvingKey(pk); err != nil {
 		return corrupt("proving key does not fit the circuit: %v", err)
 	}
+	// The proving key must be the verifying key's: a cache that pairs keys of two setups
+	// makes proofs that its own verifier refuses. α, β and δ are in both.
+	if !pk.G1.Alpha.Equal(&vk.G1.Alpha) || !pk.G1.Beta.Equal(&vk.G1.Beta) || !pk.G2.Beta.Equal(&vk.G2.Beta) ||
+		!pk.G1.Delta.Equal(&vk.G1.Delta) || !pk.G2.Delta.Equal(&vk.G2.Delta) {
+		return corrupt("proving key of another setup than the verifying key")
+	}
 	vkw, err := newVerifyingKey(vk)
 	if err != nil {
 		return corrupt("%v", err)

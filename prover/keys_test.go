@@ -174,3 +174,29 @@ func flipFirst(flags []bool, from bool) []bool {
 	}
 	return out
 }
+
+// A cache file whose proving and verifying keys come from two setups (a valid checksum, a
+// right shape) is refused: its proofs would fail its own verifier. Issue 13's "also weigh".
+func TestKeyCacheMismatchedKeys(t *testing.T) {
+	a, _, err := LoadKeys(KeyConfig{Depth: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, err := LoadKeys(KeyConfig{Depth: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mixed := *a
+	mixed.vk = b.vk
+	dir := t.TempDir()
+	if err := mixed.writeCache(filepath.Join(dir, mixed.cacheName())); err != nil {
+		t.Fatal(err)
+	}
+	_, info, err := LoadKeys(KeyConfig{Depth: 2, CacheDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.FromCache || !errors.Is(info.CacheError, ErrCorruptCache) {
+		t.Fatalf("mismatched keys taken from the cache: from cache %v, error %v", info.FromCache, info.CacheError)
+	}
+}

@@ -187,6 +187,7 @@ func randomRequest(depth int) (*Request, error) {
 		Path:      Path{Index: uint64(seed[1]) % (1 << uint(depth))},
 	}
 	copy(r.SigningRoot[:], seed[2:])
+	r.Network.SetBytes(seed[:NetworkBits/8])
 	r.Path.Siblings = make([][Arity - 1]fr.Element, depth/2)
 	for l := range r.Path.Siblings {
 		for j := range r.Path.Siblings[l] {

@@ -56,7 +56,7 @@ func TestProveVerifyRound(t *testing.T) {
 	if err := vk.VerifyGnark(proof, &st); err != nil {
 		t.Fatalf("gnark rejects zkv's proof: %v", err)
 	}
-	if err := vk.Verify(proof, &st); err != nil {
+	if err := vk.VerifyPairing(proof, &st); err != nil {
 		t.Fatalf("zkv rejects its own proof: %v", err)
 	}
 	stock, stockSt, err := keys.ProveStock(&req)
@@ -66,7 +66,7 @@ func TestProveVerifyRound(t *testing.T) {
 	if stockSt != st {
 		t.Fatal("stock and zkv statements differ")
 	}
-	if err := vk.Verify(stock, &st); err != nil {
+	if err := vk.VerifyPairing(stock, &st); err != nil {
 		t.Fatalf("zkv rejects gnark's proof: %v", err)
 	}
 
@@ -105,7 +105,7 @@ func TestProveVerifyRound(t *testing.T) {
 	for name, m := range mut {
 		bad := st
 		m(&bad)
-		if err := vk.Verify(proof, &bad); !errors.Is(err, ErrInvalidProof) {
+		if err := vk.VerifyPairing(proof, &bad); !errors.Is(err, ErrInvalidProof) {
 			t.Errorf("%s: Verify = %v, want ErrInvalidProof", name, err)
 		}
 		if err := vk.VerifyGnark(proof, &bad); err == nil {
@@ -162,7 +162,7 @@ func TestProveMany(t *testing.T) {
 		}
 		claims = append(claims, Claim{Proof: *r.Proof, Statement: r.Statement})
 	}
-	if err := keys.VerifyingKey().BatchVerify(claims); err != nil {
+	if err := keys.VerifyingKey().BatchVerifyPairing(claims); err != nil {
 		t.Fatal(err)
 	}
 	if n := p.cache.Len(); n != 4 {

@@ -107,7 +107,7 @@ func rssVerifier(dir string) error {
 			return err
 		}
 	}
-	return vk.BatchVerify(claims)
+	return vk.BatchVerifyPairing(claims)
 }
 
 func vmHWM() (int, error) {

@@ -22,6 +22,7 @@ type RequestSpec struct {
 	Epoch       uint64      `json:"epoch"`
 	SigningRoot string      `json:"signingRoot"`
 	MinWeight   uint64      `json:"minWeight"`
+	Network     string      `json:"network"` // Network.ID, hex
 }
 
 // Request parses the spec.
@@ -60,6 +61,9 @@ func (s *RequestSpec) Request() (Request, error) {
 	if r.SigningRoot, err = hex32(s.SigningRoot); err != nil {
 		return r, fmt.Errorf("spec signingRoot: %w", err)
 	}
+	if r.Network, err = FieldFromHex(s.Network); err != nil {
+		return r, fmt.Errorf("spec network: %w", err)
+	}
 	return r, nil
 }
 
@@ -73,6 +77,7 @@ func SpecFromRequest(r *Request) RequestSpec {
 		Epoch:       r.Epoch,
 		SigningRoot: "0x" + hex.EncodeToString(r.SigningRoot[:]),
 		MinWeight:   r.MinWeight,
+		Network:     HexField(&r.Network),
 	}
 	for l := range r.Path.Siblings {
 		var level [3]string

@@ -34,7 +34,7 @@ func TestRequestSpecRoundTrip(t *testing.T) {
 	}
 
 	bls := RequestSpec{BLSSecret: "0x" + "00000000000000000000000000000000000000000000000000000000000000" + "01"}
-	bls.Root, bls.SigningRoot = spec.Root, spec.SigningRoot
+	bls.Root, bls.SigningRoot, bls.Network = spec.Root, spec.SigningRoot, spec.Network
 	r, err := bls.Request()
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ type Statement struct {
 	Y         fr.Element // s + a1·x
 	Nullifier fr.Element // H(TAG_N, a1), one per validator and epoch
 	MinWeight uint64     // the proof shows weight >= MinWeight
+	Network   fr.Element // Network.ID of the chain the attestation is for
 }
 
 // Public returns the public inputs in circuit order.
@@ -27,11 +28,13 @@ func (s *Statement) Public() [NumPublic]fr.Element {
 	p[3] = s.Y
 	p[4] = s.Nullifier
 	p[5].SetUint64(s.MinWeight)
+	p[6] = s.Network
 	return p
 }
 
 // StatementFromPublic is the inverse of Public. It refuses an epoch or minimum weight that
-// does not fit in 64 bits.
+// does not fit in 64 bits (the circuit proves none) and a network identifier of more than
+// NetworkBits.
 func StatementFromPublic(p [NumPublic]fr.Element) (Statement, error) {
 	epoch, err := toUint64(&p[1])
 	if err != nil {
@@ -41,12 +44,16 @@ func StatementFromPublic(p [NumPublic]fr.Element) (Statement, error) {
 	if err != nil {
 		return Statement{}, fmt.Errorf("%w: min weight: %v", ErrMalformed, err)
 	}
-	return Statement{Root: p[0], Epoch: epoch, X: p[2], Y: p[3], Nullifier: p[4], MinWeight: minWeight}, nil
+	var nb big.Int
+	if p[6].BigInt(&nb).BitLen() > NetworkBits {
+		return Statement{}, fmt.Errorf("%w: network identifier of %d bits, want at most %d", ErrMalformed, nb.BitLen(), NetworkBits)
+	}
+	return Statement{Root: p[0], Epoch: epoch, X: p[2], Y: p[3], Nullifier: p[4], MinWeight: minWeight, Network: p[6]}, nil
 }
 
 func toUint64(e *fr.Element) (uint64, error) {
 	if !e.IsUint64() {
-		return 0, fmt.Errorf("%s does not fit in 64 bits", e.String())
+		return 0, fmt.Errorf("%s does not fit in 64 bits", decimalFr(e))
 	}
 	return e.Uint64(), nil
 }
@@ -90,6 +97,7 @@ type Request struct {
 	Epoch       uint64
 	SigningRoot [32]byte // the attestation's signing root
 	MinWeight   uint64
+	Network     fr.Element // Network.ID of the chain
 }
 
 // Statement computes the public part of the proof of r. It fails with ErrNotMember when the
@@ -110,7 +118,11 @@ func (r *Request) Statement() (Statement, error) {
 		return Statement{}, fmt.Errorf("%w: path of leaf %d leads to %s, want root %s", ErrNotMember, r.Path.Index, HexField(&root), HexField(&r.Root))
 	}
 	x := MessageX(r.SigningRoot)
-	a1 := A1(r.Secret, r.Epoch)
+	var nb big.Int
+	if r.Network.BigInt(&nb).BitLen() > NetworkBits {
+		return Statement{}, fmt.Errorf("%w: network identifier of %d bits, want at most %d", ErrBadInput, nb.BitLen(), NetworkBits)
+	}
+	a1 := A1(r.Secret, r.Epoch, r.Network)
 	var y fr.Element
 	y.Mul(&a1, &x).Add(&y, &r.Secret)
 	return Statement{
@@ -120,6 +132,7 @@ func (r *Request) Statement() (Statement, error) {
 		Y:         y,
 		Nullifier: Nullifier(a1),
 		MinWeight: r.MinWeight,
+		Network:   r.Network,
 	}, nil
 }
 
@@ -128,7 +141,7 @@ func (r *Request) assignment(st *Statement) *Circuit {
 	depth := r.Path.Depth()
 	c := NewCircuit(depth)
 	pub := st.Public()
-	c.Root, c.Epoch, c.X, c.Y, c.Nullifier, c.MinWeight = pub[0], pub[1], pub[2], pub[3], pub[4], pub[5]
+	c.Root, c.Epoch, c.X, c.Y, c.Nullifier, c.MinWeight, c.Network = pub[0], pub[1], pub[2], pub[3], pub[4], pub[5], pub[6]
 	c.Secret = r.Secret
 	c.Weight = new(big.Int).SetUint64(r.Weight)
 	for i := 0; i < depth; i++ {
@@ -146,7 +159,7 @@ func (r *Request) assignment(st *Statement) *Circuit {
 func publicAssignment(st *Statement, depth int) *Circuit {
 	c := NewCircuit(depth)
 	pub := st.Public()
-	c.Root, c.Epoch, c.X, c.Y, c.Nullifier, c.MinWeight = pub[0], pub[1], pub[2], pub[3], pub[4], pub[5]
+	c.Root, c.Epoch, c.X, c.Y, c.Nullifier, c.MinWeight, c.Network = pub[0], pub[1], pub[2], pub[3], pub[4], pub[5], pub[6]
 	return c
 }
 

@@ -102,9 +102,13 @@ func (vk *VerifyingKey) vkX(coeffs []fr.Element, sts []*Statement) bn254.G1Affin
 	return acc
 }
 
-// Verify checks one proof against its statement with a single multi-Miller loop and final
-// exponentiation. It returns ErrInvalidProof (or ErrMalformed for unusable points).
-func (vk *VerifyingKey) Verify(p *Proof, st *Statement) error {
+// VerifyPairing checks one proof against its statement with a single multi-Miller loop and
+// final exponentiation. It returns ErrInvalidProof (or ErrMalformed for unusable points).
+//
+// It is the bare Groth16 check: it says nothing about whether the statement's root is the
+// registry's, its network this one or its x that of an attestation. Verifier.Verify checks
+// a proof as an attestation.
+func (vk *VerifyingKey) VerifyPairing(p *Proof, st *Statement) error {
 	if err := p.check(); err != nil {
 		return err
 	}
@@ -128,7 +132,8 @@ func (vk *VerifyingKey) Verify(p *Proof, st *Statement) error {
 	return nil
 }
 
-// BatchVerify checks many proofs at once. With random rᵢ of 128 bits of entropy
+// BatchVerifyPairing checks many proofs at once, their pairings only (see VerifyPairing;
+// Verifier.FindInvalid checks attestations). With random rᵢ of 128 bits of entropy
 // (randomCoefficients) it checks
 //
 //	Πᵢ e(rᵢ·Aᵢ, Bᵢ) · e(-Σ rᵢ·vk_xᵢ, γ) · e(-Σ rᵢ·Cᵢ, δ) · e(-(Σ rᵢ)·α, β) = 1
@@ -138,7 +143,7 @@ func (vk *VerifyingKey) Verify(p *Proof, st *Statement) error {
 // probability about 2⁻¹²⁸; ErrInvalidProof means at least one is not (FindInvalid says which).
 // An empty batch is ErrBadInput: it proves nothing, and a caller that lost its proofs on the
 // way should not read success (bls.BatchVerify of nothing is false too).
-func (vk *VerifyingKey) BatchVerify(claims []Claim) error {
+func (vk *VerifyingKey) BatchVerifyPairing(claims []Claim) error {
 	if len(claims) == 0 {
 		return fmt.Errorf("%w: empty batch", ErrBadInput)
 	}
@@ -157,7 +162,7 @@ func (vk *VerifyingKey) BatchVerify(claims []Claim) error {
 }
 
 // FindInvalid returns the indices, in increasing order, of the claims whose proofs do not
-// verify, or none. It bisects: a failing batch is split in halves, a half that passes is
+// verify (the pairing check only), or none. It bisects: a failing batch is split in halves, a half that passes is
 // cleared, and when the left half passes the right one is split without being checked again
 // (the parent's failure already blames it), so k bad proofs among N cost O(k·log N) batches.
 func (vk *VerifyingKey) FindInvalid(claims []Claim) ([]int, error) {
@@ -177,7 +182,7 @@ func (vk *VerifyingKey) FindInvalid(claims []Claim) ([]int, error) {
 				return nil
 			}
 			c := &claims[idx[0]]
-			if err := vk.Verify(&c.Proof, &c.Statement); err != nil {
+			if err := vk.VerifyPairing(&c.Proof, &c.Statement); err != nil {
 				bad = append(bad, idx[0])
 			}
 			return nil

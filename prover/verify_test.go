@@ -53,7 +53,7 @@ func mustClaims(t *testing.T) []Claim {
 func TestBatchVerify(t *testing.T) {
 	vk := mustKeys(t).VerifyingKey()
 	claims := mustClaims(t)
-	if err := vk.BatchVerify(claims); err != nil {
+	if err := vk.BatchVerifyPairing(claims); err != nil {
 		t.Fatalf("valid batch rejected: %v", err)
 	}
 	if bad, err := vk.FindInvalid(claims); err != nil || len(bad) != 0 {
@@ -61,7 +61,7 @@ func TestBatchVerify(t *testing.T) {
 	}
 	// Nothing to verify is not a verified batch.
 	for _, empty := range [][]Claim{nil, {}} {
-		if err := vk.BatchVerify(empty); !errors.Is(err, ErrBadInput) {
+		if err := vk.BatchVerifyPairing(empty); !errors.Is(err, ErrBadInput) {
 			t.Fatalf("empty batch = %v, want ErrBadInput", err)
 		}
 	}
@@ -96,7 +96,7 @@ func TestBatchVerify(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			c := mustClaims(t)
 			tc.spoil(c)
-			if err := vk.BatchVerify(c); !errors.Is(err, ErrInvalidProof) {
+			if err := vk.BatchVerifyPairing(c); !errors.Is(err, ErrInvalidProof) {
 				t.Fatalf("BatchVerify = %v, want ErrInvalidProof", err)
 			}
 			bad, err := vk.FindInvalid(c)
@@ -121,7 +121,7 @@ func TestProofEncoding(t *testing.T) {
 	if *p != c.Proof {
 		t.Fatal("proof changed in a round trip")
 	}
-	if err := vk.Verify(p, &c.Statement); err != nil {
+	if err := vk.VerifyPairing(p, &c.Statement); err != nil {
 		t.Fatal(err)
 	}
 
@@ -142,7 +142,7 @@ func TestProofEncoding(t *testing.T) {
 	if _, err := ProofFromBytes(ob[:]); !errors.Is(err, ErrMalformed) {
 		t.Errorf("B outside G2: %v", err)
 	}
-	if err := vk.Verify(&outside, &c.Statement); !errors.Is(err, ErrMalformed) {
+	if err := vk.VerifyPairing(&outside, &c.Statement); !errors.Is(err, ErrMalformed) {
 		t.Errorf("Verify with B outside G2: %v", err)
 	}
 }

@@ -32,7 +32,7 @@ var proverSubcommands = []subcommand{
 	{"register", "sign a validator's registration and queue it in a registry", runProverRegister},
 	{"seal", "apply queued registrations and fix the registry root of an epoch", runProverSeal},
 	{"prove", "prove one attestation from a witness spec or a BLS key and a registry", runProverProve},
-	{"verify", "verify proofs (several at once: batch verification)", runProverVerify},
+	{"verify", "verify proofs as attestations of a registry and network (batched)", runProverVerify},
 	{"export", "write the Solidity verifier and the snarkjs verification key", runProverExport},
 }
 
@@ -40,7 +40,8 @@ func runProver(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return dispatchGroup(ctx, "prover", `
 Private attestation proofs without the rest of zkv: a Groth16 circuit over BN254 proving that
 some validator of a registry attested (root, epoch, x, y, nullifier, minimum weight public;
-the validator secret). Keys come from a single-party setup and are for devnets only.`, proverSubcommands, args, stdout, stderr)
+the validator secret; bound to the network). Keys come from a single-party setup and are for
+devnets only.`, proverSubcommands, args, stdout, stderr)
 }
 
 // keyFlags are the flags that select the keys.
@@ -102,9 +103,10 @@ func noArgs(fs *flag.FlagSet, name string, stderr io.Writer) error {
 
 func runProverSetup(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("prover setup", "prover setup [--depth N] [--cache-dir DIR]", `
-Compiles the circuit for a registry depth and makes its Groth16 keys: from the cache when a
-valid cache file exists, otherwise by a single-party setup (DEVNET ONLY: whoever runs it can
-forge proofs) whose result is cached. Cache files are named by gnark version, circuit hash,
+Compiles the circuit for a registry depth and makes its Groth16 keys, and those of the
+identity proof that registrations carry: from the cache when a valid cache file exists,
+otherwise by a single-party setup (DEVNET ONLY: whoever runs it can forge proofs) whose
+result is cached. Cache files are named by gnark version, circuit hash,
 depth and architecture and carry a checksum; a damaged file is reported and regenerated.`, stderr)
 	kf := addKeyFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -119,39 +121,74 @@ depth and architecture and carry a checksum; a damaged file is reported and rege
 	}
 	h := keys.CircuitHash()
 	fmt.Fprintf(stdout, "circuit hash: %x\n", h)
+	// Registrations carry a proof of knowledge of the identity's secret, with keys of their own.
+	start := time.Now()
+	ik, err := prover.LoadIdentityKeys(*kf.cacheDir, false)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "identity proof keys: %d constraints, ready in %v (devnet only as well)\n", ik.Constraints(), time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
 // registryFlags open a registry: in a file of its own, or in a zkv database directory.
 type registryFlags struct {
-	path        *string
-	dbDir       *string
-	depth       *int
-	forkVersion *string
+	path  *string
+	dbDir *string
+	depth *int
+	net   networkFlags
+}
+
+// networkFlags name the network: the registration domain and the identifier every proof is
+// bound to.
+type networkFlags struct {
+	forkVersion   *string
+	validatorRoot *string
+}
+
+func addNetworkFlags(fs *flag.FlagSet) networkFlags {
+	return networkFlags{
+		forkVersion:   fs.String("genesis-fork-version", "0x00000000", "the network's genesis fork version"),
+		validatorRoot: fs.String("genesis-validators-root", "0x"+strings.Repeat("00", 32), "the network's genesis validators root (32 bytes of hex)"),
+	}
+}
+
+func (f networkFlags) network() (prover.Network, error) {
+	var n prover.Network
+	fv, err := hex.DecodeString(strings.TrimPrefix(*f.forkVersion, "0x"))
+	if err != nil || len(fv) != 4 {
+		return n, fmt.Errorf("--genesis-fork-version %q: want 4 bytes of hex", *f.forkVersion)
+	}
+	copy(n.GenesisForkVersion[:], fv)
+	if n.GenesisValidatorsRoot, err = prover.Hex32(*f.validatorRoot); err != nil {
+		return n, fmt.Errorf("--genesis-validators-root: %w", err)
+	}
+	return n, nil
 }
 
 func addRegistryFlags(fs *flag.FlagSet) registryFlags {
 	return registryFlags{
-		path:        fs.String("registry", "", "registry file (created if missing)"),
-		dbDir:       fs.String("db", "", "zkv database directory to keep the registry in, instead of --registry (created if missing)"),
-		depth:       fs.Int("depth", prover.DefaultDepth, "registry depth (even, 2 to 32)"),
-		forkVersion: fs.String("genesis-fork-version", "0x00000000", "the network's genesis fork version, for the registration signing domain"),
+		path:  fs.String("registry", "", "registry file (created if missing)"),
+		dbDir: fs.String("db", "", "zkv database directory to keep the registry in, instead of --registry (created if missing)"),
+		depth: fs.Int("depth", prover.DefaultDepth, "registry depth (even, 2 to 32)"),
+		net:   addNetworkFlags(fs),
 	}
 }
 
 func (f registryFlags) given() bool { return *f.path != "" || *f.dbDir != "" }
 
-// open returns the registry and what to close when done with it.
-func (f registryFlags) open() (*registry.Registry, io.Closer, error) {
+// open returns the registry and what to close when done with it. A registry opened without
+// an identity key (nil) takes no registrations.
+func (f registryFlags) open(ik *prover.IdentityVerifyingKey) (*registry.Registry, io.Closer, error) {
 	if *f.path != "" && *f.dbDir != "" {
 		return nil, nil, fmt.Errorf("give --registry or --db, not both")
 	}
 	if !f.given() {
 		return nil, nil, fmt.Errorf("--registry FILE or --db DIR is required")
 	}
-	fv, err := hex.DecodeString(strings.TrimPrefix(*f.forkVersion, "0x"))
-	if err != nil || len(fv) != 4 {
-		return nil, nil, fmt.Errorf("--genesis-fork-version %q: want 4 bytes of hex", *f.forkVersion)
+	network, err := f.net.network()
+	if err != nil {
+		return nil, nil, err
 	}
 	var (
 		st     registry.Store
@@ -170,7 +207,7 @@ func (f registryFlags) open() (*registry.Registry, io.Closer, error) {
 		}
 		st, closer = fst, fst
 	}
-	r, err := registry.Open(st, registry.Config{Depth: *f.depth, Domain: registry.ComputeDomain([4]byte(fv))})
+	r, err := registry.Open(st, registry.Config{Depth: *f.depth, Network: network, IdentityKey: ik})
 	if err != nil {
 		closer.Close()
 		return nil, nil, err
@@ -194,17 +231,22 @@ func readBLSSecret(path string) (*bls.SecretKey, error) {
 }
 
 func runProverRegister(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("prover register", "prover register (--registry FILE | --db DIR) --bls-secret-file FILE --weight GWEI [--timestamp UNIX]", `
+	fs := newFlagSet("prover register", "prover register (--registry FILE | --db DIR) --bls-secret-file FILE --weight GWEI [--timestamp UNIX] [--cache-dir DIR]", `
 Signs the registration of the validator whose BLS secret key (32 bytes of hex) is in
 --bls-secret-file: its public key, its identity commitment (derived from the BLS key), its
-weight and the time of signing, under the zkv registration domain of the network. The
-registry checks the signature and queues the registration; 'zkv prover seal' puts it in the
-tree. A key already registered needs a later timestamp than its last registration: an old
-registration cannot be replayed, and the same one is not taken twice.`, stderr)
+weight and the time of signing, under the zkv registration domain of the network (its
+genesis fork version and genesis validators root), with a proof of knowledge of the
+identity's secret bound to the key and the network (keys from 'zkv prover setup' in
+--cache-dir). The registry checks the signature and the proof and
+queues the registration; 'zkv prover seal' puts it in the tree. A key's identity is fixed by
+its first registration; later ones change its weight only, and need a later timestamp than
+the key's last registration: an old registration cannot be replayed, and the same one is not
+taken twice.`, stderr)
 	rf := addRegistryFlags(fs)
 	secretFile := fs.String("bls-secret-file", "", "file holding the validator's BLS secret key as hex")
 	weight := fs.Uint64("weight", 32_000_000_000, "weight: the effective balance in gwei")
 	timestamp := fs.Uint64("timestamp", 0, "the registration's time in Unix seconds (0: now)")
+	cacheDir := fs.String("cache-dir", defaultKeyCacheDir(), "directory of the key cache, holding the identity proof keys of 'zkv prover setup'")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -218,12 +260,22 @@ registration cannot be replayed, and the same one is not taken twice.`, stderr)
 	if err != nil {
 		return err
 	}
-	r, st, err := rf.open()
+	ik, err := prover.LoadIdentityKeys(*cacheDir, true)
+	if errors.Is(err, prover.ErrNoKeys) {
+		return fmt.Errorf("%w\nrun 'zkv prover setup --cache-dir %s' first (or copy the keys of the network's setup there)", err, *cacheDir)
+	}
+	if err != nil {
+		return err
+	}
+	r, st, err := rf.open(ik.VerifyingKey())
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	reg := registry.SignAt(sk, *weight, *timestamp, r.Domain())
+	reg, err := registry.SignAt(ik, sk, *weight, *timestamp, r.Domain())
+	if err != nil {
+		return err
+	}
 	if err := r.Register(reg); err != nil {
 		return err
 	}
@@ -235,8 +287,9 @@ registration cannot be replayed, and the same one is not taken twice.`, stderr)
 func runProverSeal(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("prover seal", "prover seal (--registry FILE | --db DIR) --epoch N", `
 Applies the queued registrations of a registry and fixes the resulting root as the root
-of an epoch (later than the last sealed one). Proofs of that epoch and later ones, until the
-next seal, prove membership under this root.`, stderr)
+of an epoch (later than the last sealed one). Proofs of that epoch prove membership under
+this root, as do proofs of the epochs up to the next seal once it is made: the registry
+answers no root for an epoch after the last sealed one, since its root could still change.`, stderr)
 	rf := addRegistryFlags(fs)
 	epoch := fs.Uint64("epoch", 0, "the epoch the root is for")
 	if err := parseFlags(fs, args); err != nil {
@@ -245,7 +298,7 @@ next seal, prove membership under this root.`, stderr)
 	if err := noArgs(fs, "seal", stderr); err != nil {
 		return err
 	}
-	r, st, err := rf.open()
+	r, st, err := rf.open(nil)
 	if err != nil {
 		return err
 	}
@@ -261,16 +314,17 @@ next seal, prove membership under this root.`, stderr)
 func runProverProve(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("prover prove", "prover prove (--spec FILE | (--registry FILE | --db DIR) --bls-secret-file FILE --epoch N --signing-root HEX) [--out FILE]", `
 Proves one attestation and writes the proof as snarkjs-compatible JSON (pi_a, pi_b, pi_c and
-the public signals [root, epoch, x, y, nullifier, minWeight] as decimal strings).
+the public signals [root, epoch, x, y, nullifier, minWeight, network] as decimal strings).
 
 The witness comes either from a JSON spec (--spec: secret or blsSecret, weight, index,
-siblings, root, epoch, signingRoot, minWeight; hex for field elements) or from a BLS secret
-key and a registry (the validator's sealed leaf and the root of --epoch).`, stderr)
+siblings, root, epoch, signingRoot, minWeight, network; hex for field elements) or from a BLS
+secret key and a registry (the validator's sealed leaf and the root of --epoch, which must be
+sealed; the network from the registry's flags).`, stderr)
 	kf := addKeyFlags(fs)
 	spec := fs.String("spec", "", "witness spec JSON file")
 	regPath := fs.String("registry", "", "registry file (instead of --spec)")
 	dbDir := fs.String("db", "", "zkv database directory holding the registry (instead of --spec)")
-	forkVersion := fs.String("genesis-fork-version", "0x00000000", "with a registry: the network's genesis fork version")
+	nf := addNetworkFlags(fs)
 	secretFile := fs.String("bls-secret-file", "", "with a registry: file holding the validator's BLS secret key as hex")
 	epoch := fs.Uint64("epoch", 0, "with a registry: the attestation's epoch")
 	signingRoot := fs.String("signing-root", "", "with a registry: the attestation's signing root (32 bytes of hex)")
@@ -283,7 +337,7 @@ key and a registry (the validator's sealed leaf and the root of --epoch).`, stde
 	if err := noArgs(fs, "prove", stderr); err != nil {
 		return err
 	}
-	rf := registryFlags{path: regPath, dbDir: dbDir, depth: kf.depth, forkVersion: forkVersion}
+	rf := registryFlags{path: regPath, dbDir: dbDir, depth: kf.depth, net: nf}
 	var req prover.Request
 	switch {
 	case *spec != "" && rf.given():
@@ -309,7 +363,7 @@ key and a registry (the validator's sealed leaf and the root of --epoch).`, stde
 		if err != nil {
 			return fmt.Errorf("--signing-root: %w", err)
 		}
-		r, st, err := rf.open()
+		r, st, err := rf.open(nil)
 		if err != nil {
 			return err
 		}
@@ -324,7 +378,7 @@ key and a registry (the validator's sealed leaf and the root of --epoch).`, stde
 		}
 		req = prover.Request{
 			Secret: prover.SecretFromBLS(sk), Weight: m.Weight, Path: m.Path, Root: root,
-			Epoch: *epoch, SigningRoot: sr, MinWeight: *minWeight,
+			Epoch: *epoch, SigningRoot: sr, MinWeight: *minWeight, Network: r.Network().ID(),
 		}
 	default:
 		return fmt.Errorf("give --spec, --registry FILE or --db DIR")
@@ -364,16 +418,42 @@ func writeJSON(path string, stdout io.Writer, v any) error {
 	return os.WriteFile(path, b, 0o644)
 }
 
+// hexList is a repeatable flag of 32-byte hex values.
+type hexList [][32]byte
+
+func (l *hexList) String() string { return fmt.Sprint(len(*l), " values") }
+
+func (l *hexList) Set(v string) error {
+	b, err := prover.Hex32(v)
+	if err != nil {
+		return err
+	}
+	*l = append(*l, b)
+	return nil
+}
+
 func runProverVerify(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("prover verify", "prover verify [--vk FILE | --depth N --cache-dir DIR] [--public FILE] PROOF.json...", `
+	fs := newFlagSet("prover verify", "prover verify [--vk FILE | --depth N --cache-dir DIR] ((--registry FILE | --db DIR) [--signing-root HEX]... | --pairing-only) [--public FILE] PROOF.json...", `
 Verifies proofs written by 'zkv prover prove' (or any snarkjs proof.json of this circuit, with
-its public signals in a publicSignals field or in --public). Several proofs are verified
-together by batch verification, and a failing batch is bisected to name the bad proofs.
-Valid proofs of one epoch sharing a nullifier for different attestations are reported as an
-equivocation with the identity commitment they reveal. Exits 1 if any proof is invalid.`, stderr)
+its public signals in a publicSignals field or in --public) as attestations of a registry:
+each proof's network must be the registry's (--genesis-fork-version, --genesis-validators-root),
+its root the registry's sealed root of its epoch, its minimum weight at least --min-weight and,
+with --signing-root (once per proof, in order), its x that of the attestation's signing root.
+Several proofs are verified together by batch verification, and a failing batch is bisected
+to name the bad proofs. Valid proofs of one epoch sharing a nullifier for different
+attestations are reported as an equivocation with the identity commitment they reveal.
+--pairing-only checks the Groth16 pairing alone, which any proof against any registry of its
+own passes. Exits 1 if any proof is invalid.`, stderr)
 	kf := addKeyFlags(fs)
 	vkPath := fs.String("vk", "", "snarkjs verification key JSON (from 'zkv prover export --snarkjs') instead of the key cache")
 	public := fs.String("public", "", "public signals JSON (snarkjs public.json), for a single proof without publicSignals")
+	regPath := fs.String("registry", "", "registry file whose sealed roots the proofs must use")
+	dbDir := fs.String("db", "", "zkv database directory holding the registry (instead of --registry)")
+	nf := addNetworkFlags(fs)
+	var signingRoots hexList
+	fs.Var(&signingRoots, "signing-root", "the signing root of the attestation a proof is for (32 bytes of hex); once per proof, in order")
+	minWeight := fs.Uint64("min-weight", 0, "the least minimum weight a proof must show")
+	pairingOnly := fs.Bool("pairing-only", false, "check the pairing alone: not the registry root, the network or the attestation")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -383,6 +463,15 @@ equivocation with the identity commitment they reveal. Exits 1 if any proof is i
 	}
 	if *public != "" && fs.NArg() != 1 {
 		return fmt.Errorf("--public applies to a single proof")
+	}
+	rf := registryFlags{path: regPath, dbDir: dbDir, depth: kf.depth, net: nf}
+	switch {
+	case *pairingOnly && (rf.given() || len(signingRoots) > 0 || *minWeight > 0):
+		return fmt.Errorf("--pairing-only checks no registry, signing root or weight: give one or the other")
+	case !*pairingOnly && !rf.given():
+		return fmt.Errorf("give the registry the proofs are of (--registry FILE or --db DIR), or --pairing-only for the bare pairing check")
+	case len(signingRoots) > 0 && len(signingRoots) != fs.NArg():
+		return fmt.Errorf("%d --signing-root for %d proofs: give one per proof, in order", len(signingRoots), fs.NArg())
 	}
 	var vk *prover.VerifyingKey
 	if *vkPath != "" {
@@ -429,19 +518,44 @@ equivocation with the identity commitment they reveal. Exits 1 if any proof is i
 		}
 	}
 	start := time.Now()
-	bad, err := vk.FindInvalid(claims)
-	if err != nil {
-		return err
+	var bad []int
+	reasons := map[int]error{}
+	if *pairingOnly {
+		var err error
+		if bad, err = vk.FindInvalid(claims); err != nil {
+			return err
+		}
+		for _, i := range bad {
+			reasons[i] = prover.ErrInvalidProof
+		}
+	} else {
+		r, st, err := rf.open(nil)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		v := &prover.Verifier{Key: vk, Network: r.Network().ID(), Roots: r, MinWeight: *minWeight}
+		var srs []*[32]byte
+		for i := range signingRoots {
+			srs = append(srs, &signingRoots[i])
+		}
+		if bad, reasons, err = v.FindInvalid(claims, srs); err != nil {
+			return err
+		}
 	}
 	elapsed := time.Since(start)
-	isBad := map[int]bool{}
-	for _, i := range bad {
-		isBad[i] = true
-	}
+	valid := make([]prover.Claim, 0, len(claims))
+	validIdx := make([]int, 0, len(claims))
 	for i, path := range fs.Args() {
 		verdict := "OK"
-		if isBad[i] {
-			verdict = "INVALID"
+		if *pairingOnly {
+			verdict = "OK (pairing only: registry root, network and attestation not checked)"
+		}
+		if err, isBad := reasons[i]; isBad {
+			verdict = "INVALID: " + err.Error()
+		} else {
+			valid = append(valid, claims[i])
+			validIdx = append(validIdx, i)
 		}
 		fmt.Fprintf(stdout, "%s: %s (epoch %d, nullifier %s)\n", path, verdict, claims[i].Statement.Epoch, prover.HexField(&claims[i].Statement.Nullifier))
 	}
@@ -451,18 +565,10 @@ equivocation with the identity commitment they reveal. Exits 1 if any proof is i
 	}
 	fmt.Fprintf(stderr, "verified %d %s in %v\n", len(claims), noun, elapsed.Round(time.Microsecond))
 	// Two valid proofs of one epoch with one nullifier and different messages reveal their
-	// validator.
-	for i := range claims {
-		for j := i + 1; j < len(claims); j++ {
-			if isBad[i] || isBad[j] {
-				continue
-			}
-			ev, err := prover.NewEvidence(vk, claims[i], claims[j])
-			if err != nil {
-				continue
-			}
-			fmt.Fprintf(stdout, "EQUIVOCATION: %s and %s: identity %s\n", fs.Arg(i), fs.Arg(j), prover.HexField(&ev.Identity))
-		}
+	// validator; grouping by (network, epoch, nullifier) finds them without comparing every
+	// pair of proofs.
+	for _, e := range prover.FindEquivocations(valid) {
+		fmt.Fprintf(stdout, "EQUIVOCATION: %s and %s: identity %s\n", fs.Arg(validIdx[e.First]), fs.Arg(validIdx[e.Second]), prover.HexField(&e.Identity))
 	}
 	if len(bad) > 0 {
 		return fmt.Errorf("%d of %d proofs invalid: %w", len(bad), len(claims), prover.ErrInvalidProof)

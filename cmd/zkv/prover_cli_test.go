@@ -30,7 +30,7 @@ func TestProverCLIEndToEnd(t *testing.T) {
 
 	secretFiles := writeBLSSecrets(t, dir, 2)
 	for _, f := range secretFiles {
-		zkv(0, append([]string{"prover", "register", "--registry", reg, "--bls-secret-file", f}, depth...)...)
+		zkv(0, append([]string{"prover", "register", "--registry", reg, "--bls-secret-file", f, "--cache-dir", cache}, depth...)...)
 	}
 	zkv(0, append([]string{"prover", "seal", "--registry", reg, "--epoch", "7"}, depth...)...)
 
@@ -41,9 +41,16 @@ func TestProverCLIEndToEnd(t *testing.T) {
 	p1 := filepath.Join(dir, "p1.json")
 	prove(strings.Repeat("11", 32), p1)
 	verify := func(code int, files ...string) string {
-		return zkv(code, append([]string{"prover", "verify", "--cache-dir", cache, "--depth", "4"}, files...)...)
+		return zkv(code, append([]string{"prover", "verify", "--cache-dir", cache, "--depth", "4", "--registry", reg}, files...)...)
 	}
 	verify(0, p1)
+	zkv(0, "prover", "verify", "--cache-dir", cache, "--depth", "4", "--registry", reg, "--signing-root", strings.Repeat("11", 32), p1)
+	// The attestation it is checked as is another one.
+	zkv(1, "prover", "verify", "--cache-dir", cache, "--depth", "4", "--registry", reg, "--signing-root", strings.Repeat("12", 32), p1)
+	// Without a registry, verify says what it needs.
+	if out := zkv(1, "prover", "verify", "--cache-dir", cache, "--depth", "4", p1); !strings.Contains(out, "--pairing-only") {
+		t.Fatalf("verify without a registry:\n%s", out)
+	}
 
 	// Tamper with a public signal (epoch): verification must fail with exit 1.
 	raw, err := os.ReadFile(p1)
@@ -55,8 +62,8 @@ func TestProverCLIEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	signals, ok := doc["publicSignals"].([]any)
-	if !ok || len(signals) != 6 {
-		t.Fatalf("proof JSON has no six publicSignals: %s", raw)
+	if !ok || len(signals) != 7 {
+		t.Fatalf("proof JSON has no seven publicSignals: %s", raw)
 	}
 	signals[1] = "8"
 	bad, _ := json.Marshal(doc)
@@ -80,7 +87,38 @@ func TestProverCLIEndToEnd(t *testing.T) {
 		t.Fatalf("solidity verifier: %v", err)
 	}
 	// The exported snarkjs key verifies the proof on its own, without the cache.
-	zkv(0, "prover", "verify", "--vk", vk, p1)
+	zkv(0, "prover", "verify", "--vk", vk, "--registry", reg, "--depth", "4", p1)
+}
+
+// Finding 6 of issue 13: a key that never registered proves against a private registry of
+// its own, at weight 2^64-1. The bare pairing check passes (and says that is all it checked);
+// verified against the real registry, the proof is refused.
+func TestProverVerifyOutsider(t *testing.T) {
+	dir := t.TempDir()
+	cache := filepath.Join(dir, "keys")
+	reg, own := filepath.Join(dir, "registry.bin"), filepath.Join(dir, "own.bin")
+	depth := []string{"--depth", "4"}
+	zkv := func(wantCode int, args ...string) string {
+		t.Helper()
+		return runZKV(t, wantCode, append(append(args[:2:2], depth...), args[2:]...)...)
+	}
+	zkv(0, "prover", "setup", "--cache-dir", cache)
+	secrets := writeBLSSecrets(t, dir, 2)
+	zkv(0, "prover", "register", "--registry", reg, "--bls-secret-file", secrets[0], "--cache-dir", cache)
+	zkv(0, "prover", "seal", "--registry", reg, "--epoch", "5")
+	zkv(0, "prover", "register", "--registry", own, "--bls-secret-file", secrets[1], "--weight", "18446744073709551615", "--cache-dir", cache)
+	zkv(0, "prover", "seal", "--registry", own, "--epoch", "5")
+	proof := filepath.Join(dir, "p.json")
+	zkv(0, "prover", "prove", "--registry", own, "--bls-secret-file", secrets[1], "--epoch", "5",
+		"--signing-root", strings.Repeat("33", 32), "--min-weight", "18446744073709551615", "--cache-dir", cache, "--out", proof)
+	if out := zkv(0, "prover", "verify", "--cache-dir", cache, "--pairing-only", proof); !strings.Contains(out, "pairing only") {
+		t.Fatalf("the bare pairing check does not say what it checked:\n%s", out)
+	}
+	if out := zkv(1, "prover", "verify", "--cache-dir", cache, "--registry", reg, proof); !strings.Contains(out, "INVALID") {
+		t.Fatalf("outsider's proof against the real registry:\n%s", out)
+	}
+	// The same proof on another network (same keys, same registry file content) is refused too.
+	zkv(1, "prover", "verify", "--cache-dir", cache, "--registry", own, "--genesis-validators-root", strings.Repeat("01", 32), proof)
 }
 
 // The registry kept in the validator's database (--db) instead of a file: the same
@@ -96,9 +134,15 @@ func TestProverRegistryInDatabase(t *testing.T) {
 		return runZKV(t, wantCode, append(args, depth...)...)
 	}
 	secretFiles := writeBLSSecrets(t, dir, 3)
+	// Registering before any setup is refused: the identity proof needs its keys.
+	if out := zkv(1, "prover", "register", "--db", dbDir, "--bls-secret-file", secretFiles[0], "--cache-dir", cache); !strings.Contains(out, "zkv prover setup") {
+		t.Fatalf("register without keys does not say to run setup:\n%s", out)
+	}
+	idOnly := filepath.Join(dir, "id-keys")
+	zkv(0, "prover", "setup", "--cache-dir", idOnly)
 	for _, f := range secretFiles {
-		zkv(0, "prover", "register", "--db", dbDir, "--bls-secret-file", f)
-		zkv(0, "prover", "register", "--registry", file, "--bls-secret-file", f)
+		zkv(0, "prover", "register", "--db", dbDir, "--bls-secret-file", f, "--cache-dir", idOnly)
+		zkv(0, "prover", "register", "--registry", file, "--bls-secret-file", f, "--cache-dir", idOnly)
 	}
 	inDB := zkv(0, "prover", "seal", "--db", dbDir, "--epoch", "3")
 	inFile := zkv(0, "prover", "seal", "--registry", file, "--epoch", "3")
@@ -122,19 +166,20 @@ func TestProverRegistryInDatabase(t *testing.T) {
 	proof := filepath.Join(dir, "p.json")
 	zkv(0, "prover", "prove", "--db", dbDir, "--bls-secret-file", secretFiles[2],
 		"--epoch", "3", "--signing-root", strings.Repeat("ab", 32), "--cache-dir", cache, "--out", proof)
-	runZKV(t, 0, "prover", "verify", "--cache-dir", cache, "--depth", "4", proof)
+	runZKV(t, 0, "prover", "verify", "--cache-dir", cache, "--depth", "4", "--db", dbDir, proof)
 }
 
 // A registration of a known key needs a later timestamp: the same one again, or an older one,
 // is refused with a reason, and a newer one replaces it.
 func TestProverRegisterTimestamp(t *testing.T) {
 	dir := t.TempDir()
-	reg := filepath.Join(dir, "registry.bin")
+	reg, cache := filepath.Join(dir, "registry.bin"), filepath.Join(dir, "keys")
 	secret := writeBLSSecrets(t, dir, 1)[0]
+	runZKV(t, 0, "prover", "setup", "--depth", "4", "--cache-dir", cache)
 	register := func(code int, ts, weight string) string {
 		t.Helper()
 		return runZKV(t, code, "prover", "register", "--registry", reg, "--bls-secret-file", secret,
-			"--depth", "4", "--timestamp", ts, "--weight", weight)
+			"--depth", "4", "--timestamp", ts, "--weight", weight, "--cache-dir", cache)
 	}
 	register(0, "1000", "32000000000")
 	for _, ts := range []string{"1000", "999"} {
@@ -151,7 +196,7 @@ func TestProverRegisterTimestamp(t *testing.T) {
 
 // verify without proof files is a usage error that says what is missing, not an empty batch.
 func TestProverVerifyNoFiles(t *testing.T) {
-	if out := runZKV(t, 2, "prover", "verify", "--vk", "vk.json"); !strings.Contains(out, "no proof files") {
+	if out := runZKV(t, 2, "prover", "verify", "--vk", "vk.json", "--pairing-only"); !strings.Contains(out, "no proof files") {
 		t.Fatalf("verify without files:\n%s", out)
 	}
 }

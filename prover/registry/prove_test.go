@@ -20,12 +20,12 @@ func TestProveFromRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := Open(NewMemStore(), Config{Depth: 4, Domain: testDomain})
+	r, err := Open(NewMemStore(), Config{Depth: 4, Network: testNetwork, IdentityKey: testIdentityKey(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 5; i++ {
-		if err := r.Register(Sign(testKey(t, i), 32_000_000_000, testDomain)); err != nil {
+		if err := r.Register(mustSign(t, testKey(t, i), 32_000_000_000, testDomain)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -46,7 +46,7 @@ func TestProveFromRegistry(t *testing.T) {
 		}
 		req := prover.Request{
 			Secret: prover.SecretFromBLS(sk), Weight: m.Weight, Path: m.Path, Root: root,
-			Epoch: epoch, SigningRoot: sha256.Sum256([]byte(msg)), MinWeight: 1,
+			Epoch: epoch, SigningRoot: sha256.Sum256([]byte(msg)), MinWeight: 1, Network: testNetwork.ID(),
 		}
 		proof, st, err := p.Prove(&req)
 		if err != nil {
@@ -55,11 +55,12 @@ func TestProveFromRegistry(t *testing.T) {
 		return prover.Claim{Proof: *proof, Statement: st}
 	}
 	vk := keys.VerifyingKey()
-	a, b := prove(101, "source 100 target 101"), prove(101, "source 99 target 101")
-	if err := vk.BatchVerify([]prover.Claim{a, b}); err != nil {
-		t.Fatal(err)
+	v := &prover.Verifier{Key: vk, Network: testNetwork.ID(), Roots: r}
+	a, b := prove(100, "source 99 target 100"), prove(100, "source 98 target 100")
+	if bad, _, err := v.FindInvalid([]prover.Claim{a, b}, nil); err != nil || len(bad) != 0 {
+		t.Fatal(bad, err)
 	}
-	ev, err := prover.NewEvidence(vk, a, b)
+	ev, err := prover.NewEvidence(v, a, b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +76,7 @@ func TestProveFromRegistry(t *testing.T) {
 	outsider := testKey(t, 42)
 	req := prover.Request{
 		Secret: prover.SecretFromBLS(outsider), Weight: m.Weight, Path: m.Path, Root: m.Root,
-		Epoch: 101, SigningRoot: sha256.Sum256([]byte("x")),
+		Epoch: 100, SigningRoot: sha256.Sum256([]byte("x")), Network: testNetwork.ID(),
 	}
 	if _, _, err := p.Prove(&req); !errors.Is(err, prover.ErrNotMember) {
 		t.Fatalf("outsider proof: %v", err)

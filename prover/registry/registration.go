@@ -18,14 +18,14 @@ import (
 var DomainTypeRegistration = [4]byte{'z', 'k', 'v', 0x01}
 
 // ComputeDomain returns the registration signing domain of a network, as the consensus specs'
-// compute_domain(DomainTypeRegistration, genesis_fork_version, genesis_validators_root = 0):
-// the domain type followed by the first 28 bytes of
-// hash_tree_root(ForkData(genesis_fork_version, 0x00…00)). Like the builder API's domain, it
-// uses the genesis fork version, so registrations survive forks.
-func ComputeDomain(genesisForkVersion [4]byte) [32]byte {
-	var chunks [64]byte // ForkData: current_version (Bytes4, padded to a chunk) | genesis_validators_root
-	copy(chunks[:4], genesisForkVersion[:])
-	forkDataRoot := sha256.Sum256(chunks[:])
+// compute_domain(DomainTypeRegistration, genesis_fork_version, genesis_validators_root):
+// the domain type followed by the first 28 bytes of hash_tree_root(ForkData(
+// genesis_fork_version, genesis_validators_root)). It uses the genesis fork version, so
+// registrations survive forks, and the genesis validators root, so that a registration for
+// one network does not register on another that shares its fork version (every network that
+// starts from 0x00000000). With a zero root it is the builder API's form of the domain.
+func ComputeDomain(n prover.Network) [32]byte {
+	forkDataRoot := n.ForkDataRoot()
 	var d [32]byte
 	copy(d[:4], DomainTypeRegistration[:])
 	copy(d[4:], forkDataRoot[:28])
@@ -33,7 +33,7 @@ func ComputeDomain(genesisForkVersion [4]byte) [32]byte {
 }
 
 // RegistrationSize is the length of an encoded Registration.
-const RegistrationSize = bls.PublicKeyLength + fr.Bytes + 8 + 8 + bls.SignatureLength
+const RegistrationSize = bls.PublicKeyLength + fr.Bytes + 8 + 8 + bls.SignatureLength + prover.ProofSize
 
 // Registration asks for a validator's leaf in the registry: its BLS public key, its identity
 // commitment H(TAG_ID, s), its weight (effective balance in gwei) and the time it was signed,
@@ -54,13 +54,20 @@ const RegistrationSize = bls.PublicKeyLength + fr.Bytes + 8 + 8 + bls.SignatureL
 //	    timestamp: uint64
 //	}
 //
-// and domain = ComputeDomain(genesis fork version).
+// and domain = ComputeDomain(network).
+//
+// IdentityProof shows that whoever made the registration knows the secret s behind Identity:
+// a prover.IdentityCircuit proof bound to prover.IdentityBinding(domain, Pubkey). The
+// signature binds the identity to the key; the proof keeps a key from registering an identity
+// it does not hold (an identity commitment is the same on every network, so it can be
+// copied from one). The proof is bound to the key and domain, not signed.
 type Registration struct {
-	Pubkey    [bls.PublicKeyLength]byte
-	Identity  fr.Element
-	Weight    uint64
-	Timestamp uint64 // Unix seconds
-	Signature [bls.SignatureLength]byte
+	Pubkey        [bls.PublicKeyLength]byte
+	Identity      fr.Element
+	Weight        uint64
+	Timestamp     uint64 // Unix seconds
+	Signature     [bls.SignatureLength]byte
+	IdentityProof [prover.ProofSize]byte
 }
 
 // SigningRoot returns the root the registration's signature signs.
@@ -80,24 +87,43 @@ func (r *Registration) SigningRoot(domain [32]byte) [32]byte {
 }
 
 // Sign returns the registration of the validator holding sk, with its identity derived from
-// sk (prover.SecretFromBLS), timestamped now. Two registrations of one key signed within the
-// same second carry the same timestamp, and the registry takes only the first; SignAt sets
-// the timestamp.
-func Sign(sk *bls.SecretKey, weight uint64, domain [32]byte) Registration {
-	return SignAt(sk, weight, uint64(time.Now().Unix()), domain)
+// sk (prover.SecretFromBLS) and proved with ik, timestamped now. Two registrations of one key
+// signed within the same second carry the same timestamp, and the registry takes only the
+// first; SignAt sets the timestamp.
+func Sign(ik *prover.IdentityKeys, sk *bls.SecretKey, weight uint64, domain [32]byte) (Registration, error) {
+	return SignAt(ik, sk, weight, uint64(time.Now().Unix()), domain)
 }
 
 // SignAt is Sign with the timestamp (Unix seconds) given.
-func SignAt(sk *bls.SecretKey, weight, timestamp uint64, domain [32]byte) Registration {
+func SignAt(ik *prover.IdentityKeys, sk *bls.SecretKey, weight, timestamp uint64, domain [32]byte) (Registration, error) {
+	secret := prover.SecretFromBLS(sk)
 	r := Registration{
 		Pubkey:    sk.PublicKey().Bytes(),
-		Identity:  prover.IdentityCommitment(prover.SecretFromBLS(sk)),
+		Identity:  prover.IdentityCommitment(secret),
 		Weight:    weight,
 		Timestamp: timestamp,
 	}
+	proof, err := ik.ProveIdentity(secret, prover.IdentityBinding(domain, r.Pubkey[:]))
+	if err != nil {
+		return Registration{}, err
+	}
+	r.IdentityProof = proof.Bytes()
 	root := r.SigningRoot(domain)
 	r.Signature = sk.Sign(root[:]).Bytes()
-	return r
+	return r, nil
+}
+
+// VerifyIdentity checks the registration's identity proof under domain with vk. It returns
+// ErrBadIdentityProof for a proof that does not verify or does not decode.
+func (r *Registration) VerifyIdentity(vk *prover.IdentityVerifyingKey, domain [32]byte) error {
+	p, err := prover.ProofFromBytes(r.IdentityProof[:])
+	if err != nil {
+		return fmt.Errorf("%w: key %x: %v", ErrBadIdentityProof, r.Pubkey[:8], err)
+	}
+	if err := vk.VerifyIdentity(p, r.Identity, prover.IdentityBinding(domain, r.Pubkey[:])); err != nil {
+		return fmt.Errorf("%w: key %x: %v", ErrBadIdentityProof, r.Pubkey[:8], err)
+	}
+	return nil
 }
 
 // Verify checks the registration's signature under domain. It returns ErrBadSignature for a
@@ -122,7 +148,7 @@ func (r *Registration) Verify(domain [32]byte) error {
 func (r *Registration) Leaf() fr.Element { return prover.Leaf(r.Identity, r.Weight) }
 
 // Bytes encodes the registration as pubkey | identity (big-endian) | weight (big-endian) |
-// timestamp (big-endian) | signature.
+// timestamp (big-endian) | signature | identity proof.
 func (r *Registration) Bytes() [RegistrationSize]byte {
 	var b [RegistrationSize]byte
 	n := copy(b[:], r.Pubkey[:])
@@ -132,12 +158,13 @@ func (r *Registration) Bytes() [RegistrationSize]byte {
 	n += 8
 	binary.BigEndian.PutUint64(b[n:], r.Timestamp)
 	n += 8
-	copy(b[n:], r.Signature[:])
+	n += copy(b[n:], r.Signature[:])
+	copy(b[n:], r.IdentityProof[:])
 	return b
 }
 
 // RegistrationFromBytes decodes Bytes. It checks the encoding only (a canonical identity);
-// Verify checks the signature.
+// Verify checks the signature and VerifyIdentity the identity proof.
 func RegistrationFromBytes(b []byte) (Registration, error) {
 	var r Registration
 	if len(b) != RegistrationSize {
@@ -154,6 +181,7 @@ func RegistrationFromBytes(b []byte) (Registration, error) {
 	n += 8
 	r.Timestamp = binary.BigEndian.Uint64(b[n:])
 	n += 8
-	copy(r.Signature[:], b[n:])
+	n += copy(r.Signature[:], b[n:])
+	copy(r.IdentityProof[:], b[n:])
 	return r, nil
 }

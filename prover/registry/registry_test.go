@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,7 +20,12 @@ import (
 	"github.com/zkvlabs/zkv/prover"
 )
 
-var testDomain = ComputeDomain([4]byte{0x10, 0x00, 0x00, 0x38})
+// testNetwork has a zero genesis validators root, so testDomain is the domain of before the
+// root was part of it and the known answers below stayed.
+var (
+	testNetwork = prover.Network{GenesisForkVersion: [4]byte{0x10, 0x00, 0x00, 0x38}}
+	testDomain  = ComputeDomain(testNetwork)
+)
 
 func testKey(t testing.TB, i int) *bls.SecretKey {
 	t.Helper()
@@ -35,7 +41,7 @@ func testKey(t testing.TB, i int) *bls.SecretKey {
 func TestComputeDomainMatchesBuilderDomain(t *testing.T) {
 	// The builder API's mainnet domain: compute_domain(0x00000001, 0x00000000, zero root), a
 	// value every mev-boost relay uses; ComputeDomain differs only in the domain type.
-	got := ComputeDomain([4]byte{})
+	got := ComputeDomain(prover.Network{})
 	want, _ := hex.DecodeString("00000001f5a5fd42d16a20302798ef6ed309979b43003d2320d9f0e8ea9831a9")
 	if string(got[4:]) != string(want[4:]) || string(got[:4]) != string(DomainTypeRegistration[:]) {
 		t.Fatalf("ComputeDomain = %x, want type %x then %x", got, DomainTypeRegistration, want[4:])
@@ -44,7 +50,7 @@ func TestComputeDomainMatchesBuilderDomain(t *testing.T) {
 
 func TestRegistration(t *testing.T) {
 	sk := testKey(t, 1)
-	reg := Sign(sk, 32_000_000_000, testDomain)
+	reg := mustSign(t, sk, 32_000_000_000, testDomain)
 	if err := reg.Verify(testDomain); err != nil {
 		t.Fatal(err)
 	}
@@ -96,8 +102,14 @@ func TestRegistration(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	if err := reg.Verify(ComputeDomain([4]byte{1})); !errors.Is(err, ErrBadSignature) {
+	if err := reg.Verify(ComputeDomain(prover.Network{GenesisForkVersion: [4]byte{1}})); !errors.Is(err, ErrBadSignature) {
 		t.Errorf("other network's domain: %v", err)
+	}
+	// Issue 13, finding 4: one fork version, another genesis validators root.
+	sibling := testNetwork
+	sibling.GenesisValidatorsRoot[0] = 1
+	if err := reg.Verify(ComputeDomain(sibling)); !errors.Is(err, ErrBadSignature) {
+		t.Errorf("the domain of a network with the same fork version: %v", err)
 	}
 	if _, err := RegistrationFromBytes(b[:10]); !errors.Is(err, ErrMalformed) {
 		t.Errorf("short encoding: %v", err)
@@ -105,14 +117,16 @@ func TestRegistration(t *testing.T) {
 }
 
 // TestRegistrationKnownAnswer pins the signing root and the encoding of one registration, so
-// that a change of the format (as when the timestamp was added) is a deliberate one.
+// that a change of the format (as when the timestamp was added) is a deliberate one. The
+// identity proof at the end of the encoding is randomized (Groth16's blinding), so the
+// digest covers the part before it.
 func TestRegistrationKnownAnswer(t *testing.T) {
-	reg := SignAt(testKey(t, 1), 32_000_000_000, 1_700_000_000, testDomain)
+	reg := mustSignAt(t, testKey(t, 1), 32_000_000_000, 1_700_000_000, testDomain)
 	if got := reg.SigningRoot(testDomain); hex.EncodeToString(got[:]) != "0adec6b8b3b54afb74748a66ce2a9116c103ff276de71d6a93fd52c4eae2c5db" {
 		t.Errorf("signing root %x", got)
 	}
 	b := reg.Bytes()
-	if got := sha256.Sum256(b[:]); hex.EncodeToString(got[:]) != "d5c5142fcd62c520139de9d1c9234d54415fb569084334743c6691ae3682cc3c" {
+	if got := sha256.Sum256(b[:RegistrationSize-prover.ProofSize]); hex.EncodeToString(got[:]) != "d5c5142fcd62c520139de9d1c9234d54415fb569084334743c6691ae3682cc3c" {
 		t.Errorf("SHA-256 of the encoding %x", got)
 	}
 }
@@ -136,7 +150,7 @@ func expectedRoot(leaves []fr.Element) fr.Element {
 }
 
 func TestRegistryLifecycle(t *testing.T) {
-	r, err := Open(NewMemStore(), Config{Depth: 4, Domain: testDomain})
+	r, err := Open(NewMemStore(), Config{Depth: 4, Network: testNetwork, IdentityKey: testIdentityKey(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +159,7 @@ func TestRegistryLifecycle(t *testing.T) {
 	}
 	var leaves []fr.Element
 	for i := 0; i < 6; i++ {
-		reg := Sign(testKey(t, i), uint64(32+i)*1_000_000_000, testDomain)
+		reg := mustSign(t, testKey(t, i), uint64(32+i)*1_000_000_000, testDomain)
 		if err := r.Register(reg); err != nil {
 			t.Fatal(err)
 		}
@@ -170,11 +184,11 @@ func TestRegistryLifecycle(t *testing.T) {
 	}
 
 	// An update (new weight, later timestamp) and a new key, sealed at a later epoch.
-	upd := SignAt(testKey(t, 2), 16_000_000_000, uint64(time.Now().Unix())+5, testDomain)
+	upd := mustSignAt(t, testKey(t, 2), 16_000_000_000, uint64(time.Now().Unix())+5, testDomain)
 	if err := r.Register(upd); err != nil {
 		t.Fatal(err)
 	}
-	nw := Sign(testKey(t, 9), 1, testDomain)
+	nw := mustSign(t, testKey(t, 9), 1, testDomain)
 	if err := r.Register(nw); err != nil {
 		t.Fatal(err)
 	}
@@ -190,9 +204,14 @@ func TestRegistryLifecycle(t *testing.T) {
 	if want := expectedRoot(leaves); !s2.Root.Equal(&want) || r.Len() != 7 {
 		t.Fatal("root after an update and an insert differs from the hand-built tree")
 	}
-	for epoch, want := range map[uint64]fr.Element{10: s1.Root, 11: s1.Root, 12: s2.Root, 99: s2.Root} {
+	for epoch, want := range map[uint64]fr.Element{10: s1.Root, 11: s1.Root, 12: s2.Root} {
 		if got, err := r.Root(epoch); err != nil || !got.Equal(&want) {
 			t.Errorf("Root(%d) wrong: %v", epoch, err)
+		}
+	}
+	for _, epoch := range []uint64{9, 13, 99} {
+		if _, err := r.Root(epoch); !errors.Is(err, ErrNoRoot) {
+			t.Errorf("Root(%d) of an epoch no seal covers: %v", epoch, err)
 		}
 	}
 	byID, err := r.ByIdentity(upd.Identity)
@@ -201,16 +220,21 @@ func TestRegistryLifecycle(t *testing.T) {
 	}
 
 	// Refusals.
-	forged := Sign(testKey(t, 20), 5, testDomain)
+	forged := mustSign(t, testKey(t, 20), 5, testDomain)
 	forged.Weight = 6
 	if err := r.Register(forged); !errors.Is(err, ErrBadSignature) {
 		t.Fatalf("bad signature: %v", err)
 	}
-	stolen := Sign(testKey(t, 21), 5, testDomain)
+	stolen := mustSign(t, testKey(t, 21), 5, testDomain)
 	stolen.Identity = leavesIdentity(t, r, 3)
 	root := stolen.SigningRoot(testDomain)
 	stolen.Signature = testKey(t, 21).Sign(root[:]).Bytes()
-	if err := r.Register(stolen); !errors.Is(err, ErrDuplicate) {
+	if err := r.Register(stolen); !errors.Is(err, ErrBadIdentityProof) {
+		t.Fatalf("another key's identity without its secret: %v", err)
+	}
+	// Even a key that knows the secret of another's identity does not get it.
+	colluder := signWithSecret(t, testKey(t, 21), prover.SecretFromBLS(testKey(t, 3)), 5, uint64(time.Now().Unix()))
+	if err := r.Register(colluder); !errors.Is(err, ErrDuplicate) {
 		t.Fatalf("another key's identity: %v", err)
 	}
 	if r.Pending() != 0 {
@@ -231,7 +255,7 @@ func leavesIdentity(t *testing.T, r *Registry, i int) fr.Element {
 
 func TestRegistryFullAndAdmit(t *testing.T) {
 	admitted := 0
-	r, err := Open(NewMemStore(), Config{Depth: 2, Domain: testDomain, Admit: func(reg *Registration) error {
+	r, err := Open(NewMemStore(), Config{Depth: 2, Network: testNetwork, IdentityKey: testIdentityKey(t), Admit: func(reg *Registration) error {
 		if reg.Weight == 0 {
 			return errors.New("not an active validator")
 		}
@@ -241,19 +265,19 @@ func TestRegistryFullAndAdmit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Register(Sign(testKey(t, 50), 0, testDomain)); !errors.Is(err, ErrRejected) {
+	if err := r.Register(mustSign(t, testKey(t, 50), 0, testDomain)); !errors.Is(err, ErrRejected) {
 		t.Fatalf("Admit refusal: %v", err)
 	}
 	for i := 0; i < 4; i++ {
-		if err := r.Register(Sign(testKey(t, i), 1, testDomain)); err != nil {
+		if err := r.Register(mustSign(t, testKey(t, i), 1, testDomain)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := r.Register(Sign(testKey(t, 4), 1, testDomain)); !errors.Is(err, ErrFull) {
+	if err := r.Register(mustSign(t, testKey(t, 4), 1, testDomain)); !errors.Is(err, ErrFull) {
 		t.Fatalf("fifth leaf at depth 2: %v", err)
 	}
 	// An update of a queued key still fits.
-	if err := r.Register(SignAt(testKey(t, 3), 2, uint64(time.Now().Unix())+5, testDomain)); err != nil {
+	if err := r.Register(mustSignAt(t, testKey(t, 3), 2, uint64(time.Now().Unix())+5, testDomain)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := r.Seal(1); err != nil {
@@ -266,7 +290,7 @@ func TestRegistryFullAndAdmit(t *testing.T) {
 
 func TestRegistryPersistence(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "registry.log")
-	cfg := Config{Depth: 4, Domain: testDomain}
+	cfg := Config{Depth: 4, Network: testNetwork, IdentityKey: testIdentityKey(t)}
 	st, err := OpenFileStore(path)
 	if err != nil {
 		t.Fatal(err)
@@ -276,7 +300,7 @@ func TestRegistryPersistence(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < 5; i++ {
-		if err := r.Register(Sign(testKey(t, i), 7, testDomain)); err != nil {
+		if err := r.Register(mustSign(t, testKey(t, i), 7, testDomain)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -284,7 +308,7 @@ func TestRegistryPersistence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Register(Sign(testKey(t, 7), 8, testDomain)); err != nil { // pending at close
+	if err := r.Register(mustSign(t, testKey(t, 7), 8, testDomain)); err != nil { // pending at close
 		t.Fatal(err)
 	}
 	want, _ := r.Member(testKey(t, 2).PublicKey().Bytes())
@@ -328,7 +352,7 @@ func TestRegistryPersistence(t *testing.T) {
 	st2.Close()
 
 	st3 := mustReopen(t, path)
-	if _, err := Open(st3, Config{Depth: 6, Domain: testDomain}); !errors.Is(err, ErrStoreInconsistent) {
+	if _, err := Open(st3, Config{Depth: 6, Network: testNetwork, IdentityKey: testIdentityKey(t)}); !errors.Is(err, ErrStoreInconsistent) {
 		t.Fatalf("opening with another depth: %v", err)
 	}
 	st3.Close()
@@ -360,13 +384,13 @@ func mustReopen(t *testing.T, path string) *FileStore {
 // is refused rather than logged again, before and after a reopen.
 func TestRegistrationReplay(t *testing.T) {
 	st := NewMemStore()
-	cfg := Config{Depth: 4, Domain: testDomain}
+	cfg := Config{Depth: 4, Network: testNetwork, IdentityKey: testIdentityKey(t)}
 	r, err := Open(st, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	sk := testKey(t, 1)
-	old := SignAt(sk, 32_000_000_000, 1000, testDomain)
+	old := mustSignAt(t, sk, 32_000_000_000, 1000, testDomain)
 	if err := r.Register(old); err != nil {
 		t.Fatal(err)
 	}
@@ -376,7 +400,7 @@ func TestRegistrationReplay(t *testing.T) {
 	if _, err := r.Seal(1); err != nil {
 		t.Fatal(err)
 	}
-	lower := SignAt(sk, 1_000_000_000, 2000, testDomain)
+	lower := mustSignAt(t, sk, 1_000_000_000, 2000, testDomain)
 	if err := r.Register(lower); err != nil {
 		t.Fatal(err)
 	}
@@ -386,7 +410,7 @@ func TestRegistrationReplay(t *testing.T) {
 	for name, reg := range map[string]Registration{
 		"replay of the older":   old,
 		"repeat of the latest":  lower,
-		"same timestamp, other": SignAt(sk, 5, 2000, testDomain),
+		"same timestamp, other": mustSignAt(t, sk, 5, 2000, testDomain),
 	} {
 		if err := r.Register(reg); !errors.Is(err, ErrStaleRegistration) {
 			t.Errorf("%s: %v", name, err)
@@ -406,7 +430,7 @@ func TestRegistrationReplay(t *testing.T) {
 	if err != nil || m.Weight != 1_000_000_000 || m.Timestamp != 2000 {
 		t.Fatalf("member after reopening: %+v, %v", m.Registration, err)
 	}
-	if err := r2.Register(SignAt(sk, 7, 2001, testDomain)); err != nil {
+	if err := r2.Register(mustSignAt(t, sk, 7, 2001, testDomain)); err != nil {
 		t.Fatalf("a newer registration: %v", err)
 	}
 }
@@ -414,15 +438,15 @@ func TestRegistrationReplay(t *testing.T) {
 // A log whose timestamps do not increase per key was not written by Register.
 func TestOpenRefusesLogOutOfOrder(t *testing.T) {
 	st := NewMemStore()
-	if _, err := Open(st, Config{Depth: 4, Domain: testDomain}); err != nil {
+	if _, err := Open(st, Config{Depth: 4, Network: testNetwork, IdentityKey: testIdentityKey(t)}); err != nil {
 		t.Fatal(err)
 	}
 	for i, ts := range []uint64{20, 10} {
-		reg := SignAt(testKey(t, 1), 5, ts, testDomain)
+		reg := mustSignAt(t, testKey(t, 1), 5, ts, testDomain)
 		b := reg.Bytes()
 		st.Set(seqKey(prefixLog, uint64(i)), b[:])
 	}
-	if _, err := Open(st, Config{Depth: 4, Domain: testDomain}); !errors.Is(err, ErrStoreInconsistent) {
+	if _, err := Open(st, Config{Depth: 4, Network: testNetwork, IdentityKey: testIdentityKey(t)}); !errors.Is(err, ErrStoreInconsistent) {
 		t.Fatalf("open = %v, want ErrStoreInconsistent", err)
 	}
 }
@@ -445,13 +469,13 @@ func TestAccessorsAfterFailedSeal(t *testing.T) {
 	for _, first := range []bool{true, false} {
 		t.Run(fmt.Sprintf("first seal %v", first), func(t *testing.T) {
 			mem := NewMemStore()
-			r, err := Open(mem, Config{Depth: 4, Domain: testDomain})
+			r, err := Open(mem, Config{Depth: 4, Network: testNetwork, IdentityKey: testIdentityKey(t)})
 			if err != nil {
 				t.Fatal(err)
 			}
 			var leaves uint64
 			if !first {
-				if err := r.Register(SignAt(testKey(t, 9), 5, 1, testDomain)); err != nil {
+				if err := r.Register(mustSignAt(t, testKey(t, 9), 5, 1, testDomain)); err != nil {
 					t.Fatal(err)
 				}
 				if _, err := r.Seal(1); err != nil {
@@ -460,7 +484,7 @@ func TestAccessorsAfterFailedSeal(t *testing.T) {
 				leaves = 1
 			}
 			r.store = failingStore{mem}
-			reg := SignAt(testKey(t, 1), 5, 1, testDomain)
+			reg := mustSignAt(t, testKey(t, 1), 5, 1, testDomain)
 			if err := r.Register(reg); err != nil {
 				t.Fatal(err)
 			}
@@ -498,11 +522,11 @@ func TestOpenMalformedStore(t *testing.T) {
 	for name, spoil := range cases {
 		t.Run(name, func(t *testing.T) {
 			st := NewMemStore()
-			if _, err := Open(st, Config{Depth: 4, Domain: testDomain}); err != nil {
+			if _, err := Open(st, Config{Depth: 4, Network: testNetwork, IdentityKey: testIdentityKey(t)}); err != nil {
 				t.Fatal(err)
 			}
 			spoil(st)
-			if _, err := Open(st, Config{Depth: 4, Domain: testDomain}); !errors.Is(err, ErrStoreInconsistent) {
+			if _, err := Open(st, Config{Depth: 4, Network: testNetwork, IdentityKey: testIdentityKey(t)}); !errors.Is(err, ErrStoreInconsistent) {
 				t.Fatalf("open = %v, want ErrStoreInconsistent", err)
 			}
 		})
@@ -513,20 +537,53 @@ func TestOpenMalformedStore(t *testing.T) {
 // would block the key's next registrations until then. Within the allowance it is accepted.
 func TestRegistrationFromTheFuture(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
-	r, err := Open(NewMemStore(), Config{Depth: 4, Domain: testDomain, Now: func() time.Time { return now }})
+	r, err := Open(NewMemStore(), Config{Depth: 4, Network: testNetwork, IdentityKey: testIdentityKey(t), Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sk := testKey(t, 1)
 	far := uint64(now.Add(MaxFutureTimestamp + time.Second).Unix())
-	if err := r.Register(SignAt(sk, 32_000_000_000, far, testDomain)); !errors.Is(err, ErrFutureRegistration) {
+	if err := r.Register(mustSignAt(t, sk, 32_000_000_000, far, testDomain)); !errors.Is(err, ErrFutureRegistration) {
 		t.Fatalf("registration %v ahead: %v, want ErrFutureRegistration", MaxFutureTimestamp+time.Second, err)
 	}
-	if err := r.Register(SignAt(sk, 32_000_000_000, ^uint64(0), testDomain)); !errors.Is(err, ErrFutureRegistration) {
+	if err := r.Register(mustSignAt(t, sk, 32_000_000_000, ^uint64(0), testDomain)); !errors.Is(err, ErrFutureRegistration) {
 		t.Fatalf("registration at the end of time: %v, want ErrFutureRegistration", err)
 	}
 	near := uint64(now.Add(MaxFutureTimestamp).Unix())
-	if err := r.Register(SignAt(sk, 32_000_000_000, near, testDomain)); err != nil {
+	if err := r.Register(mustSignAt(t, sk, 32_000_000_000, near, testDomain)); err != nil {
 		t.Fatalf("registration within the clock allowance: %v", err)
 	}
+}
+
+var identityKeys = sync.OnceValues(func() (*prover.IdentityKeys, error) { return prover.LoadIdentityKeys("", false) })
+
+func testIdentityKeys(t testing.TB) *prover.IdentityKeys {
+	t.Helper()
+	k, err := identityKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func testIdentityKey(t testing.TB) *prover.IdentityVerifyingKey {
+	return testIdentityKeys(t).VerifyingKey()
+}
+
+func mustSign(t testing.TB, sk *bls.SecretKey, weight uint64, domain [32]byte) Registration {
+	t.Helper()
+	r, err := Sign(testIdentityKeys(t), sk, weight, domain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func mustSignAt(t testing.TB, sk *bls.SecretKey, weight, timestamp uint64, domain [32]byte) Registration {
+	t.Helper()
+	r, err := SignAt(testIdentityKeys(t), sk, weight, timestamp, domain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
