@@ -152,8 +152,10 @@ func LoadIdentityKeys(cacheDir string, cacheOnly bool) (*IdentityKeys, error) {
 		if err := os.MkdirAll(cacheDir, 0o755); err != nil {
 			return nil, fmt.Errorf("identity keys: %w", err)
 		}
+		sum := sha256.Sum256(buf.Bytes())
+		file := append(append(identityMagic[:], sum[:]...), buf.Bytes()...)
 		tmp := path + ".tmp"
-		if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
+		if err := os.WriteFile(tmp, file, 0o644); err != nil {
 			return nil, fmt.Errorf("identity keys: %w", err)
 		}
 		if err := os.Rename(tmp, path); err != nil {
@@ -163,7 +165,19 @@ func LoadIdentityKeys(cacheDir string, cacheOnly bool) (*IdentityKeys, error) {
 	return k, nil
 }
 
-func (k *IdentityKeys) decode(b []byte) error {
+// identityMagic starts an identity key cache file: magic | SHA-256 of the rest | proving key |
+// verifying key. The checksum catches damage that gnark's decoders accept (a flipped byte in a
+// point-at-infinity flag or a count decodes into other, wrong keys).
+var identityMagic = [8]byte{'Z', 'K', 'V', 'I', 'D', 'K', 'E', 1}
+
+func (k *IdentityKeys) decode(data []byte) error {
+	if len(data) < len(identityMagic)+sha256.Size || !bytes.Equal(data[:len(identityMagic)], identityMagic[:]) {
+		return errors.New("not a zkv identity key cache")
+	}
+	sum, b := data[len(identityMagic):len(identityMagic)+sha256.Size], data[len(identityMagic)+sha256.Size:]
+	if got := sha256.Sum256(b); !bytes.Equal(got[:], sum) {
+		return errors.New("checksum mismatch")
+	}
 	r := bytes.NewReader(b)
 	pk := new(groth16bn254.ProvingKey)
 	if err := decodeSafely(func() error { _, err := pk.ReadFrom(r); return err }); err != nil {
