@@ -713,10 +713,16 @@ func (n *Node) checkAndImport(version spec.DataVersion, signed *electra.SignedBe
 		"attestations", len(b.Attestations), "exec_block", b.ExecutionPayload.BlockNumber)
 	epochTransition := n.slotEpoch(prevHead.slot) != n.slotEpoch(m.Slot)
 	n.events.publish("block", blockEvent{Slot: fmt.Sprint(m.Slot), Block: blockRoot.String()})
+	// eventstream: previous = block root at start_slot(epoch-1)-1, current = at start_slot(epoch)-1,
+	// the genesis root on underflow.
+	prevDependent := n.st.genesis.root
+	if e := n.slotEpoch(m.Slot); e > 0 {
+		prevDependent = n.dependentRoot(e - 1)
+	}
 	n.events.publish("head", headEvent{
 		Slot: fmt.Sprint(m.Slot), Block: blockRoot.String(), State: m.StateRoot.String(), EpochTransition: epochTransition,
-		PreviousDutyDependentRoot: n.dependentRoot(n.slotEpoch(m.Slot)).String(),
-		CurrentDutyDependentRoot:  n.dependentRoot(n.slotEpoch(m.Slot) + 1).String(),
+		PreviousDutyDependentRoot: prevDependent.String(),
+		CurrentDutyDependentRoot:  n.dependentRoot(n.slotEpoch(m.Slot)).String(),
 	})
 	n.announceAttributes(m.Slot + 1)
 	return nil
