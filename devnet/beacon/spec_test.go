@@ -60,10 +60,20 @@ func nodeRoutes(t *testing.T) []string {
 		if !ok || fd.Name.Name != "Handler" {
 			return true
 		}
-		ast.Inspect(fd.Body, func(n ast.Node) bool {
-			if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+		add := func(e ast.Expr) {
+			if lit, ok := e.(*ast.BasicLit); ok && lit.Kind == token.STRING {
 				if s, err := strconv.Unquote(lit.Value); err == nil && route.MatchString(s) {
 					routes = append(routes, s)
+				}
+			}
+		}
+		ast.Inspect(fd.Body, func(n ast.Node) bool {
+			switch x := n.(type) {
+			case *ast.KeyValueExpr: // the route table's keys
+				add(x.Key)
+			case *ast.CallExpr: // mux.Handle("GET /metrics", ...)
+				if sel, ok := x.Fun.(*ast.SelectorExpr); ok && (sel.Sel.Name == "Handle" || sel.Sel.Name == "HandleFunc") && len(x.Args) > 0 {
+					add(x.Args[0])
 				}
 			}
 			return true
