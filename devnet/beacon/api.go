@@ -278,6 +278,12 @@ func (n *Node) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h, pattern := mux.Handler(r)
 		if pattern != "" {
+			// 406 when Accept allows neither JSON nor SSZ where the route has it (the API's
+			// content negotiation); the event stream and /metrics negotiate their own types.
+			if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/eth/") && r.URL.Path != "/eth/v1/events" && !acceptable(r, sszGetRoutes[pattern]) {
+				writeError(w, http.StatusNotAcceptable, "this endpoint answers application/json"+map[bool]string{true: " or application/octet-stream"}[sszGetRoutes[pattern]])
+				return
+			}
 			mux.ServeHTTP(w, r) // sets the request's path values
 			return
 		}
@@ -297,6 +303,12 @@ func (n *Node) Handler() http.Handler {
 		}
 		writeError(w, code, msg)
 	})
+}
+
+// sszGetRoutes are the GET routes that can answer SSZ.
+var sszGetRoutes = map[string]bool{
+	"GET /eth/v2/beacon/blocks/{block_id}": true, "GET /eth/v3/validator/blocks/{slot}": true,
+	"GET /eth/v1/validator/attestation_data": true, "GET /eth/v2/validator/aggregate_attestation": true,
 }
 
 type statusRecorder struct {
