@@ -1,6 +1,7 @@
 package beacon
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -144,8 +145,12 @@ func (n *Node) readBody(w http.ResponseWriter, r *http.Request, sszAllowed bool)
 	return body, isSSZ, true
 }
 
-// decodeJSON decodes body into v, refusing trailing data.
+// decodeJSON decodes body into v, refusing trailing data and a bare null (which encoding/json
+// would take as an empty value: no request body of the API is null).
 func decodeJSON(body []byte, v any) error {
+	if string(bytes.TrimSpace(body)) == "null" {
+		return errors.New("malformed JSON body: null")
+	}
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	if err := dec.Decode(v); err != nil {
 		return fmt.Errorf("malformed JSON body: %w", err)
