@@ -220,6 +220,9 @@ func indexList(body []byte) ([]phase0.ValidatorIndex, error) {
 	if err := decodeJSON(body, &raw); err != nil {
 		return nil, err
 	}
+	if len(raw) == 0 { // the spec's minItems: 1 (duties and liveness)
+		return nil, errors.New("malformed body: empty list, at least one validator index is required")
+	}
 	out := make([]phase0.ValidatorIndex, len(raw))
 	for i, s := range raw {
 		v, err := parseUint(s, "validator index")
