@@ -86,7 +86,7 @@ func (b *biddingBuilder) follow(blk *electra.BeaconBlock) error {
 	p := blk.Body.ExecutionPayload
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if _, ok := b.chain.Payload(p.BlockHash); ok {
+	if head, _ := b.chain.Head(); head == p.BlockHash {
 		return nil
 	}
 	attrs := execution.Attributes{Slot: blk.Slot, ProposerIndex: blk.ProposerIndex, ParentBlockRoot: blk.ParentRoot, ParentBlockHash: p.ParentHash,
@@ -212,7 +212,6 @@ func payloadHeader(p *deneb.ExecutionPayload) (*deneb.ExecutionPayloadHeader, er
 		GasLimit: p.GasLimit, GasUsed: p.GasUsed, Timestamp: p.Timestamp, ExtraData: p.ExtraData, BaseFeePerGas: p.BaseFeePerGas,
 		BlockHash: p.BlockHash, TransactionsRoot: txRoot, WithdrawalsRoot: wdRoot, BlobGasUsed: p.BlobGasUsed, ExcessBlobGas: p.ExcessBlobGas}, nil
 }
-
 
 // TestBlindedBlocks proposes through a builder: produceBlockV3 answers a blinded block carrying the
 // builder's header and value, publishBlindedBlockV2 (JSON through go-eth2-client, SSZ by plain
