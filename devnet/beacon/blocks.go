@@ -20,6 +20,7 @@ import (
 	"github.com/attestantio/go-eth2-client/spec/deneb"
 	"github.com/attestantio/go-eth2-client/spec/electra"
 	"github.com/attestantio/go-eth2-client/spec/phase0"
+	ssz "github.com/ferranbt/fastssz"
 	"github.com/holiman/uint256"
 	bitfield "github.com/prysmaticlabs/go-bitfield"
 
@@ -354,10 +355,25 @@ func (n *Node) checkBid(b *builderspec.VersionedSignedBuilderBid, attrs executio
 	if h.PrevRandao != attrs.PrevRandao {
 		return nil, nil, nil, nil, errors.New("bid prev_randao is not the slot's RANDAO mix")
 	}
-	if h.WithdrawalsRoot != phase0.Root(execution.WithdrawalsRoot(attrs.Withdrawals)) {
+	if wr, err := withdrawalsSSZRoot(attrs.Withdrawals); err != nil || h.WithdrawalsRoot != wr {
 		return nil, nil, nil, nil, errors.New("bid withdrawals root is not the slot's expected withdrawals")
 	}
 	return h, value, blobs, reqs, nil
+}
+
+// withdrawalsSSZRoot is an ExecutionPayloadHeader's withdrawals_root: hash_tree_root of
+// List[Withdrawal, MAX_WITHDRAWALS_PER_PAYLOAD] (capella beacon-chain.md), not the execution
+// header's EIP-4895 trie root.
+func withdrawalsSSZRoot(ws []*capella.Withdrawal) (phase0.Root, error) {
+	h := ssz.NewHasher()
+	idx := h.Index()
+	for _, w := range ws {
+		if err := w.HashTreeRootWith(h); err != nil {
+			return phase0.Root{}, err
+		}
+	}
+	h.MerkleizeWithMixin(idx, uint64(len(ws)), 16)
+	return h.HashRoot()
 }
 
 // packAttestations picks up to MAX_ATTESTATIONS_ELECTRA on-chain aggregates from the pool for a
