@@ -1070,6 +1070,42 @@ func testEndpoints(t *testing.T, an *apiNet, r *run) {
 			t.Fatalf("preparation for unknown validator %d: %v, want 400", n, err)
 		}
 	})
+	t.Run("SSZ bodies: pool/attestations and register_validator", func(t *testing.T) {
+		// go-eth2-client posts these as JSON; the node also takes SSZ (a list of fixed-size items).
+		// The silent validator attests late (within the 32-slot window) for its epoch-3 duty.
+		d, err := an.svc.AttesterDuties(ctx, &api.AttesterDutiesOpts{Epoch: 3, Indices: []phase0.ValidatorIndex{r.silent}})
+		if err != nil || len(d.Data) != 1 {
+			t.Fatalf("duty of %d: %v", r.silent, err)
+		}
+		ad, err := an.svc.AttestationData(ctx, &api.AttestationDataOpts{Slot: d.Data[0].Slot})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dr, _ := ad.Data.HashTreeRoot()
+		a := &electra.SingleAttestation{CommitteeIndex: d.Data[0].CommitteeIndex, AttesterIndex: r.silent, Data: ad.Data,
+			Signature: an.signRoot(t, r.silent, dr, an.domain(t, phase0.DomainType{0x01, 0, 0, 0}, 3))}
+		body, _ := a.MarshalSSZ()
+		ssz := map[string]string{"Content-Type": "application/octet-stream", "Eth-Consensus-Version": "electra"}
+		if code, _, b := request(t, http.MethodPost, an.url+"/eth/v2/beacon/pool/attestations", body, ssz); code != 200 {
+			t.Fatalf("SSZ attestation: %d %s", code, b)
+		}
+		live, err := an.svc.ValidatorLiveness(ctx, &api.ValidatorLivenessOpts{Epoch: 3, Indices: []phase0.ValidatorIndex{r.silent}})
+		if err != nil || !live.Data[0].IsLive {
+			t.Fatalf("validator %d not live in epoch 3 after its SSZ attestation: %v", r.silent, err)
+		}
+		m := &apiv1.ValidatorRegistration{FeeRecipient: bellatrix.ExecutionAddress{0x55}, GasLimit: 30_000_000,
+			Timestamp: genesisTime.Add(time.Duration(cur) * an.node.SlotTime()), Pubkey: an.node.Genesis().Validators[12].Pubkey}
+		root, _ := m.HashTreeRoot()
+		reg := &apiv1.SignedValidatorRegistration{Message: m, Signature: an.signRoot(t, 12, root, computeDomain(t, domainBuilder, beacon.GenesisForkVersion, phase0.Root{}))}
+		body, _ = reg.MarshalSSZ()
+		before := len(an.builder.registrations())
+		if code, _, b := request(t, http.MethodPost, an.url+"/eth/v1/validator/register_validator", body, ssz); code != 200 {
+			t.Fatalf("SSZ registration: %d %s", code, b)
+		}
+		if got := an.builder.registrations(); len(got) != before+1 || !strings.Contains(string(got[before]), m.Pubkey.String()) {
+			t.Fatal("the SSZ registration was not forwarded to the builder")
+		}
+	})
 	t.Run("beacon/pool/voluntary_exits", func(t *testing.T) {
 		// EIP-7044: exits are signed with the Capella fork version whatever the fork.
 		dom := computeDomain(t, domainVoluntaryExit, beacon.CapellaForkVersion, an.node.GenesisValidatorsRoot())
