@@ -1106,6 +1106,57 @@ func testEndpoints(t *testing.T, an *apiNet, r *run) {
 			t.Fatal("the SSZ registration was not forwarded to the builder")
 		}
 	})
+	t.Run("SSZ body: aggregate_and_proofs", func(t *testing.T) {
+		// Two aggregates of slot 32's first committee by two of its members, as an SSZ list of
+		// variable-size items (offsets first): both are accepted and announced as aggregates.
+		ad, err := an.svc.AttestationData(ctx, &api.AttestationDataOpts{Slot: cur})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dr32, _ := ad.Data.HashTreeRoot()
+		e := an.epochOf(cur)
+		comms, err := an.svc.BeaconCommittees(ctx, &api.BeaconCommitteesOpts{State: "head", Epoch: &e})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var c *apiv1.BeaconCommittee
+		for _, x := range comms.Data {
+			if x.Slot == cur && c == nil {
+				c = x
+			}
+		}
+		if c == nil || len(c.Validators) > 16 {
+			t.Fatalf("committee at slot %d: %+v (every member of a committee of at most 16 is an aggregator)", cur, c)
+		}
+		agg, err := an.svc.AggregateAttestation(ctx, &api.AggregateAttestationOpts{Slot: cur, AttestationDataRoot: dr32, CommitteeIndex: c.Index})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var items [][]byte
+		for _, v := range c.Validators {
+			if v == r.silent || len(items) == 2 {
+				continue
+			}
+			proof := an.signRoot(t, v, uintRoot(uint64(cur)), an.domain(t, phase0.DomainType{0x05, 0, 0, 0}, e))
+			m := &electra.AggregateAndProof{AggregatorIndex: v, Aggregate: agg.Data.Electra, SelectionProof: proof}
+			mr, _ := m.HashTreeRoot()
+			b, err := (&electra.SignedAggregateAndProof{Message: m, Signature: an.signRoot(t, v, mr, an.domain(t, phase0.DomainType{0x06, 0, 0, 0}, e))}).MarshalSSZ()
+			if err != nil {
+				t.Fatal(err)
+			}
+			items = append(items, b)
+		}
+		if len(items) != 2 {
+			t.Fatalf("%d aggregators", len(items))
+		}
+		// SSZ list of variable-size items: one 4-byte little-endian offset per item, then the items.
+		body := []byte{8, 0, 0, 0, byte(8 + len(items[0])), byte((8 + len(items[0])) >> 8), 0, 0}
+		body = append(append(body, items[0]...), items[1]...)
+		hdr := map[string]string{"Content-Type": "application/octet-stream", "Eth-Consensus-Version": "electra"}
+		if code, _, b := request(t, http.MethodPost, an.url+"/eth/v2/validator/aggregate_and_proofs", body, hdr); code != 200 {
+			t.Fatalf("SSZ aggregates: %d %s", code, b)
+		}
+	})
 	t.Run("beacon/pool/voluntary_exits", func(t *testing.T) {
 		// EIP-7044: exits are signed with the Capella fork version whatever the fork.
 		dom := computeDomain(t, domainVoluntaryExit, beacon.CapellaForkVersion, an.node.GenesisValidatorsRoot())
