@@ -1,6 +1,7 @@
 package beacon
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -144,8 +145,12 @@ func (n *Node) readBody(w http.ResponseWriter, r *http.Request, sszAllowed bool)
 	return body, isSSZ, true
 }
 
-// decodeJSON decodes body into v, refusing trailing data.
+// decodeJSON decodes body into v, refusing trailing data and a bare null (which encoding/json
+// would take as an empty value: no request body of the API is null).
 func decodeJSON(body []byte, v any) error {
+	if string(bytes.TrimSpace(body)) == "null" {
+		return errors.New("malformed JSON body: null")
+	}
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	if err := dec.Decode(v); err != nil {
 		return fmt.Errorf("malformed JSON body: %w", err)
@@ -214,6 +219,9 @@ func indexList(body []byte) ([]phase0.ValidatorIndex, error) {
 	var raw []string
 	if err := decodeJSON(body, &raw); err != nil {
 		return nil, err
+	}
+	if len(raw) == 0 { // the spec's minItems: 1 (duties and liveness)
+		return nil, errors.New("malformed body: empty list, at least one validator index is required")
 	}
 	out := make([]phase0.ValidatorIndex, len(raw))
 	for i, s := range raw {
@@ -287,6 +295,12 @@ func (n *Node) Handler() http.Handler {
 		w = lw
 		h, pattern := mux.Handler(r)
 		if pattern != "" {
+			// 406 when Accept allows neither JSON nor SSZ where the route has it (the API's
+			// content negotiation); the event stream and /metrics negotiate their own types.
+			if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/eth/") && r.URL.Path != "/eth/v1/events" && !acceptable(r, sszGetRoutes[pattern]) {
+				writeError(w, http.StatusNotAcceptable, "this endpoint answers application/json"+map[bool]string{true: " or application/octet-stream"}[sszGetRoutes[pattern]])
+				return
+			}
 			mux.ServeHTTP(w, r) // sets the request's path values
 			return
 		}
@@ -345,6 +359,12 @@ func (l *loggingWriter) reason() string {
 		return e.Message
 	}
 	return string(l.body)
+}
+
+// sszGetRoutes are the GET routes that can answer SSZ.
+var sszGetRoutes = map[string]bool{
+	"GET /eth/v2/beacon/blocks/{block_id}": true, "GET /eth/v3/validator/blocks/{slot}": true,
+	"GET /eth/v1/validator/attestation_data": true, "GET /eth/v2/validator/aggregate_attestation": true,
 }
 
 type statusRecorder struct {

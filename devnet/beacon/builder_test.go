@@ -31,13 +31,6 @@ import (
 	"github.com/zkvlabs/zkv/devnet/beacon/beacontest"
 )
 
-// Domain types the builder tests sign under (phase0 beacon-chain.md, builder-specs).
-var (
-	domainProposer = phase0.DomainType{0x00, 0, 0, 0}
-	domainRandao   = phase0.DomainType{0x02, 0, 0, 0}
-	domainBuilder  = phase0.DomainType{0x00, 0, 0, 1}
-)
-
 // registeredFeeRecipient is what the validators register with the builder: a builder payload pays
 // it, a local payload pays the node's default, so a block's fee recipient tells whose payload it is.
 var registeredFeeRecipient = bellatrix.ExecutionAddress{0x42, 0x42, 0x42}
