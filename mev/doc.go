@@ -1,0 +1,19 @@
+// Package mev is zkv's relay: it takes builders' block submissions, checks them in the order
+// mev-boost-relay does (each refusal a 400 naming the check), runs one auction per (slot,
+// parent hash, proposer) with cancellations and a top bid, serves the builder API to proposers
+// (registerValidator, getHeader, submitBlindedBlock v1 and v2, status), the builder-facing
+// validators list and the data API, and keeps bids, payloads and delivery records in a Store
+// (badger on one machine).
+//
+// The payload of a slot is released only for a header of a bid the relay accepted, to the
+// slot's proposer, with a valid proposer signature, and at most once per slot: the delivery
+// record is durable before the payload leaves the process, so a second, different blinded block
+// for the slot is refused as proposer equivocation even after a crash and restart.
+//
+// It reads the chain through the standard Beacon API (Beacon; BeaconClient over go-eth2-client
+// and the event stream). Handlers are thin: each parses, calls a method returning (result,
+// error) and encodes, so the same methods can serve other transports.
+//
+// Not here yet: the proposer sidecar (zkv boost), QUIC and HTTP/3, builder status
+// (optimistic relaying, collateral, demotion), simulation through an execution client.
+package mev
