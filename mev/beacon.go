@@ -39,7 +39,9 @@ type ChainSpec struct {
 }
 
 // Epoch is the epoch of slot.
-func (c *ChainSpec) Epoch(slot phase0.Slot) phase0.Epoch { return phase0.Epoch(uint64(slot) / c.SlotsPerEpoch) }
+func (c *ChainSpec) Epoch(slot phase0.Slot) phase0.Epoch {
+	return phase0.Epoch(uint64(slot) / c.SlotsPerEpoch)
+}
 
 // Fork names the fork of slot: Electra, or Fulu from its epoch.
 func (c *ChainSpec) Fork(slot phase0.Slot) (spec.DataVersion, phase0.Version) {
@@ -80,6 +82,8 @@ type Attributes struct {
 
 // Events are the beacon-node events the relay follows.
 type Events struct {
+	// Connected, when set, is called each time an event stream is established.
+	Connected         func(url string)
 	Head              func(slot phase0.Slot, root phase0.Root)
 	PayloadAttributes func(*Attributes)
 }
@@ -247,6 +251,9 @@ func (b *BeaconClient) stream(ctx context.Context, base string, ev Events) error
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		return fmt.Errorf("events: status %d: %s", resp.StatusCode, msg)
+	}
+	if ev.Connected != nil {
+		ev.Connected(base)
 	}
 	return readEvents(resp.Body, func(topic string, data []byte) {
 		switch topic {

@@ -271,4 +271,3 @@ func (r *Relay) Registration(pubkey phase0.BLSPubKey) (*builderapiv1.SignedValid
 	}
 	return reg, nil
 }
-

@@ -70,6 +70,9 @@ type Relay struct {
 	headSlot   phase0.Slot
 
 	deliverMu sync.Mutex // serialises payload releases
+
+	ready     chan struct{}
+	readyOnce sync.Once
 }
 
 // New checks cfg, reads the chain's spec from the beacon node and the registrations and recent
@@ -106,6 +109,7 @@ func New(ctx context.Context, cfg Config) (*Relay, error) {
 		duties: map[phase0.Slot]*apiv1.ProposerDuty{}, dutyEpochs: map[phase0.Epoch]bool{},
 		attrs: map[phase0.Slot]map[phase0.Hash32]*Attributes{}, regs: map[phase0.BLSPubKey]*builderapiv1.SignedValidatorRegistration{},
 		auctions: map[auctionKey]*auction{}, delivered: map[phase0.Slot]*Delivery{},
+		ready: make(chan struct{}),
 	}
 	if err := cfg.Store.Registrations(ctx, func(reg *builderapiv1.SignedValidatorRegistration) bool {
 		r.regs[reg.Message.Pubkey] = reg
@@ -131,6 +135,10 @@ func New(ctx context.Context, cfg Config) (*Relay, error) {
 // Pubkey is the relay's BLS public key (what proposers pin in the relay URL).
 func (r *Relay) Pubkey() phase0.BLSPubKey { return r.pubkey }
 
+// Ready is closed once the relay follows its beacon node's events (payload attributes sent
+// before then are not seen, so submissions for their slots are refused).
+func (r *Relay) Ready() <-chan struct{} { return r.ready }
+
 // Spec is the chain spec the relay read from its beacon node.
 func (r *Relay) Spec() *ChainSpec { return r.spec }
 
@@ -139,7 +147,8 @@ func (r *Relay) Spec() *ChainSpec { return r.spec }
 func (r *Relay) Run(ctx context.Context, ln net.Listener) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		return r.cfg.Beacon.Follow(ctx, Events{Head: r.onHead, PayloadAttributes: r.onAttributes})
+		connected := func(string) { r.readyOnce.Do(func() { close(r.ready) }) }
+		return r.cfg.Beacon.Follow(ctx, Events{Connected: connected, Head: r.onHead, PayloadAttributes: r.onAttributes})
 	})
 	g.Go(func() error {
 		// Duties of the current and next epoch, then every slot: pruning and the next duties.
