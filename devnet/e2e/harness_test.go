@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,6 +21,8 @@ import (
 	builderapiv1 "github.com/attestantio/go-builder-client/api/v1"
 	builderhttp "github.com/attestantio/go-builder-client/http"
 	builderspec "github.com/attestantio/go-builder-client/spec"
+	"github.com/attestantio/go-eth2-client/api"
+	apiv1electra "github.com/attestantio/go-eth2-client/api/v1/electra"
 	"github.com/attestantio/go-eth2-client/spec"
 	"github.com/attestantio/go-eth2-client/spec/bellatrix"
 	"github.com/attestantio/go-eth2-client/spec/phase0"
@@ -429,7 +432,6 @@ func (h *harness) headSlot() phase0.Slot {
 	return phase0.Slot(s)
 }
 
-
 func beaconClient(t *testing.T, ctx context.Context, url string) *mev.BeaconClient {
 	t.Helper()
 	bc, err := mev.NewBeaconClient(ctx, []string{url}, nil)
@@ -437,4 +439,82 @@ func beaconClient(t *testing.T, ctx context.Context, url string) *mev.BeaconClie
 		t.Fatal(err)
 	}
 	return bc
+}
+
+// blindedProposal asks the node for slot's block (produceBlockV3: the node fetches the relay's
+// header) and signs it as the slot's proposer. graffiti makes two different blocks for a slot.
+func (h *harness) blindedProposal(slot phase0.Slot, graffiti byte) *api.VersionedSignedBlindedProposal {
+	h.t.Helper()
+	idx, _ := h.proposer(slot)
+	sk := h.node.Genesis().Secrets[idx]
+	gvr := h.node.GenesisValidatorsRoot()
+	randao, err := pbs.ComputeDomain(phase0.DomainType{0x02, 0, 0, 0}, beacon.ElectraForkVersion, gvr)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var epochRoot phase0.Root
+	binary.LittleEndian.PutUint64(epochRoot[:], uint64(slot)/8)
+	sr, _ := (&phase0.SigningData{ObjectRoot: epochRoot, Domain: randao}).HashTreeRoot()
+	reveal := phase0.BLSSignature(sk.Sign(sr[:]).Bytes())
+	resp, err := h.signer.Client.Proposal(h.ctx, &api.ProposalOpts{Slot: slot, RandaoReveal: reveal, Graffiti: [32]byte{graffiti}})
+	if err != nil {
+		h.t.Fatalf("produce block: %v", err)
+	}
+	p := resp.Data
+	if !p.Blinded || p.ElectraBlinded == nil {
+		h.t.Fatalf("slot %d: the node did not take the relay's bid", slot)
+	}
+	d, _ := pbs.ComputeDomain(pbs.DomainBeaconProposer, beacon.ElectraForkVersion, gvr)
+	sig, err := pbs.Sign(sk, p.ElectraBlinded, d)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return &api.VersionedSignedBlindedProposal{Version: spec.DataVersionElectra,
+		Electra: &apiv1electra.SignedBlindedBeaconBlock{Message: p.ElectraBlinded, Signature: sig}}
+}
+
+// unblind sends a signed blinded block to the relay with go-builder-client (v1).
+func (h *harness) unblind(p *api.VersionedSignedBlindedProposal, jsonOnly bool) (*api.VersionedSignedProposal, error) {
+	svc, err := builderhttp.New(h.ctx, builderhttp.WithAddress(h.relayURL), builderhttp.WithLogLevel(zerolog.Disabled),
+		builderhttp.WithTimeout(5*time.Second), builderhttp.WithEnforceJSON(jsonOnly))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	res, err := svc.(builderclient.UnblindedProposalProvider).UnblindProposal(h.ctx, &builderapi.UnblindProposalOpts{Proposal: p})
+	if err != nil {
+		return nil, err
+	}
+	return res.Data, nil
+}
+
+// postBlinded posts a signed blinded block as JSON to a blinded_blocks endpoint of the relay.
+func (h *harness) postBlinded(path string, p *api.VersionedSignedBlindedProposal) (int, string) {
+	h.t.Helper()
+	body, err := json.Marshal(p.Electra)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodPost, h.plainRelayURL()+path, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Eth-Consensus-Version", "electra")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(msg)
+}
+
+// bidFor has the builder bid value for slot (registrations must be in place) and returns the
+// submission after the relay accepted it.
+func (h *harness) bidFor(slot phase0.Slot, value uint64, tag byte) *mev.Submission {
+	h.t.Helper()
+	a := h.at(slot, 0)
+	idx, pk := h.proposer(slot)
+	s := h.builder.build(a, pk, feeRecipient(idx), value, tag)
+	if code, msg := h.builder.post(s, pbs.MediaSSZ, "", nil); code != http.StatusOK {
+		h.t.Fatalf("slot %d: submission: %d %s", slot, code, msg)
+	}
+	return s
 }
