@@ -18,6 +18,7 @@ import (
 
 	builderclient "github.com/attestantio/go-builder-client"
 	builderapi "github.com/attestantio/go-builder-client/api"
+	builderfulu "github.com/attestantio/go-builder-client/api/fulu"
 	builderapiv1 "github.com/attestantio/go-builder-client/api/v1"
 	builderhttp "github.com/attestantio/go-builder-client/http"
 	builderspec "github.com/attestantio/go-builder-client/spec"
@@ -25,6 +26,7 @@ import (
 	apiv1electra "github.com/attestantio/go-eth2-client/api/v1/electra"
 	"github.com/attestantio/go-eth2-client/spec"
 	"github.com/attestantio/go-eth2-client/spec/bellatrix"
+	"github.com/attestantio/go-eth2-client/spec/deneb"
 	"github.com/attestantio/go-eth2-client/spec/phase0"
 	"github.com/holiman/uint256"
 	"github.com/rs/zerolog"
@@ -354,7 +356,8 @@ func (b *builder) build(a *mev.Attributes, proposer phase0.BLSPubKey, fee bellat
 	}
 	trace := &builderapiv1.BidTrace{Slot: uint64(a.Slot), ParentHash: p.ParentHash, BlockHash: p.BlockHash, BuilderPubkey: b.pk,
 		ProposerPubkey: proposer, ProposerFeeRecipient: fee, GasLimit: p.GasLimit, GasUsed: p.GasUsed, Value: uint256.NewInt(value)}
-	s := &mev.Submission{Version: spec.DataVersionElectra, Trace: trace, Payload: p, Requests: reqs}
+	s := &mev.Submission{Version: spec.DataVersionElectra, Trace: trace, Payload: p, Requests: reqs,
+		Bundle: &builderfulu.BlobsBundle{Commitments: []deneb.KZGCommitment{}, Proofs: []deneb.KZGProof{}, Blobs: []deneb.Blob{}}}
 	b.resign(s)
 	return s
 }
