@@ -43,6 +43,9 @@ type Config struct {
 	Now func() time.Time
 	// MaxBodyBytes caps a submission; default MaxSubmissionBytes (15 MiB).
 	MaxBodyBytes int64
+	// GenesisForkVersion, when set, is the network the relay is for: a beacon node of another
+	// network is refused at New.
+	GenesisForkVersion *phase0.Version
 	// MaxRegistrationSkew is how far in the future a registration's timestamp may be; default
 	// 10 s.
 	MaxRegistrationSkew time.Duration
@@ -101,6 +104,9 @@ func New(ctx context.Context, cfg Config) (*Relay, error) {
 	sp, err := cfg.Beacon.Spec(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("mev: read the chain spec: %w", err)
+	}
+	if v := cfg.GenesisForkVersion; v != nil && *v != sp.GenesisForkVersion {
+		return nil, fmt.Errorf("mev: the beacon node's genesis fork version is %#x, the relay's network has %#x", sp.GenesisForkVersion[:], v[:])
 	}
 	r := &Relay{
 		cfg: cfg, spec: sp, domain: pbs.BuilderDomain(sp.GenesisForkVersion),

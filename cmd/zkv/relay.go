@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+
+	"github.com/attestantio/go-eth2-client/spec/phase0"
+
+	"github.com/zkvlabs/zkv/crypto/bls"
+	"github.com/zkvlabs/zkv/db"
+	"github.com/zkvlabs/zkv/devnet/beacon"
+	"github.com/zkvlabs/zkv/devnet/beacon/execution"
+	"github.com/zkvlabs/zkv/mev"
+)
+
+func init() {
+	register(&command{
+		name:  "relay",
+		short: "an MEV-boost-compatible relay: builders submit blocks, proposers get the best header",
+		run:   runRelay,
+	})
+}
+
+// genesisForkVersions are the networks --network names (their config.yaml GENESIS_FORK_VERSION).
+var genesisForkVersions = map[string]phase0.Version{
+	"mainnet": {0x00, 0x00, 0x00, 0x00},
+	"hoodi":   {0x10, 0x00, 0x09, 0x10},
+	"sepolia": {0x90, 0x00, 0x00, 0x69},
+	"devnet":  beacon.GenesisForkVersion,
+}
+
+func runRelay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fset := newFlagSet("relay", "relay --beacon-node URL[,URL] --secret-key-file F --db DIR [--listen ADDR] [--network NAME]", `
+Runs a relay between block builders and proposers, compatible with flashbots mev-boost and with
+anything that speaks the builder API (ethereum/builder-specs) and mev-boost-relay's builder API.
+
+Builders POST blocks to /relay/v1/builder/blocks (JSON or SSZ, optionally gzip, at most 15 MiB,
+?cancellations=1 to lower an earlier bid). The relay checks each one against its beacon node
+(the slot, the proposer's registration, the payload attributes, the builder's signature) and
+keeps the best bid per slot. Proposers (mev-boost, zkv boost, or a beacon node) register, ask
+/eth/v1/builder/header/{slot}/{parent_hash}/{pubkey} for the best header, sign the blinded block
+and get the payload back (v1) or have the relay publish the block (v2). A slot's payload is
+released once: a second, different blinded block for a slot is refused as equivocation, also
+after a restart, because the release is recorded in the database first.
+
+Point proposers at http://<relay pubkey>@<listen address>; the pubkey is printed at start.
+The secret key file holds the relay's BLS secret key as 0x-prefixed hex; --new-key creates one.
+The data API answers under /relay/v1/data/ (proposer_payload_delivered, builder_blocks_received,
+validator_registration), with mev-boost-relay's query parameters.
+
+Not yet: QUIC bid streams and HTTP/3 (--quic), optimistic relaying, and simulation of blocks
+through an execution client.`, stderr)
+	beacons := fset.String("beacon-node", "", "Beacon API URL of the beacon node(s) to follow, comma-separated, tried in order (required)")
+	keyFile := fset.String("secret-key-file", "", "file with the relay's BLS secret key, 0x-prefixed hex (required)")
+	newKey := fset.Bool("new-key", false, "create --secret-key-file with a new random key, print its public key and exit")
+	dir := fset.String("db", "", "database directory for bids, payloads and delivery records (required)")
+	listen := fset.String("listen", "127.0.0.1:18550", "address of the relay's HTTP API")
+	quic := fset.String("quic", "", "address for QUIC bid streams (not available yet)")
+	network := fset.String("network", "", "mainnet, hoodi, sepolia or devnet: refuse a beacon node of another network")
+	if err := parseFlags(fset, args); err != nil {
+		return err
+	}
+	usageErr := func(format string, a ...any) error {
+		fmt.Fprintf(stderr, "zkv relay: "+format+"\n", a...)
+		return errUsage
+	}
+	if fset.NArg() > 0 {
+		return usageErr("unexpected argument %q", fset.Arg(0))
+	}
+	if *keyFile == "" {
+		return usageErr("--secret-key-file is required")
+	}
+	if *newKey {
+		return writeNewKey(*keyFile, stdout)
+	}
+	switch {
+	case *beacons == "":
+		return usageErr("--beacon-node is required")
+	case *dir == "":
+		return usageErr("--db is required")
+	case *quic != "":
+		return usageErr("--quic: QUIC bid streams are not available yet")
+	}
+	var want *phase0.Version
+	if *network != "" {
+		v, ok := genesisForkVersions[*network]
+		if !ok {
+			return usageErr("--network must be mainnet, hoodi, sepolia or devnet, not %q", *network)
+		}
+		want = &v
+	}
+	sk, err := readKey(*keyFile)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	bc, err := mev.NewBeaconClient(ctx, strings.Split(*beacons, ","), log)
+	if err != nil {
+		return err
+	}
+	d, err := db.Open(db.Config{Dir: *dir, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	r, err := mev.New(ctx, mev.Config{SecretKey: sk, Beacon: bc, Store: mev.NewBadgerStore(d), Logger: log,
+		BlockHasher: execution.BlockHash, GenesisForkVersion: want})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", *listen, err)
+	}
+	pk := r.Pubkey()
+	fmt.Fprintf(stdout, "relay: http://%#x@%s\n", pk[:], ln.Addr())
+	return r.Run(ctx, ln)
+}
+
+func readKey(path string) (*bls.SecretKey, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("secret key file: %w", err)
+	}
+	s := strings.TrimSpace(string(b))
+	raw, err := hex.DecodeString(strings.TrimPrefix(s, "0x"))
+	if err != nil || !strings.HasPrefix(s, "0x") || len(raw) != 32 {
+		return nil, fmt.Errorf("secret key file %s: want 0x followed by 64 hex digits", path)
+	}
+	sk, err := bls.SecretKeyFromBytes(raw)
+	if err != nil {
+		return nil, fmt.Errorf("secret key file %s: %w", path, err)
+	}
+	return sk, nil
+}
+
+func writeNewKey(path string, stdout io.Writer) error {
+	sk, err := bls.GenerateSecretKey()
+	if err != nil {
+		return err
+	}
+	b := sk.Bytes()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("%s exists: refusing to overwrite a key", path)
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintf(f, "%#x\n", b[:]); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	pk := sk.PublicKey().Bytes()
+	fmt.Fprintf(stdout, "relay key written to %s\npublic key %#x\n", path, pk[:])
+	return nil
+}
