@@ -16,12 +16,22 @@
 //	SlashingBlocks             0x10  pubkey(48) | slot(8)                   signing root (32) or empty (unknown)
 //	SlashingAttestations       0x11  pubkey(48) | target(8) | source(8)     signing root (32) or empty (unknown)
 //	SlashingWatermarks         0x12  pubkey(48)                             flags(1) | slot(8) | source(8) | target(8)
-//	Registrations              0x20  the private-attestation registry (prover/registry), through KV:
+//	Registrations              0x20  registrations: the private-attestation registry (prover/registry),
+//	                                 through KV, and the relay's validator registrations (mev):
 //	                                 "zkv/registry/meta"                    depth(1) | domain(32)
 //	                                 "zkv/registry/log/" | seq(8)           a signed registration
 //	                                 "zkv/registry/seal/" | epoch(8)        root(32) | applied(8) | leaves(8)
-//	Bids                       0x21  reserved for relay bids (mev), written with a TTL
-//	Payloads                   0x22  reserved for relay payloads (mev), written with a TTL
+//	                                 "zkv/relay/registration/" | pubkey(48) the relay's (mev) latest
+//	                                                                        SignedValidatorRegistration, SSZ
+//	Bids                       0x21  relay bids (mev), each with a TTL (default 7 days):
+//	                                 'b' | slot(8) | block_hash(32)         BidRecord as JSON (bid trace,
+//	                                                                        block number, tx count, receipt time)
+//	Payloads                   0x22  relay payloads (mev), each with a TTL:
+//	                                 'p' | slot(8) | block_hash(32)         fork(1: 5 electra, 6 fulu) | SSZ of
+//	                                                                        the ExecutionPayloadAndBlobsBundle
+//	                                 'd' | slot(8)                          the slot's Delivery as JSON (TTL 30
+//	                                                                        days): written, synced, before a
+//	                                                                        payload leaves the relay
 //	Nullifiers                 0x23  reserved for the private-attestation pool (prover)
 //	RegistryLeaves             0x24  reserved for the registry tree's nodes (prover), should
 //	                                 recomputing them on open become too slow
