@@ -26,7 +26,7 @@ func testSubmission(v spec.DataVersion, blobs int) *Submission {
 	b := &builderfulu.BlobsBundle{Commitments: make([]deneb.KZGCommitment, blobs), Proofs: make([]deneb.KZGProof, blobs), Blobs: make([]deneb.Blob, blobs)}
 	return &Submission{Version: v, Payload: p, Bundle: b, Signature: phase0.BLSSignature{0xc0},
 		Requests: &electra.ExecutionRequests{Deposits: []*electra.DepositRequest{}, Withdrawals: []*electra.WithdrawalRequest{}, Consolidations: []*electra.ConsolidationRequest{}},
-		Trace: &builderapiv1.BidTrace{Slot: 5, ParentHash: p.ParentHash, BlockHash: p.BlockHash, GasLimit: p.GasLimit, GasUsed: p.GasUsed, Value: uint256.NewInt(10)}}
+		Trace:    &builderapiv1.BidTrace{Slot: 5, ParentHash: p.ParentHash, BlockHash: p.BlockHash, GasLimit: p.GasLimit, GasUsed: p.GasUsed, Value: uint256.NewInt(10)}}
 }
 
 func TestSubmissionRoundTrip(t *testing.T) {

@@ -75,7 +75,10 @@ func TestBadgerStore(t *testing.T) {
 		t.Fatalf("bids by slot: %d", n)
 	}
 	regs := 0
-	_ = st.Registrations(ctx, func(r *builderapiv1.SignedValidatorRegistration) bool { regs++; return r.Message.Pubkey == reg.Message.Pubkey })
+	_ = st.Registrations(ctx, func(r *builderapiv1.SignedValidatorRegistration) bool {
+		regs++
+		return r.Message.Pubkey == reg.Message.Pubkey
+	})
 	if regs != 1 {
 		t.Fatalf("%d registrations", regs)
 	}
