@@ -60,7 +60,7 @@ const validators = 16
 // harness is a devnet beacon node with the relay as its builder, a relay on a badger
 // directory, and a test builder that follows the node's payload attributes.
 type harness struct {
-	t        *testing.T
+	t        testing.TB
 	ctx      context.Context
 	clock    *clock
 	node     *beacon.Node
@@ -76,14 +76,14 @@ type harness struct {
 	log      *slog.Logger
 }
 
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	if os.Getenv("ZKV_TEST_LOG") != "" {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	return slog.New(slog.DiscardHandler)
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -277,18 +277,20 @@ func (h *harness) getHeader(slot phase0.Slot, parent phase0.Hash32, pk phase0.BL
 // builder is a test block builder: it follows the node's payload attributes, builds payloads on
 // its own copy of the execution chain and submits them to the relay.
 type builder struct {
-	t     *testing.T
+	t     testing.TB
 	h     *harness
 	sk    *bls.SecretKey
 	pk    phase0.BLSPubKey
 	chain *execution.Chain
+	// txBytes, when set, fills payloads with about this many bytes of transactions.
+	txBytes int
 
 	mu    sync.Mutex
 	cond  *sync.Cond
 	attrs map[phase0.Slot]map[phase0.Hash32]*mev.Attributes
 }
 
-func newBuilder(t *testing.T, ctx context.Context, h *harness) *builder {
+func newBuilder(t testing.TB, ctx context.Context, h *harness) *builder {
 	sk, err := bls.GenerateSecretKey()
 	if err != nil {
 		t.Fatal(err)
@@ -349,8 +351,17 @@ func (b *builder) build(a *mev.Attributes, proposer phase0.BLSPubKey, fee bellat
 	ea := execution.Attributes{Slot: a.Slot, ProposerIndex: a.ProposerIndex, ParentBlockRoot: a.ParentBeaconBlockRoot,
 		ParentBlockHash: a.ParentBlockHash, ParentBlockNumber: a.ParentBlockNumber, Timestamp: a.Timestamp,
 		PrevRandao: a.PrevRandao, SuggestedFeeRecipient: fee, Withdrawals: a.Withdrawals}
-	tx := bellatrix.Transaction{0x02, 0xc1, tag}
-	p, reqs, err := b.chain.Build(ea, []bellatrix.Transaction{tx}, 21_000, uint256.NewInt(value))
+	txs := []bellatrix.Transaction{{0x02, 0xc1, tag}}
+	if b.txBytes > 0 {
+		// Transactions of 3,500 bytes up to txBytes in all (benchmarks' realistic sizes).
+		txs = nil
+		for n := 0; n < b.txBytes; n += 3500 {
+			tx := make(bellatrix.Transaction, 3500)
+			tx[0], tx[1], tx[2] = 0x02, tag, byte(n/3500)
+			txs = append(txs, tx)
+		}
+	}
+	p, reqs, err := b.chain.Build(ea, txs, 21_000*uint64(len(txs)), uint256.NewInt(value))
 	if err != nil {
 		b.t.Fatalf("build: %v", err)
 	}
@@ -435,7 +446,7 @@ func (h *harness) headSlot() phase0.Slot {
 	return phase0.Slot(s)
 }
 
-func beaconClient(t *testing.T, ctx context.Context, url string) *mev.BeaconClient {
+func beaconClient(t testing.TB, ctx context.Context, url string) *mev.BeaconClient {
 	t.Helper()
 	bc, err := mev.NewBeaconClient(ctx, []string{url}, nil)
 	if err != nil {
