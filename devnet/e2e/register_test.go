@@ -41,9 +41,6 @@ func (h *harness) postRegistrations(regs []*builderapiv1.SignedValidatorRegistra
 // registerValidator: JSON and SSZ lists; refusals for a future or older timestamp, an unknown
 // validator and a bad signature, each named; the builder-facing list and the data API.
 func TestRegistrations(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end to end")
-	}
 	h := newHarness(t)
 	h.at(1, 0)
 	now := h.clock.Now()
@@ -109,9 +106,6 @@ func TestRegistrations(t *testing.T) {
 
 // getHeader answers in the media type the Accept header prefers, 406 when it can answer in none.
 func TestHeaderNegotiation(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end to end")
-	}
 	h := newHarness(t)
 	h.registerThroughNode()
 	s := h.bidFor(1, 77, 1)

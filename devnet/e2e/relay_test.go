@@ -24,9 +24,6 @@ import (
 // relay for the header (go-builder-client), the proposer signs the blinded block, the node
 // unblinds through the relay and imports the block.
 func TestBlindedFlowThroughNode(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end to end")
-	}
 	h := newHarness(t)
 	h.registerThroughNode()
 	for slot := phase0.Slot(1); slot <= 3; slot++ {
@@ -50,9 +47,6 @@ func TestBlindedFlowThroughNode(t *testing.T) {
 // go-builder-client's HTTP client as the proposer: it registers, fetches the header (SSZ and
 // JSON), and unblinds; the payload matches the header and the full block is imported.
 func TestGoBuilderClientProposer(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end to end")
-	}
 	h := newHarness(t)
 	// Registrations straight to the relay with go-builder-client (and to the node, which only
 	// asks a builder for bids for registered proposers).
@@ -112,9 +106,6 @@ func TestGoBuilderClientProposer(t *testing.T) {
 
 // The v2 endpoint: the relay publishes the block (202) and the node imports it.
 func TestV2RelayPublishes(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end to end")
-	}
 	h := newHarness(t)
 	h.registerThroughNode()
 	s := h.bidFor(1, 3_000_000_000, 9)
@@ -142,9 +133,6 @@ func TestV2RelayPublishes(t *testing.T) {
 // different one is proposer equivocation, refused, also after the relay restarts on the same
 // database.
 func TestDeliveredOnceAcrossRestart(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end to end")
-	}
 	h := newHarness(t)
 	h.registerThroughNode()
 	s := h.bidFor(1, 1_000_000_000, 1)
@@ -177,9 +165,6 @@ func TestDeliveredOnceAcrossRestart(t *testing.T) {
 
 // A header served, then the relay restarts: the payload is still delivered, once.
 func TestPayloadAfterRestart(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end to end")
-	}
 	h := newHarness(t)
 	h.registerThroughNode()
 	s := h.bidFor(1, 1_000_000_000, 1)

@@ -23,9 +23,6 @@ import (
 // Every check of the submission pipeline refuses with 400 and names itself; each case breaks
 // exactly one thing of an otherwise valid submission (which the first row shows is accepted).
 func TestSubmissionChecks(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end to end")
-	}
 	h := newHarness(t)
 	h.registerThroughNode()
 	a := h.at(1, 0)
@@ -107,9 +104,6 @@ func TestSubmissionChecks(t *testing.T) {
 
 // Bodies that do not decode, are too large, inflate too far, or are of another fork.
 func TestSubmissionBodies(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end to end")
-	}
 	h := newHarness(t)
 	h.registerThroughNode()
 	a := h.at(1, 0)
@@ -167,9 +161,6 @@ func TestSubmissionBodies(t *testing.T) {
 // withdraw; with cancellations a builder lowers its own bid; the top bid is what getHeader
 // serves; after delivery no submission is taken for the slot.
 func TestAuction(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end to end")
-	}
 	h := newHarness(t)
 	h.registerThroughNode()
 	a := h.at(1, 0)
