@@ -83,3 +83,27 @@ func TestBadgerStore(t *testing.T) {
 		t.Fatalf("%d registrations", regs)
 	}
 }
+
+// BenchmarkPutBid350KB: one durable write of a bid and its 350 KB payload.
+func BenchmarkPutBid350KB(b *testing.B) {
+	d, err := db.Open(db.Config{Dir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Close()
+	st := NewBadgerStore(d)
+	s := testSubmission(spec.DataVersionElectra, 0)
+	for i := 0; i < 100; i++ {
+		s.Payload.Transactions = append(s.Payload.Transactions, make([]byte, 3500))
+	}
+	rec := &BidRecord{Version: s.Version, Trace: s.Trace}
+	p := &Payload{Version: s.Version, Bundle: bundleOf(s.Payload, s.Bundle)}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		s.Trace.Slot = uint64(i)
+		if err := st.PutBid(context.Background(), rec, p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
