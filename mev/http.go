@@ -16,6 +16,8 @@ import (
 	apiv1electra "github.com/attestantio/go-eth2-client/api/v1/electra"
 	"github.com/attestantio/go-eth2-client/spec"
 	"github.com/attestantio/go-eth2-client/spec/phase0"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/zkvlabs/zkv/pbs"
 )
@@ -28,7 +30,8 @@ const maxRegistrationBytes = 32 << 20
 const maxBlindedBlockBytes = 10 << 20
 
 // Handler is the relay's HTTP API: the builder API for proposers, the builder-facing endpoints
-// and the data API. Each handler parses, calls one Relay method and encodes.
+// and the data API, and /metrics when Config.Registerer is also a Gatherer (a
+// prometheus.Registry). Each handler parses, calls one Relay method and encodes.
 func (r *Relay) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /eth/v1/builder/validators", r.handleRegister)
@@ -47,6 +50,9 @@ func (r *Relay) Handler() http.Handler {
 		writeJSON(w, res, err)
 	})
 	mux.HandleFunc("GET /relay/v1/data/validator_registration", r.handleRegistration)
+	if g, ok := r.cfg.Registerer.(prometheus.Gatherer); ok {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
+	}
 	return mux
 }
 

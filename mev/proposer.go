@@ -107,6 +107,8 @@ func (r *Relay) RegisterValidators(ctx context.Context, regs []*builderapiv1.Sig
 		}
 	}
 	r.log.Info("registrations", "count", len(regs), "new", len(fresh), "failed", len(failures))
+	r.m.registrations.WithLabelValues("refused").Add(float64(len(failures)))
+	r.m.registrations.WithLabelValues("accepted").Add(float64(len(regs) - len(failures)))
 	if len(failures) > 0 {
 		return badRequest("%s", strings.Join(failures, "; "))
 	}
@@ -125,12 +127,15 @@ func (r *Relay) GetHeader(_ context.Context, slot phase0.Slot, parent phase0.Has
 	delivered := r.delivered[slot] != nil
 	r.mu.Unlock()
 	if top == nil || delivered {
+		r.m.headers.WithLabelValues("no_bid").Inc()
 		return nil, ErrNoBid
 	}
 	signed, err := top.sign(r.cfg.SecretKey, r.pubkey, r.domain)
 	if err != nil {
+		r.m.headers.WithLabelValues("error").Inc()
 		return nil, fmt.Errorf("sign bid: %w", err)
 	}
+	r.m.headers.WithLabelValues("bid").Inc()
 	r.log.Info("header served", "slot", slot, "value", top.value.Dec(), "block_hash", fmt.Sprintf("%#x", top.header.BlockHash[:]))
 	return signed, nil
 }
@@ -144,6 +149,23 @@ func (r *Relay) GetHeader(_ context.Context, slot phase0.Slot, parent phase0.Has
 // (durably) before the payload is returned or published. The same blinded block again gets the
 // same payload (mev-boost retries); a different one for a delivered slot is ErrEquivocation.
 func (r *Relay) GetPayload(ctx context.Context, p *consensusapi.VersionedSignedBlindedProposal, publish bool) (*builderapi.VersionedSubmitBlindedBlockResponse, error) {
+	res, err := r.getPayload(ctx, p, publish)
+	result := "delivered"
+	switch {
+	case errors.Is(err, ErrEquivocation):
+		result = "equivocation"
+	case errors.Is(err, ErrBadRequest):
+		result = "refused"
+	case err != nil:
+		result = "error"
+	case publish:
+		result = "published"
+	}
+	r.m.payloads.WithLabelValues(result).Inc()
+	return res, err
+}
+
+func (r *Relay) getPayload(ctx context.Context, p *consensusapi.VersionedSignedBlindedProposal, publish bool) (*builderapi.VersionedSubmitBlindedBlockResponse, error) {
 	b, err := pbs.BlindedBlock(p)
 	if err != nil {
 		return nil, badRequest("%v", err)

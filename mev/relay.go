@@ -15,6 +15,7 @@ import (
 	"github.com/attestantio/go-eth2-client/spec/deneb"
 	"github.com/attestantio/go-eth2-client/spec/electra"
 	"github.com/attestantio/go-eth2-client/spec/phase0"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/zkvlabs/zkv/crypto/bls"
@@ -39,6 +40,8 @@ type Config struct {
 	BlockHasher BlockHasher
 	// Logger; nil discards.
 	Logger *slog.Logger
+	// Registerer, when set, receives the relay's Prometheus collectors.
+	Registerer prometheus.Registerer
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 	// MaxBodyBytes caps a submission; default MaxSubmissionBytes (15 MiB).
@@ -61,6 +64,7 @@ type Relay struct {
 	pubkey phase0.BLSPubKey
 	log    *slog.Logger
 	ver    *groupVerifier
+	m      *metrics
 
 	mu         sync.Mutex
 	seq        uint64
@@ -116,6 +120,9 @@ func New(ctx context.Context, cfg Config) (*Relay, error) {
 		attrs: map[phase0.Slot]map[phase0.Hash32]*Attributes{}, regs: map[phase0.BLSPubKey]*builderapiv1.SignedValidatorRegistration{},
 		auctions: map[auctionKey]*auction{}, delivered: map[phase0.Slot]*Delivery{},
 		ready: make(chan struct{}),
+	}
+	if r.m, err = newMetrics(cfg.Registerer); err != nil {
+		return nil, fmt.Errorf("mev: metrics: %w", err)
 	}
 	if err := cfg.Store.Registrations(ctx, func(reg *builderapiv1.SignedValidatorRegistration) bool {
 		r.regs[reg.Message.Pubkey] = reg

@@ -2,6 +2,7 @@ package mev
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -56,10 +57,18 @@ func (r *Relay) submit(ctx context.Context, s *Submission, cancellations bool, n
 	slot := phase0.Slot(t.Slot)
 	log := r.log.With("slot", slot, "builder", fmt.Sprintf("%#x", t.BuilderPubkey[:]), "value", t.Value.Dec(), "block_hash", fmt.Sprintf("%#x", t.BlockHash[:]))
 	res, err := r.check(ctx, s, cancellations, now)
+	r.m.submitSeconds.Observe(time.Since(now).Seconds())
 	if err != nil {
+		result := "error"
+		var se *SubmissionError
+		if errors.As(err, &se) {
+			result = strings.ReplaceAll(se.Step.String(), " ", "_")
+		}
+		r.m.submissions.WithLabelValues(result).Inc()
 		log.Info("submission refused", "outcome", "refused", "reason", err)
 		return nil, err
 	}
+	r.m.submissions.WithLabelValues("accepted").Inc()
 	log.Info("submission accepted", "outcome", "accepted", "top", res.Top, "num_tx", len(p.Transactions))
 	return res, nil
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/attestantio/go-eth2-client/spec/phase0"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/zkvlabs/zkv/crypto/bls"
 	"github.com/zkvlabs/zkv/db"
@@ -53,7 +54,7 @@ after a restart, because the release is recorded in the database first.
 
 Point proposers at http://<relay pubkey>@<listen address>; the pubkey is printed at start.
 The secret key file holds the relay's BLS secret key as 0x-prefixed hex; --new-key creates one.
-The data API answers under /relay/v1/data/ (proposer_payload_delivered, builder_blocks_received,
+Prometheus metrics are at /metrics. The data API answers under /relay/v1/data/ (proposer_payload_delivered, builder_blocks_received,
 validator_registration), with mev-boost-relay's query parameters.
 
 Not yet: QUIC bid streams and HTTP/3 (--quic), optimistic relaying, and simulation of blocks
@@ -112,7 +113,7 @@ through an execution client.`, stderr)
 	}
 	defer d.Close()
 	r, err := mev.New(ctx, mev.Config{SecretKey: sk, Beacon: bc, Store: mev.NewBadgerStore(d), Logger: log,
-		BlockHasher: execution.BlockHash, GenesisForkVersion: want})
+		BlockHasher: execution.BlockHash, GenesisForkVersion: want, Registerer: prometheus.NewRegistry()})
 	if err != nil {
 		return err
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/attestantio/go-eth2-client/spec/deneb"
 	"github.com/attestantio/go-eth2-client/spec/phase0"
 	"github.com/holiman/uint256"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/zkvlabs/zkv/crypto/bls"
@@ -136,7 +137,7 @@ func (h *harness) startRelay(ln net.Listener) {
 		t.Fatal(err)
 	}
 	r, err := mev.New(h.ctx, mev.Config{SecretKey: h.relaySK, Beacon: bc, Store: mev.NewBadgerStore(d), Now: h.clock.Now,
-		BlockHasher: execution.BlockHash, Logger: h.log.With("part", "relay")})
+		BlockHasher: execution.BlockHash, Logger: h.log.With("part", "relay"), Registerer: prometheus.NewRegistry()})
 	if err != nil {
 		t.Fatalf("relay: %v", err)
 	}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -89,6 +90,20 @@ func TestSubmissionChecks(t *testing.T) {
 				t.Fatalf("got %d %s, want 400 from the %q check", code, msg, c.step)
 			}
 		})
+	}
+
+	// The refusals are counted by check.
+	resp, err := http.Get(h.plainRelayURL() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`zkv_relay_submissions_total{result="accepted"} 1`, `zkv_relay_submissions_total{result="bid_trace"} 6`,
+		`zkv_relay_submissions_total{result="signature"} 3`} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("metrics lack %s", want)
+		}
 	}
 
 	// The parent beacon block root: a payload built on another beacon parent hashes differently.
