@@ -84,7 +84,11 @@ func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-func newHarness(t testing.TB) *harness {
+func newHarness(t testing.TB) *harness { return newHarnessWith(t, nil) }
+
+// newHarnessWith starts the relay with startRelay, or, when given, with start (which takes over
+// the listener's address: it closes ln and runs the relay elsewhere).
+func newHarnessWith(t testing.TB, start func(h *harness, ln net.Listener)) *harness {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -119,9 +123,13 @@ func newHarness(t testing.TB) *harness {
 	if h.signer, err = beacontest.New(ctx, c, secrets); err != nil {
 		t.Fatal(err)
 	}
-	h.startRelay(ln)
+	if start == nil {
+		h.startRelay(ln)
+		t.Cleanup(func() { h.stop() })
+	} else {
+		start(h, ln)
+	}
 	h.builder = newBuilder(t, ctx, h)
-	t.Cleanup(func() { h.stop() })
 	return h
 }
 
@@ -251,9 +259,14 @@ func (h *harness) registerThroughNode() {
 		msg, _ := io.ReadAll(resp.Body)
 		h.t.Fatalf("register_validator: %d %s", resp.StatusCode, msg)
 	}
-	// The node forwards after answering its caller? It forwards before: check the relay has them.
-	if _, err := h.relay.Registration(h.node.Genesis().Validators[0].Pubkey); err != nil {
-		h.t.Fatalf("relay did not receive the forwarded registrations: %v", err)
+	// The node forwards before it answers: the relay has them now.
+	resp2, err := http.Get(h.plainRelayURL() + "/relay/v1/data/validator_registration?pubkey=" + h.node.Genesis().Validators[0].Pubkey.String())
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	resp2.Body.Close()
+	if resp2.StatusCode != http.StatusOK {
+		h.t.Fatalf("relay did not receive the forwarded registrations: %d", resp2.StatusCode)
 	}
 }
 
