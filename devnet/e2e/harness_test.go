@@ -84,11 +84,12 @@ func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-func newHarness(t testing.TB) *harness { return newHarnessWith(t, nil) }
+func newHarness(t testing.TB) *harness { return newHarnessWith(t, nil, true) }
 
 // newHarnessWith starts the relay with startRelay, or, when given, with start (which takes over
-// the listener's address: it closes ln and runs the relay elsewhere).
-func newHarnessWith(t testing.TB, start func(h *harness, ln net.Listener)) *harness {
+// the listener: it serves the node's builder there, or closes it and runs a relay elsewhere).
+// pin names the relay's key in the node's builder URL.
+func newHarnessWith(t testing.TB, start func(h *harness, ln net.Listener), pin bool) *harness {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -103,8 +104,12 @@ func newHarnessWith(t testing.TB, start func(h *harness, ln net.Listener)) *harn
 		t.Fatal(err)
 	}
 	h.relayURL = fmt.Sprintf("http://%#x@%s", h.relayPK[:], ln.Addr())
+	builderURL := h.relayURL
+	if !pin {
+		builderURL = "http://" + ln.Addr().String()
+	}
 	h.node, err = beacon.New(ctx, beacon.Config{Validators: validators, GenesisTime: genesisTime, SlotTime: 2 * time.Second,
-		Now: h.clock.Now, BuilderURL: h.relayURL, Logger: h.log.With("part", "node")})
+		Now: h.clock.Now, BuilderURL: builderURL, Logger: h.log.With("part", "node")})
 	if err != nil {
 		t.Fatalf("beacon node: %v", err)
 	}
@@ -135,8 +140,13 @@ func newHarnessWith(t testing.TB, start func(h *harness, ln net.Listener)) *harn
 
 // startRelay opens the badger directory and runs a relay on ln until stop.
 func (h *harness) startRelay(ln net.Listener) {
+	h.relay, h.stop = h.runRelay(h.dbDir, h.relaySK, ln)
+}
+
+// runRelay runs a relay with its own database directory and key on ln; stop ends it.
+func (h *harness) runRelay(dir string, sk *bls.SecretKey, ln net.Listener) (*mev.Relay, func()) {
 	t := h.t
-	d, err := db.Open(db.Config{Dir: h.dbDir})
+	d, err := db.Open(db.Config{Dir: dir})
 	if err != nil {
 		t.Fatalf("open relay db: %v", err)
 	}
@@ -144,7 +154,7 @@ func (h *harness) startRelay(ln net.Listener) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := mev.New(h.ctx, mev.Config{SecretKey: h.relaySK, Beacon: bc, Store: mev.NewBadgerStore(d), Now: h.clock.Now,
+	r, err := mev.New(h.ctx, mev.Config{SecretKey: sk, Beacon: bc, Store: mev.NewBadgerStore(d), Now: h.clock.Now,
 		BlockHasher: execution.BlockHash, Logger: h.log.With("part", "relay"), Registerer: prometheus.NewRegistry()})
 	if err != nil {
 		t.Fatalf("relay: %v", err)
@@ -159,9 +169,8 @@ func (h *harness) startRelay(ln net.Listener) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("relay did not connect to the beacon node's events")
 	}
-	h.relay = r
 	var once sync.Once
-	h.stop = func() {
+	stop := func() {
 		once.Do(func() {
 			cancel()
 			if err := <-done; err != nil {
@@ -172,6 +181,7 @@ func (h *harness) startRelay(ln net.Listener) {
 			}
 		})
 	}
+	return r, stop
 }
 
 // restartRelay stops the relay and starts a new one on the same address and directory.
@@ -246,6 +256,21 @@ func (h *harness) registrations(ts time.Time) []*builderapiv1.SignedValidatorReg
 // a beacon node with a builder does.
 func (h *harness) registerThroughNode() {
 	h.t.Helper()
+	h.registerWithNode()
+	// The node forwards before it answers: the relay has them now.
+	resp2, err := http.Get(h.plainRelayURL() + "/relay/v1/data/validator_registration?pubkey=" + h.node.Genesis().Validators[0].Pubkey.String())
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	resp2.Body.Close()
+	if resp2.StatusCode != http.StatusOK {
+		h.t.Fatalf("relay did not receive the forwarded registrations: %d", resp2.StatusCode)
+	}
+}
+
+// registerWithNode registers every validator with the node.
+func (h *harness) registerWithNode() {
+	h.t.Helper()
 	body, err := json.Marshal(h.registrations(h.clock.Now()))
 	if err != nil {
 		h.t.Fatal(err)
@@ -258,15 +283,6 @@ func (h *harness) registerThroughNode() {
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(resp.Body)
 		h.t.Fatalf("register_validator: %d %s", resp.StatusCode, msg)
-	}
-	// The node forwards before it answers: the relay has them now.
-	resp2, err := http.Get(h.plainRelayURL() + "/relay/v1/data/validator_registration?pubkey=" + h.node.Genesis().Validators[0].Pubkey.String())
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	resp2.Body.Close()
-	if resp2.StatusCode != http.StatusOK {
-		h.t.Fatalf("relay did not receive the forwarded registrations: %d", resp2.StatusCode)
 	}
 }
 
@@ -409,7 +425,13 @@ func (b *builder) post(s *mev.Submission, media string, query string, mod func(*
 
 func (b *builder) postRaw(body []byte, media, query string, mod func(*http.Request)) (int, string) {
 	b.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, b.h.plainRelayURL()+"/relay/v1/builder/blocks"+query, bytes.NewReader(body))
+	return b.postTo(b.h.plainRelayURL(), body, media, query, mod)
+}
+
+// postTo submits a body to the relay at base.
+func (b *builder) postTo(base string, body []byte, media, query string, mod func(*http.Request)) (int, string) {
+	b.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, base+"/relay/v1/builder/blocks"+query, bytes.NewReader(body))
 	if err != nil {
 		b.t.Fatal(err)
 	}
@@ -518,11 +540,17 @@ func (h *harness) unblind(p *api.VersionedSignedBlindedProposal, jsonOnly bool) 
 // postBlinded posts a signed blinded block as JSON to a blinded_blocks endpoint of the relay.
 func (h *harness) postBlinded(path string, p *api.VersionedSignedBlindedProposal) (int, string) {
 	h.t.Helper()
+	return h.postBlindedTo(h.plainRelayURL(), path, p)
+}
+
+// postBlindedTo posts a signed blinded block to the builder API at base.
+func (h *harness) postBlindedTo(base, path string, p *api.VersionedSignedBlindedProposal) (int, string) {
+	h.t.Helper()
 	body, err := json.Marshal(p.Electra)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	req, _ := http.NewRequest(http.MethodPost, h.plainRelayURL()+path, bytes.NewReader(body))
+	req, _ := http.NewRequest(http.MethodPost, base+path, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Eth-Consensus-Version", "electra")
 	resp, err := http.DefaultClient.Do(req)

@@ -130,7 +130,7 @@ func TestRelayKilled(t *testing.T) {
 	h := newHarnessWith(t, func(h *harness, ln net.Listener) {
 		_ = ln.Close()
 		kill = spawnRelay(h, slot1)
-	})
+	}, true)
 	h.registerThroughNode()
 	s := h.bidFor(1, 1_000_000_000, 1)
 	first := h.blindedProposal(1, 1) // the node fetched the header: served
