@@ -63,7 +63,7 @@ through an execution client.`, stderr)
 	keyFile := fset.String("secret-key-file", "", "file with the relay's BLS secret key, 0x-prefixed hex (required)")
 	newKey := fset.Bool("new-key", false, "create --secret-key-file with a new random key, print its public key and exit")
 	dir := fset.String("db", "", "database directory for bids, payloads and delivery records (required)")
-	listen := fset.String("listen", "127.0.0.1:18550", "address of the relay's HTTP API")
+	listen := fset.String("listen", "127.0.0.1:9062", "address of the relay's HTTP API")
 	quic := fset.String("quic", "", "address for QUIC bid streams (not available yet)")
 	network := fset.String("network", "", "mainnet, hoodi, sepolia or devnet: refuse a beacon node of another network")
 	if err := parseFlags(fset, args); err != nil {
