@@ -88,7 +88,20 @@ type Boost struct {
 
 	mu     sync.Mutex
 	served map[servedKey][]int // relays that offered a block hash for a slot
+	// checked remembers bids that passed CheckBid, by relay, parent and the signed bid's root:
+	// relays answer every getHeader of a slot with the same signed bid, and its BLS
+	// verification (about a millisecond) would otherwise dominate getHeader under load.
+	checked map[checkedKey]struct{}
 }
+
+type checkedKey struct {
+	relay  int
+	parent phase0.Hash32
+	root   phase0.Root
+}
+
+// maxChecked bounds the checked-bid cache; it is emptied when full.
+const maxChecked = 4096
 
 type servedKey struct {
 	slot phase0.Slot
@@ -121,7 +134,7 @@ func NewBoost(ctx context.Context, cfg BoostConfig) (*Boost, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	b := &Boost{cfg: cfg, domain: BuilderDomain(cfg.GenesisForkVersion), log: cfg.Logger.With("component", "boost"), served: map[servedKey][]int{}}
+	b := &Boost{cfg: cfg, domain: BuilderDomain(cfg.GenesisForkVersion), log: cfg.Logger.With("component", "boost"), served: map[servedKey][]int{}, checked: map[checkedKey]struct{}{}}
 	for _, r := range cfg.Relays {
 		svc, err := builderhttp.New(ctx, builderhttp.WithAddress(r.URL), builderhttp.WithLogLevel(zerolog.Disabled), builderhttp.WithTimeout(cfg.PayloadTimeout))
 		if err != nil {
@@ -212,7 +225,7 @@ loop:
 				continue
 			}
 			answered++
-			if err := CheckBid(a.bid, b.domain, BidChecks{ParentHash: parent, RelayPubkey: b.relays[a.i].Pubkey, MinValue: b.cfg.MinBid}); err != nil {
+			if err := b.checkBid(a.i, a.bid, parent); err != nil {
 				b.log.Warn("relay bid refused", "relay", b.relays[a.i].URL, "slot", slot, "error", err)
 				continue
 			}
@@ -245,6 +258,49 @@ loop:
 	}
 	b.mu.Unlock()
 	return best, nil
+}
+
+// checkBid is CheckBid with the relay's key and MinBid, remembering bids that passed.
+func (b *Boost) checkBid(relay int, bid *builderspec.VersionedSignedBuilderBid, parent phase0.Hash32) error {
+	var root phase0.Root
+	var rootErr error
+	switch {
+	case bid.Version == spec.DataVersionElectra && bid.Electra != nil:
+		root, rootErr = bid.Electra.HashTreeRoot()
+	case bid.Version == spec.DataVersionFulu && bid.Fulu != nil:
+		root, rootErr = bid.Fulu.HashTreeRoot()
+	default:
+		rootErr = errors.New("not an electra or fulu bid")
+	}
+	key := checkedKey{relay: relay, parent: parent, root: root}
+	if rootErr == nil {
+		b.mu.Lock()
+		_, ok := b.checked[key]
+		b.mu.Unlock()
+		if ok && (b.cfg.MinBid == nil || !mustValue(bid).Lt(b.cfg.MinBid)) {
+			return nil
+		}
+	}
+	if err := CheckBid(bid, b.domain, BidChecks{ParentHash: parent, RelayPubkey: b.relays[relay].Pubkey, MinValue: b.cfg.MinBid}); err != nil {
+		return err
+	}
+	if rootErr == nil {
+		b.mu.Lock()
+		if len(b.checked) >= maxChecked {
+			clear(b.checked)
+		}
+		b.checked[key] = struct{}{}
+		b.mu.Unlock()
+	}
+	return nil
+}
+
+func mustValue(bid *builderspec.VersionedSignedBuilderBid) *uint256.Int {
+	v, err := bid.Value()
+	if err != nil || v == nil {
+		return uint256.NewInt(0)
+	}
+	return v
 }
 
 // compareBids orders bids: higher value first, then the smaller block hash (DESIGN.md's tie

@@ -171,3 +171,57 @@ func (h *harness) getHeaderWith(c *http.Client, url string) (phase0.Hash32, erro
 	}
 	return sb.Message.Header.BlockHash, nil
 }
+
+// BenchmarkBoostGetHeader: getHeader through the boost sidecar with two relays that both hold a
+// bid, on loopback, JSON as a beacon node asks. "sequential" sends one request at a time;
+// "1000rps" paces requests at 1,000 a second (the load).
+func BenchmarkBoostGetHeader(b *testing.B) {
+	h, relayURLs, boostURL := newBoostHarness(b)
+	h.registerWithNode()
+	a := h.at(1, 0)
+	idx, pk := h.proposer(1)
+	for i, u := range relayURLs {
+		s := h.builder.build(a, pk, feeRecipient(idx), 1_000+uint64(i), byte(i))
+		body, _ := s.Encode(pbs.MediaSSZ)
+		if code, msg := h.builder.postTo(u, body, pbs.MediaSSZ, "", nil); code != http.StatusOK {
+			b.Fatalf("%d %s", code, msg)
+		}
+	}
+	url := boostURL + "/eth/v1/builder/header/1/" + a.ParentBlockHash.String() + "/" + pk.String()
+	get := func(c *http.Client) time.Duration {
+		start := time.Now()
+		resp, err := c.Get(url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			b.Fatalf("status %d", resp.StatusCode)
+		}
+		return time.Since(start)
+	}
+	b.Run("sequential", func(b *testing.B) {
+		c := &http.Client{}
+		ds := make([]time.Duration, 0, b.N)
+		for range b.N {
+			ds = append(ds, get(c))
+		}
+		reportPercentiles(b, ds)
+	})
+	b.Run("1000rps", func(b *testing.B) {
+		c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+		ds := make([]time.Duration, b.N)
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		done := make(chan struct{}, b.N)
+		for i := range b.N {
+			<-tick.C
+			go func() { ds[i] = get(c); done <- struct{}{} }()
+		}
+		for range b.N {
+			<-done
+		}
+		reportPercentiles(b, ds)
+	})
+}

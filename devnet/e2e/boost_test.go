@@ -16,11 +16,8 @@ import (
 	"github.com/zkvlabs/zkv/pbs"
 )
 
-// Two relays behind the boost sidecar, which the node uses as its builder: the node's
-// registrations reach both relays; builders bid on both; the boost picks the higher bid (and
-// on a tie the smaller block hash); the node unblinds through the boost, which asks the relay
-// that served the header; the v2 path has that relay publish.
-func TestBoostTwoRelays(t *testing.T) {
+// newBoostHarness is a devnet node whose builder is a boost in front of two relays.
+func newBoostHarness(t testing.TB) (*harness, []string, string) {
 	var relayURLs []string
 	var boostURL string
 	h := newHarnessWith(t, func(h *harness, ln net.Listener) {
@@ -50,6 +47,15 @@ func TestBoostTwoRelays(t *testing.T) {
 		t.Cleanup(func() { _ = srv.Close() })
 		boostURL = "http://" + ln.Addr().String()
 	}, false)
+	return h, relayURLs, boostURL
+}
+
+// Two relays behind the boost sidecar, which the node uses as its builder: the node's
+// registrations reach both relays; builders bid on both; the boost picks the higher bid (and
+// on a tie the smaller block hash); the node unblinds through the boost, which asks the relay
+// that served the header; the v2 path has that relay publish.
+func TestBoostTwoRelays(t *testing.T) {
+	h, relayURLs, boostURL := newBoostHarness(t)
 	h.registerWithNode()
 	for _, u := range relayURLs {
 		resp, err := http.Get(u + "/relay/v1/data/validator_registration?pubkey=" + h.node.Genesis().Validators[0].Pubkey.String())
