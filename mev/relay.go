@@ -211,6 +211,15 @@ func (r *Relay) onHead(slot phase0.Slot, _ phase0.Root) {
 	r.mu.Unlock()
 }
 
+// Attributes returns the payload attributes the relay has seen for slot on parent (the
+// execution block hash), which submissions for that slot are checked against.
+func (r *Relay) Attributes(slot phase0.Slot, parent phase0.Hash32) (*Attributes, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	a, ok := r.attrs[slot][parent]
+	return a, ok
+}
+
 func (r *Relay) onAttributes(a *Attributes) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

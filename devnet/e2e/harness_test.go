@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -75,6 +77,8 @@ type harness struct {
 	stop     func() // stops the relay and closes its database
 	builder  *builder
 	log      *slog.Logger
+	// relays are every in-process relay, which at waits for too.
+	relays []*mev.Relay
 }
 
 func testLogger(t testing.TB) *slog.Logger {
@@ -169,6 +173,7 @@ func (h *harness) runRelay(dir string, sk *bls.SecretKey, ln net.Listener) (*mev
 	case <-time.After(10 * time.Second):
 		t.Fatal("relay did not connect to the beacon node's events")
 	}
+	h.relays = append(h.relays, r)
 	var once sync.Once
 	stop := func() {
 		once.Do(func() {
@@ -188,6 +193,7 @@ func (h *harness) runRelay(dir string, sk *bls.SecretKey, ln net.Listener) (*mev
 func (h *harness) restartRelay() {
 	addr := h.relayAddr()
 	h.stop()
+	h.relays = slices.DeleteFunc(h.relays, func(r *mev.Relay) bool { return r == h.relay })
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		h.t.Fatalf("listen again on %s: %v", addr, err)
@@ -213,7 +219,21 @@ func (h *harness) at(slot phase0.Slot, frac float64) *mev.Attributes {
 		h.t.Fatal(err)
 	}
 	resp.Body.Close()
-	return h.builder.waitAttributes(slot)
+	a := h.builder.waitAttributes(slot)
+	// The relays read the same event on streams of their own: wait until each has it.
+	deadline := time.Now().Add(10 * time.Second)
+	for _, r := range h.relays {
+		for {
+			if _, ok := r.Attributes(slot, a.ParentBlockHash); ok {
+				break
+			}
+			if time.Now().After(deadline) {
+				h.t.Fatalf("relay has no payload attributes for slot %d", slot)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	return a
 }
 
 // proposer returns the proposer duty of slot.
@@ -569,8 +589,14 @@ func (h *harness) bidFor(slot phase0.Slot, value uint64, tag byte) *mev.Submissi
 	a := h.at(slot, 0)
 	idx, pk := h.proposer(slot)
 	s := h.builder.build(a, pk, feeRecipient(idx), value, tag)
-	if code, msg := h.builder.post(s, pbs.MediaSSZ, "", nil); code != http.StatusOK {
-		h.t.Fatalf("slot %d: submission: %d %s", slot, code, msg)
+	// A relay in another process may read the payload attributes a moment after the builder.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		code, msg := h.builder.post(s, pbs.MediaSSZ, "", nil)
+		if code == http.StatusOK {
+			return s
+		}
+		if !strings.Contains(msg, "no payload attributes known") || time.Now().After(deadline) {
+			h.t.Fatalf("slot %d: submission: %d %s", slot, code, msg)
+		}
 	}
-	return s
 }
