@@ -14,6 +14,7 @@
 // and the event stream). Handlers are thin: each parses, calls a method returning (result,
 // error) and encodes, so the same methods can serve other transports.
 //
-// Not here yet: the proposer sidecar (zkv boost), QUIC and HTTP/3, builder status
-// (optimistic relaying, collateral, demotion), simulation through an execution client.
+// Not here yet: QUIC and HTTP/3, builder status (blacklist, priority, optimistic relaying with
+// collateral and demotion), simulation through an execution client, metrics beyond the basic
+// counters. The proposer's sidecar is package pbs's Boost.
 package mev
