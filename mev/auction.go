@@ -23,7 +23,7 @@ type auctionKey struct {
 }
 
 // bid is an accepted submission as the auction holds it. Its relay-signed form is made once,
-// when first needed (the top bid is signed when it becomes top, or by the first getHeader).
+// by the first getHeader that serves it.
 type bid struct {
 	version  spec.DataVersion
 	rec      *BidRecord

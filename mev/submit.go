@@ -202,14 +202,10 @@ func (r *Relay) check(ctx context.Context, s *Submission, cancellations bool, no
 		au = newAuction()
 		r.auctions[key] = au
 	}
+	// The relay signs a bid when the first getHeader asks for it (bid.sign), not here: builders
+	// submit many bids a slot, proposers ask for a few.
 	top := au.add(b, cancellations)
 	r.mu.Unlock()
-	if top {
-		// Sign now so that getHeader finds the bid ready.
-		if _, err := b.sign(r.cfg.SecretKey, r.pubkey, r.domain); err != nil {
-			return nil, fmt.Errorf("sign bid: %w", err)
-		}
-	}
 	return &SubmitResult{Slot: slot, Top: top, Received: rec.ReceivedAt}, nil
 }
 
