@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/attestantio/go-eth2-client/spec"
+	"github.com/attestantio/go-eth2-client/spec/deneb"
 	"github.com/attestantio/go-eth2-client/spec/phase0"
 
 	"github.com/zkvlabs/zkv/pbs"
@@ -76,6 +77,25 @@ func (r *Relay) submit(ctx context.Context, s *Submission, cancellations bool, n
 func (r *Relay) check(ctx context.Context, s *Submission, cancellations bool, now time.Time) (*SubmitResult, error) {
 	t, p := s.Trace, s.Payload
 	slot := phase0.Slot(t.Slot)
+
+	// The header (hash tree roots of the transactions and withdrawals: a large submission's
+	// biggest hashing cost) is computed on another core while the checks below run. The
+	// goroutine is always waited for.
+	type headerResult struct {
+		h   *deneb.ExecutionPayloadHeader
+		err error
+	}
+	hc := make(chan headerResult, 1)
+	go func() { h, err := pbs.HeaderOf(p); hc <- headerResult{h, err} }()
+	var hres *headerResult
+	awaitHeader := func() headerResult {
+		if hres == nil {
+			r := <-hc
+			hres = &r
+		}
+		return *hres
+	}
+	defer awaitHeader()
 
 	// Fork: the submission's fork is the slot's.
 	if want, _ := r.spec.Fork(slot); s.Version != want {
@@ -180,10 +200,11 @@ func (r *Relay) check(ctx context.Context, s *Submission, cancellations bool, no
 	}
 	r.mu.Unlock()
 
-	header, err := pbs.HeaderOf(p)
-	if err != nil {
-		return nil, refuse(StepDecode, "payload header: %v", err)
+	hr := awaitHeader()
+	if hr.err != nil {
+		return nil, refuse(StepDecode, "payload header: %v", hr.err)
 	}
+	header := hr.h
 	rec := &BidRecord{Version: s.Version, Trace: t, BlockNumber: p.BlockNumber, NumTx: uint64(len(p.Transactions)),
 		ReceivedAt: r.cfg.Now(), Cancellations: cancellations}
 	if err := r.cfg.Store.PutBid(ctx, rec, &Payload{Version: s.Version, Bundle: bundleOf(p, s.Bundle)}); err != nil {
