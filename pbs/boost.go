@@ -100,6 +100,12 @@ type checkedKey struct {
 	root   phase0.Root
 }
 
+// getPayload retries: attempts per relay and the pause between them.
+const (
+	payloadAttempts   = 3
+	payloadRetryDelay = 100 * time.Millisecond
+)
+
 // maxChecked bounds the checked-bid cache; it is emptied when full.
 const maxChecked = 4096
 
@@ -351,13 +357,29 @@ func (b *Boost) GetPayload(ctx context.Context, p *consensusapi.VersionedSignedB
 				answers <- answer{err: r.publish(ctx, p)}
 				return
 			}
-			full, err := r.svc.(builderclient.UnblindedProposalProvider).UnblindProposal(ctx, &builderapi.UnblindProposalOpts{Proposal: p})
-			if err != nil {
-				answers <- answer{err: fmt.Errorf("%s: %w", r.URL, err)}
+			// Up to payloadAttempts tries, payloadRetryDelay apart, within the timeout (the
+			// payload is worth a block: mev-boost retries too).
+			var err error
+			for attempt := range payloadAttempts {
+				if attempt > 0 {
+					select {
+					case <-ctx.Done():
+						answers <- answer{err: fmt.Errorf("%s: %w (after %d attempts: %v)", r.URL, ctx.Err(), attempt, err)}
+						return
+					case <-time.After(payloadRetryDelay):
+					}
+				}
+				var full *builderapi.Response[*consensusapi.VersionedSignedProposal]
+				full, err = r.svc.(builderclient.UnblindedProposalProvider).UnblindProposal(ctx, &builderapi.UnblindProposalOpts{Proposal: p})
+				if err != nil {
+					err = fmt.Errorf("%s: %w", r.URL, err)
+					continue
+				}
+				resp, perr := payloadOf(full.Data, header)
+				answers <- answer{resp: resp, err: perr}
 				return
 			}
-			resp, err := payloadOf(full.Data, header)
-			answers <- answer{resp: resp, err: err}
+			answers <- answer{err: err}
 		}()
 	}
 	var errs []error

@@ -1,12 +1,14 @@
 package pbs
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
+	"time"
 
 	builderapiv1 "github.com/attestantio/go-builder-client/api/v1"
 	consensusapi "github.com/attestantio/go-eth2-client/api"
@@ -100,7 +102,14 @@ func (b *Boost) handleHeader(w http.ResponseWriter, r *http.Request) {
 		boostError(w, http.StatusBadRequest, fmt.Errorf("getHeader path: %w", err))
 		return
 	}
-	bid, err := b.GetHeader(r.Context(), phase0.Slot(slot), parent, pubkey)
+	ctx := r.Context()
+	// X-Timeout-Ms: the beacon node's own budget for this request, when lower than ours.
+	if ms, err := strconv.ParseUint(r.Header.Get("X-Timeout-Ms"), 10, 32); err == nil && ms > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(ms)*time.Millisecond)
+		defer cancel()
+	}
+	bid, err := b.GetHeader(ctx, phase0.Slot(slot), parent, pubkey)
 	if errors.Is(err, ErrNoBid) {
 		w.WriteHeader(http.StatusNoContent)
 		return

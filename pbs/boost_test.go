@@ -12,7 +12,10 @@ import (
 
 	builderelectra "github.com/attestantio/go-builder-client/api/electra"
 	builderspec "github.com/attestantio/go-builder-client/spec"
+	consensusapi "github.com/attestantio/go-eth2-client/api"
+	apiv1electra "github.com/attestantio/go-eth2-client/api/v1/electra"
 	"github.com/attestantio/go-eth2-client/spec"
+	"github.com/attestantio/go-eth2-client/spec/altair"
 	"github.com/attestantio/go-eth2-client/spec/deneb"
 	"github.com/attestantio/go-eth2-client/spec/electra"
 	"github.com/attestantio/go-eth2-client/spec/phase0"
@@ -142,5 +145,63 @@ func TestParseRelayURL(t *testing.T) {
 	}
 	if _, err := pbs.NewBoost(context.Background(), pbs.BoostConfig{}); err == nil {
 		t.Error("a boost without relays")
+	}
+}
+
+// getPayload retries a relay that fails, and refuses a payload that does not match the header.
+func TestBoostGetPayloadRetriesAndChecks(t *testing.T) {
+	p := testPayload()
+	h, _ := pbs.HeaderOf(p)
+	other := testPayload()
+	other.GasUsed++
+	for _, c := range []struct {
+		name     string
+		failures int32
+		payload  *deneb.ExecutionPayload
+		ok       bool
+	}{
+		{"answers at once", 0, p, true},
+		{"fails twice, then answers", 2, p, true},
+		{"fails more than the attempts", 5, p, false},
+		{"answers another payload", 0, other, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var calls atomic.Int32
+			resp, _ := pbs.PayloadResponse(spec.DataVersionElectra, c.payload, nil)
+			body, _ := resp.MarshalJSON()
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if calls.Add(1) <= c.failures {
+					http.Error(w, `{"code":503,"message":"busy"}`, http.StatusServiceUnavailable)
+					return
+				}
+				w.Header().Set("Content-Type", "application/json")
+				w.Header().Set("Eth-Consensus-Version", "electra")
+				_, _ = w.Write(body)
+			}))
+			defer srv.Close()
+			_, pk := key(t)
+			e, _ := pbs.ParseRelayURL(fmt.Sprintf("http://%#x@%s", pk[:], strings.TrimPrefix(srv.URL, "http://")))
+			b, err := pbs.NewBoost(context.Background(), pbs.BoostConfig{Relays: []pbs.RelayEntry{e}, GenesisForkVersion: testFork})
+			if err != nil {
+				t.Fatal(err)
+			}
+			blk := &apiv1electra.SignedBlindedBeaconBlock{Message: &apiv1electra.BlindedBeaconBlock{Slot: 1,
+				Body: &apiv1electra.BlindedBeaconBlockBody{ETH1Data: &phase0.ETH1Data{BlockHash: make([]byte, 32)},
+					SyncAggregate: &altair.SyncAggregate{SyncCommitteeBits: make([]byte, 64)}, ExecutionPayloadHeader: h,
+					ExecutionRequests: &electra.ExecutionRequests{}}}}
+			got, err := b.GetPayload(context.Background(), &consensusapi.VersionedSignedBlindedProposal{Version: spec.DataVersionElectra, Electra: blk}, false)
+			if !c.ok {
+				if !errors.Is(err, pbs.ErrNoPayload) {
+					t.Fatalf("got %v, want ErrNoPayload", err)
+				}
+				return
+			}
+			if err != nil || got.Electra.ExecutionPayload.BlockHash != p.BlockHash {
+				t.Fatalf("payload: %v", err)
+			}
+			if n := calls.Load(); n != c.failures+1 {
+				t.Fatalf("%d calls, want %d", n, c.failures+1)
+			}
+		})
 	}
 }
