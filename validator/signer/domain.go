@@ -60,7 +60,9 @@ type NetworkConfig struct {
 	// CapellaForkVersion is CAPELLA_FORK_VERSION (voluntary exits use it, EIP-7044).
 	CapellaForkVersion phase0.Version
 	SlotsPerEpoch      uint64
-	// Forks is the fork schedule; one fork must start at epoch 0. Order does not matter.
+	// Forks is the fork schedule in the beacon node's order (fork_schedule lists forks in the
+	// order they happen); one must start at epoch 0. Of several forks at one epoch (a devnet that
+	// starts at Electra lists every earlier fork at epoch 0), the last listed is in force.
 	Forks []Fork
 }
 
@@ -76,11 +78,6 @@ func NewNetwork(cfg NetworkConfig) (*Network, error) {
 	sort.SliceStable(forks, func(i, j int) bool { return forks[i].Epoch < forks[j].Epoch })
 	if forks[0].Epoch != 0 {
 		return nil, fmt.Errorf("signer: fork schedule starts at epoch %d, want a fork at epoch 0", forks[0].Epoch)
-	}
-	for i := 1; i < len(forks); i++ {
-		if forks[i].Epoch == forks[i-1].Epoch && forks[i].Version != forks[i-1].Version {
-			return nil, fmt.Errorf("signer: two fork versions at epoch %d", forks[i].Epoch)
-		}
 	}
 	n := &Network{gvr: cfg.GenesisValidatorsRoot, genesisVersion: cfg.GenesisForkVersion,
 		capellaVersion: cfg.CapellaForkVersion, slotsPerEpoch: cfg.SlotsPerEpoch, forks: forks,

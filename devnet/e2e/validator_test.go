@@ -1,0 +1,256 @@
+package e2e_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/attestantio/go-eth2-client/api"
+	eth2http "github.com/attestantio/go-eth2-client/http"
+	"github.com/attestantio/go-eth2-client/spec/phase0"
+	"github.com/rs/zerolog"
+
+	"github.com/zkvlabs/zkv/devnet/beacon"
+	"github.com/zkvlabs/zkv/validator/client"
+	"github.com/zkvlabs/zkv/validator/keys"
+	"github.com/zkvlabs/zkv/validator/signer"
+	"github.com/zkvlabs/zkv/validator/slashing"
+)
+
+// devnet starts a devnet beacon node with n validators and 1-second slots on 127.0.0.1, its
+// keystores written to a temporary directory.
+func devnet(t *testing.T, n int) (*beacon.Node, string, string) {
+	t.Helper()
+	return devnetWith(t, beacon.Config{Validators: n, SlotTime: time.Second, GenesisDelay: 2 * time.Second, KeystoreDir: t.TempDir()})
+}
+
+func devnetWith(t *testing.T, cfg beacon.Config) (*beacon.Node, string, string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	node, err := beacon.New(ctx, cfg)
+	if err != nil {
+		t.Fatalf("beacon.New: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := node.Run(ctx, ln); err != nil {
+			t.Errorf("beacon node: %v", err)
+		}
+	})
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	dir, _ := node.Keystores()
+	return node, "http://" + ln.Addr().String(), dir
+}
+
+// reports collects the validator's duty reports.
+type reports struct {
+	mu   sync.Mutex
+	list []client.Report
+}
+
+func (r *reports) add(x client.Report) { r.mu.Lock(); r.list = append(r.list, x); r.mu.Unlock() }
+func (r *reports) all() []client.Report {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]client.Report(nil), r.list...)
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	if testing.Verbose() || os.Getenv("ZKV_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// startValidator runs a validator client over keyDir until the returned stop is called; stop
+// waits for Run to return.
+func startValidator(t *testing.T, url, keyDir, dbDir string, rep *reports, grace time.Duration) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	svc, err := client.New(ctx, client.WithBeaconNode(url), client.WithKeystores(keyDir, beacon.DefaultKeystorePassword),
+		client.WithKDFLimits(keys.InsecureKDFLimits), client.WithDatabase(dbDir), client.WithReports(rep.add),
+		client.WithShutdownGrace(grace), client.WithLogger(testLogger(t).With("run", dbDir[len(dbDir)-3:])))
+	if err != nil {
+		t.Fatalf("client.New: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("validator Run: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// dial connects go-eth2-client to the node, as the test's independent observer.
+func dial(t *testing.T, url string) *eth2http.Service {
+	t.Helper()
+	svc, err := eth2http.New(context.Background(), eth2http.WithAddress(url), eth2http.WithLogLevel(zerolog.Disabled))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc.(*eth2http.Service)
+}
+
+func waitUntil(t *testing.T, at time.Time) {
+	t.Helper()
+	time.Sleep(time.Until(at))
+}
+
+// The first test: 32 validators from the devnet keystores do every duty for four epochs
+// against the devnet beacon node, which checks every signature, committee and slashing
+// condition; the client is stopped abruptly in the middle of epoch 1 (no grace: in-flight work is
+// abandoned, the database closed and reopened) and restarted. The chain must justify and
+// finalize (epoch 2 finalizes at the end of epoch 3), every slot must have a block, nothing may
+// be refused as slashable, and duties must resume within one slot of the restart.
+func TestValidatorOnDevnet(t *testing.T) {
+	const validators = 32
+	node, url, keyDir := devnet(t, validators)
+	dbDir := t.TempDir()
+	spe := node.Preset().SlotsPerEpoch
+	slotStart := func(s phase0.Slot) time.Time { return node.GenesisTime().Add(time.Duration(s) * node.SlotTime()) }
+
+	var rep reports
+	stop := startValidator(t, url, keyDir, dbDir, &rep, 0)
+
+	// Kill in the middle of slot 13 (epoch 1), after its block and attestations.
+	const killSlot = 13
+	waitUntil(t, slotStart(killSlot).Add(700*time.Millisecond))
+	stop()
+	killedAt := node.CurrentSlot()
+	var rep2 reports
+	startValidator(t, url, keyDir, dbDir, &rep2, 5*time.Second)
+
+	end := phase0.Slot(4 * spe) // the first slot of epoch 4: epoch 3 is processed
+	waitUntil(t, slotStart(end).Add(300*time.Millisecond))
+
+	ctx := context.Background()
+	c := dial(t, url)
+
+	// Every slot 1..end-1 has a block.
+	for s := phase0.Slot(1); s < end; s++ {
+		h, err := c.BeaconBlockHeader(ctx, &api.BeaconBlockHeaderOpts{Block: fmt.Sprint(s)})
+		if err != nil || h.Data == nil || h.Data.Header.Message.Slot != s {
+			t.Errorf("slot %d has no block: %v", s, err)
+		}
+	}
+	fin, err := c.Finality(ctx, &api.FinalityOpts{State: "head"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fin.Data.Justified.Epoch != 3 || fin.Data.Finalized.Epoch != 2 {
+		t.Errorf("after four epochs: justified %d finalized %d, want 3 and 2", fin.Data.Justified.Epoch, fin.Data.Finalized.Epoch)
+	}
+
+	// Nothing refused as slashable, by slashing protection or by the node; every duty done
+	// except possibly the repeats of the slot that was interrupted.
+	kinds := map[string]int{}
+	firstAfter := phase0.Slot(1<<63 - 1)
+	for i, list := range [][]client.Report{rep.all(), rep2.all()} {
+		for _, r := range list {
+			if r.Err != nil && (errors.Is(r.Err, slashing.ErrSlashable) || strings.Contains(strings.ToLower(r.Err.Error()), "slashable")) {
+				t.Errorf("run %d slot %d %s: slashable: %v", i+1, r.Slot, r.Kind, r.Err)
+			}
+			if r.Slot >= end {
+				continue
+			}
+			interrupted := r.Slot >= killSlot && r.Slot <= killedAt+1
+			if (r.Failed > 0 || r.Err != nil) && !interrupted {
+				t.Errorf("run %d slot %d %s: %d failed: %v", i+1, r.Slot, r.Kind, r.Failed, r.Err)
+			}
+			kinds[r.Kind] += r.Done
+			if i == 1 && r.Kind == "attestation" && r.Done > 0 && r.Slot < firstAfter {
+				firstAfter = r.Slot
+			}
+		}
+	}
+	if firstAfter > killedAt+1 {
+		t.Errorf("after the restart in slot %d the first attestations came in slot %d, want within one slot", killedAt, firstAfter)
+	}
+	// Every validator attests once an epoch: 4 epochs x 32, less at most the interrupted slot's.
+	if kinds["attestation"] < 4*validators-validators/int(spe) {
+		t.Errorf("%d attestations, want about %d", kinds["attestation"], 4*validators)
+	}
+	for _, k := range []string{"proposal", "aggregate", "sync_message", "contribution"} {
+		if kinds[k] == 0 {
+			t.Errorf("no %s duty was done", k)
+		}
+	}
+	t.Logf("done: %v; restart in slot %d, first attestations after it in slot %d", kinds, killedAt, firstAfter)
+}
+
+// The signer's domains agree with go-eth2-client's own Domain computation (which reads the
+// node's fork schedule and genesis) for every domain type, and with its GenesisDomain for the
+// builder domain.
+func TestDomainsAgreeWithGoEth2Client(t *testing.T) {
+	fulu := phase0.Epoch(3)
+	_, url, _ := devnetWith(t, beacon.Config{Validators: 4, SlotTime: time.Second, FuluEpoch: &fulu})
+	ctx := context.Background()
+	c := dial(t, url)
+	sp, err := c.Spec(ctx, &api.SpecOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen, err := c.Genesis(ctx, &api.GenesisOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := c.ForkSchedule(ctx, &api.ForkScheduleOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var forks []signer.Fork
+	for _, f := range fs.Data {
+		forks = append(forks, signer.Fork{Epoch: f.Epoch, Version: f.CurrentVersion})
+	}
+	n, err := signer.NewNetwork(signer.NetworkConfig{GenesisValidatorsRoot: gen.Data.GenesisValidatorsRoot,
+		GenesisForkVersion: sp.Data["GENESIS_FORK_VERSION"].(phase0.Version), CapellaForkVersion: sp.Data["CAPELLA_FORK_VERSION"].(phase0.Version),
+		SlotsPerEpoch: sp.Data["SLOTS_PER_EPOCH"].(uint64), Forks: forks})
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := []phase0.DomainType{signer.DomainBeaconProposer, signer.DomainBeaconAttester, signer.DomainRandao,
+		signer.DomainDeposit, signer.DomainVoluntaryExit, signer.DomainSelectionProof, signer.DomainAggregateAndProof,
+		signer.DomainSyncCommittee, signer.DomainSyncCommitteeSelectionProof, signer.DomainContributionAndProof}
+	checked := 0
+	for _, dt := range types {
+		for _, e := range []phase0.Epoch{0, 1, 2, 3, 4, 100} {
+			want, err := c.Domain(ctx, dt, e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := n.Domain(dt, e); got != want {
+				t.Errorf("domain %#x at epoch %d: %#x, go-eth2-client %#x", dt, e, got, want)
+			}
+			checked++
+		}
+	}
+	if n.Domain(signer.DomainRandao, 2) == n.Domain(signer.DomainRandao, 3) {
+		t.Error("the Fulu fork at epoch 3 did not change the domain")
+	}
+	want, err := c.GenesisDomain(ctx, signer.DomainApplicationBuilder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := n.BuilderDomain(); got != want {
+		t.Errorf("builder domain %#x, go-eth2-client %#x", got, want)
+	}
+	t.Logf("%d domains agree", checked+1)
+}

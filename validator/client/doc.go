@@ -1,0 +1,27 @@
+// Package client is zkv's validator client: a Service that runs the duties of a set of
+// validator keys against one beacon node, through the standard Beacon API only
+// (go-eth2-client's HTTP client), so that it works unchanged against every consensus client.
+//
+// What it owns: loading the keystores (in parallel), learning the network from the beacon node
+// (config/spec, genesis, fork_schedule), the slot clock, duties for the current and next epoch
+// (refetched when a head event shows that their dependent_root changed), and the duties
+// themselves, as the consensus specs' honest validator guide times them:
+//
+//   - proposals at the start of the slot: RANDAO reveal, produceBlockV3 with the
+//     builder_boost_factor, blinded or full, signed under slashing protection and published;
+//     once a blinded block was signed for a slot no local block is signed for it;
+//   - attestations at one third of the slot or on the slot's head event, whichever is first;
+//     all of the slot's attestations pass slashing protection in one group commit before any is
+//     signed; published as SingleAttestation (Electra on);
+//   - aggregation: selection proofs, aggregate-and-proof at two thirds of the slot;
+//   - sync committee: messages with the attestations, selection proofs and contributions at two
+//     thirds;
+//   - prepare_beacon_proposer and builder registrations once an epoch.
+//
+// It logs with log/slog and writes one summary line per epoch. What it does not own: the rules
+// of slashing protection (validator/slashing), signing roots (validator/signer), keystores
+// (validator/keys).
+//
+// Not yet here: the keymanager API, doppelganger protection, several beacon nodes with
+// fallback, a per-validator proposer config file, voluntary exits, deposit data.
+package client

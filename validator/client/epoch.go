@@ -1,0 +1,129 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/attestantio/go-eth2-client/api"
+	apiv1 "github.com/attestantio/go-eth2-client/api/v1"
+	"github.com/attestantio/go-eth2-client/spec"
+	"github.com/attestantio/go-eth2-client/spec/phase0"
+)
+
+// epochStats counts an epoch's duties for its summary line.
+type epochStats struct {
+	proposalsExpected, attestationsExpected, syncExpected int
+	proposedBuilder, proposedLocal, proposalsFailed          int
+	attested, attestFailed, aggregated, aggregateFailed      int
+	syncDone, syncFailed, contributed, contributeFailed      int
+}
+
+func (s *Service) statsLocked(e phase0.Epoch) *epochStats {
+	st, ok := s.stats[e]
+	if !ok {
+		st = &epochStats{}
+		s.stats[e] = st
+	}
+	return st
+}
+
+func (st *epochStats) setExpected(proposals, attestations, sync int) {
+	st.proposalsExpected, st.attestationsExpected, st.syncExpected = proposals, attestations, sync
+}
+
+func (st *epochStats) add(r Report) {
+	switch r.Kind {
+	case "proposal":
+		switch {
+		case r.Done > 0 && r.Path == "builder":
+			st.proposedBuilder++
+		case r.Done > 0:
+			st.proposedLocal++
+		default:
+			st.proposalsFailed++
+		}
+	case "attestation":
+		st.attested += r.Done
+		st.attestFailed += r.Failed
+	case "aggregate":
+		st.aggregated += r.Done
+		st.aggregateFailed += r.Failed
+	case "sync_message":
+		st.syncDone += r.Done
+		st.syncFailed += r.Failed
+	case "contribution":
+		st.contributed += r.Done
+		st.contributeFailed += r.Failed
+	}
+}
+
+// summarize writes epoch e's summary line: duties done and missed, blocks proposed and how.
+func (s *Service) summarize(e phase0.Epoch) {
+	s.mu.Lock()
+	st := s.stats[e]
+	delete(s.stats, e)
+	for ep := range s.stats {
+		if ep < e {
+			delete(s.stats, ep)
+		}
+	}
+	s.mu.Unlock()
+	if st == nil {
+		return
+	}
+	missedAtt := max(0, st.attestationsExpected-st.attested)
+	s.log.Info("epoch summary", "epoch", e,
+		"attestations", st.attested, "attestations_missed", missedAtt,
+		"aggregates", st.aggregated, "aggregates_failed", st.aggregateFailed,
+		"sync_messages", st.syncDone, "sync_messages_failed", st.syncFailed,
+		"contributions", st.contributed, "contributions_failed", st.contributeFailed,
+		"proposals", st.proposalsExpected, "proposed_builder", st.proposedBuilder, "proposed_local", st.proposedLocal,
+		"proposals_missed", st.proposalsFailed)
+}
+
+// prepareProposers tells the beacon node each validator's fee recipient
+// (prepare_beacon_proposer), once an epoch as the Beacon API asks.
+func (s *Service) prepareProposers(ctx context.Context) {
+	preps := make([]*apiv1.ProposalPreparation, 0, len(s.indices))
+	for _, idx := range s.indices {
+		preps = append(preps, &apiv1.ProposalPreparation{ValidatorIndex: idx, FeeRecipient: s.o.feeRecipient})
+	}
+	if err := s.bn.SubmitProposalPreparations(ctx, preps); err != nil {
+		s.log.Warn("prepare_beacon_proposer", "error", err)
+	}
+}
+
+// registration is a signed builder registration, kept so that every epoch sends the same one
+// (builder-specs: a relay keeps the registration with the latest timestamp; re-signing each epoch
+// would only cost CPU).
+type registration = api.VersionedSignedValidatorRegistration
+
+// signRegistrations signs one registration per validator with the fee recipient and gas limit,
+// timestamped now.
+func (s *Service) signRegistrations() error {
+	ts := time.Unix(s.o.now().Unix(), 0)
+	s.regs = make([]*registration, 0, len(s.indices))
+	for _, idx := range s.indices {
+		msg := &apiv1.ValidatorRegistration{FeeRecipient: s.o.feeRecipient, GasLimit: s.o.gasLimit, Timestamp: ts, Pubkey: s.vals[idx]}
+		sig, err := s.sig.SignRegistration(msg)
+		if err != nil {
+			return fmt.Errorf("sign registration of validator %d: %w", idx, err)
+		}
+		s.regs = append(s.regs, &registration{Version: spec.BuilderVersionV1, V1: &apiv1.SignedValidatorRegistration{Message: msg, Signature: sig}})
+	}
+	return nil
+}
+
+// registrationBatch bounds one register_validator request.
+const registrationBatch = 1000
+
+// submitRegistrations sends the builder registrations through the beacon node, in batches.
+func (s *Service) submitRegistrations(ctx context.Context) {
+	for i := 0; i < len(s.regs); i += registrationBatch {
+		if err := s.bn.SubmitValidatorRegistrations(ctx, s.regs[i:min(i+registrationBatch, len(s.regs))]); err != nil {
+			s.log.Warn("builder registrations", "error", err)
+			return
+		}
+	}
+}

@@ -1,0 +1,273 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/attestantio/go-eth2-client/api"
+	apiv1 "github.com/attestantio/go-eth2-client/api/v1"
+	eth2http "github.com/attestantio/go-eth2-client/http"
+	"github.com/attestantio/go-eth2-client/spec/phase0"
+	"github.com/rs/zerolog"
+
+	"github.com/zkvlabs/zkv/crypto/bls"
+	"github.com/zkvlabs/zkv/db"
+	"github.com/zkvlabs/zkv/validator/keys"
+	"github.com/zkvlabs/zkv/validator/signer"
+	"github.com/zkvlabs/zkv/validator/slashing"
+)
+
+// Run loads the keys, connects to the beacon node, opens slashing protection and runs duties
+// until ctx ends. Then it lets the duties in flight finish (WithShutdownGrace), stops slashing
+// protection and closes the database, so that every signature that left the process has its
+// record on disk. It returns nil on a clean stop.
+func (s *Service) Run(ctx context.Context) error {
+	ks, err := keys.LoadDir(ctx, s.o.keystoreDir, keys.LoadOptions{Password: s.o.password, Limits: s.o.kdfLimits,
+		Progress: s.o.progress, Logger: s.log})
+	if err != nil {
+		return err
+	}
+	secrets := make([]*bls.SecretKey, len(ks))
+	for i, k := range ks {
+		secrets[i] = k.Secret
+	}
+	defer func() {
+		for _, sk := range secrets {
+			sk.Zeroize()
+		}
+	}()
+
+	if s.bn = s.o.beaconNode; s.bn == nil {
+		svc, err := eth2http.New(ctx, eth2http.WithAddress(s.o.beaconURL), eth2http.WithLogLevel(zerolog.Disabled),
+			eth2http.WithTimeout(s.o.timeout))
+		if err != nil {
+			return fmt.Errorf("connect to beacon node %s: %w", s.o.beaconURL, err)
+		}
+		bn, ok := svc.(BeaconNode)
+		if !ok {
+			return errors.New("go-eth2-client service lacks a provider the validator needs")
+		}
+		s.bn = bn
+	}
+	if err := s.learnNetwork(ctx); err != nil {
+		return err
+	}
+
+	d, err := db.Open(db.Config{Dir: s.o.dbDir, Logger: s.log})
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	prot, err := slashing.New(slashing.Config{DB: d, GenesisValidatorsRoot: slashing.Root(s.net.GenesisValidatorsRoot()), Logger: s.log})
+	if err != nil {
+		return err
+	}
+	// Slashing protection and the database outlive ctx: they stop only after the duties in
+	// flight have finished.
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	var bgWG sync.WaitGroup
+	bgWG.Go(func() {
+		if err := prot.Run(bg); err != nil {
+			s.log.Error("slashing protection stopped", "error", err)
+		}
+	})
+	bgWG.Go(func() { _ = d.Run(bg) })
+	defer func() { stopBG(); bgWG.Wait() }()
+
+	if s.sig, err = signer.New(s.net, prot, secrets); err != nil {
+		return err
+	}
+	if err := s.resolveIndices(ctx); err != nil {
+		return err
+	}
+	if s.o.registrations {
+		if err := s.signRegistrations(); err != nil {
+			return err
+		}
+	}
+	return s.loop(ctx)
+}
+
+// resolveIndices finds the validator index of every key (keys the chain does not know yet are
+// logged and skipped).
+func (s *Service) resolveIndices(ctx context.Context) error {
+	pks := s.sig.PublicKeys()
+	resp, err := s.bn.Validators(ctx, &api.ValidatorsOpts{State: "head", PubKeys: pks})
+	if err != nil {
+		return fmt.Errorf("validator indices: %w", err)
+	}
+	s.vals = map[phase0.ValidatorIndex]phase0.BLSPubKey{}
+	for idx, v := range resp.Data {
+		if v.Validator == nil {
+			continue
+		}
+		s.vals[idx] = v.Validator.PublicKey
+		s.indices = append(s.indices, idx)
+	}
+	if len(s.vals) < len(pks) {
+		s.log.Warn("keys unknown to the beacon node are idle", "unknown", len(pks)-len(s.vals))
+	}
+	if len(s.vals) == 0 {
+		return fmt.Errorf("none of the %d keys is a validator on this network", len(pks))
+	}
+	s.log.Info("validators", "keys", len(pks), "known", len(s.vals))
+	return nil
+}
+
+// headSignal is closed when the head event of its slot arrives.
+type headSignal struct {
+	ch    chan struct{}
+	root  phase0.Root
+	fired bool
+}
+
+func (s *Service) headSignalLocked(slot phase0.Slot) *headSignal {
+	h, ok := s.heads[slot]
+	if !ok {
+		h = &headSignal{ch: make(chan struct{})}
+		s.heads[slot] = h
+	}
+	return h
+}
+
+// onHead records the slot's head and checks the duties' dependent roots: a head event whose
+// dependent roots differ from those of the duties held means a reorg changed them (Beacon API,
+// events "head"; attester duties of epoch e depend on previous_duty_dependent_root, proposer
+// duties of e and attester duties of e+1 on current_duty_dependent_root).
+func (s *Service) onHead(_ context.Context, ev *apiv1.HeadEvent) {
+	if ev == nil {
+		return
+	}
+	e := s.net.EpochOf(ev.Slot)
+	s.mu.Lock()
+	h := s.headSignalLocked(ev.Slot)
+	if !h.fired {
+		h.fired, h.root = true, ev.Block
+		close(h.ch)
+	}
+	stale := false
+	if d := s.duties[e]; d != nil && (d.attesterDep != ev.PreviousDutyDependentRoot || d.proposerDep != ev.CurrentDutyDependentRoot) {
+		stale = true
+	}
+	if d := s.duties[e+1]; d != nil && d.attesterDep != ev.CurrentDutyDependentRoot {
+		stale = true
+	}
+	s.mu.Unlock()
+	if stale {
+		select {
+		case s.refetch <- struct{}{}:
+		default: // a refetch is already pending
+		}
+	}
+}
+
+// loop starts each slot's duties at the slot's start, and the epoch's tasks at each epoch's
+// first slot, until ctx ends; then it waits for the work in flight.
+func (s *Service) loop(ctx context.Context) error {
+	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+
+	if err := s.bn.Events(ctx, &api.EventsOpts{Topics: []string{"head"}, HeadHandler: s.onHead}); err != nil {
+		return fmt.Errorf("subscribe to head events: %w", err)
+	}
+	wg.Go(func() { s.refetcher(ctx, work) })
+
+	if !s.waitUntil(ctx, s.genesis) {
+		return s.drain(ctx, cancelWork, &wg)
+	}
+	slot := s.currentSlot()
+	first := true
+	for {
+		if !s.waitUntil(ctx, s.slotStart(slot)) {
+			break
+		}
+		if cur := s.currentSlot(); cur > slot+1 {
+			s.log.Warn("slots skipped: the process was stalled", "from", slot, "to", cur)
+			slot = cur
+		}
+		e := s.net.EpochOf(slot)
+		if first || uint64(slot)%s.spec.slotsPerEpoch == 0 {
+			s.epochStart(work, &wg, e, first)
+			first = false
+		}
+		slotCtx, cancel := context.WithDeadline(work, s.slotStart(slot+2))
+		this := slot
+		wg.Go(func() { defer cancel(); s.runSlot(slotCtx, this) })
+		slot++
+	}
+	return s.drain(ctx, cancelWork, &wg)
+}
+
+// drain lets the duties in flight finish for the shutdown grace, then cancels them.
+func (s *Service) drain(_ context.Context, cancelWork context.CancelFunc, wg *sync.WaitGroup) error {
+	if s.o.grace == 0 {
+		cancelWork()
+	} else {
+		t := time.AfterFunc(s.o.grace, cancelWork)
+		defer t.Stop()
+	}
+	wg.Wait()
+	s.log.Info("validator stopped")
+	return nil
+}
+
+// epochStart does the once-an-epoch work: duties of e (now) and e+1 (in the background), the
+// summary of e-1, proposer preparation and builder registrations.
+func (s *Service) epochStart(ctx context.Context, wg *sync.WaitGroup, e phase0.Epoch, first bool) {
+	if _, err := s.dutiesFor(ctx, e); err != nil {
+		s.log.Warn("duties", "epoch", e, "error", err)
+	}
+	wg.Go(func() {
+		if _, err := s.dutiesFor(ctx, e+1); err != nil {
+			s.log.Warn("duties", "epoch", e+1, "error", err)
+		}
+	})
+	if !first && e > 0 {
+		s.summarize(e - 1)
+	}
+	s.mu.Lock()
+	for slot := range s.heads {
+		if s.net.EpochOf(slot)+1 < e {
+			delete(s.heads, slot)
+		}
+	}
+	for slot := range s.blinded {
+		if s.net.EpochOf(slot)+1 < e {
+			delete(s.blinded, slot)
+		}
+	}
+	for ep := range s.duties {
+		if ep+1 < e {
+			delete(s.duties, ep)
+		}
+	}
+	s.mu.Unlock()
+	wg.Go(func() { s.prepareProposers(ctx) })
+	if s.o.registrations {
+		wg.Go(func() { s.submitRegistrations(ctx) })
+	}
+}
+
+// refetcher refetches the current and next epoch's duties when a head event showed their
+// dependent root changed.
+func (s *Service) refetcher(ctx, work context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.refetch:
+		}
+		e := s.net.EpochOf(s.currentSlot())
+		s.log.Info("dependent root changed: refetching duties", "epoch", e)
+		for _, ep := range []phase0.Epoch{e, e + 1} {
+			if _, err := s.fetchDuties(work, ep); err != nil {
+				s.log.Warn("duties", "epoch", ep, "error", err)
+			}
+		}
+	}
+}
