@@ -14,9 +14,9 @@ import (
 // epochStats counts an epoch's duties for its summary line.
 type epochStats struct {
 	proposalsExpected, attestationsExpected, syncExpected int
-	proposedBuilder, proposedLocal, proposalsFailed          int
-	attested, attestFailed, aggregated, aggregateFailed      int
-	syncDone, syncFailed, contributed, contributeFailed      int
+	proposedBuilder, proposedLocal, proposalsFailed       int
+	attested, attestFailed, aggregated, aggregateFailed   int
+	syncDone, syncFailed, contributed, contributeFailed   int
 }
 
 func (s *Service) statsLocked(e phase0.Epoch) *epochStats {

@@ -59,8 +59,8 @@ const (
 type Report struct {
 	Slot   phase0.Slot
 	Kind   string
-	Done   int   // messages signed and accepted by the beacon node
-	Failed int   // duties that produced no accepted message
+	Done   int    // messages signed and accepted by the beacon node
+	Failed int    // duties that produced no accepted message
 	Path   string // proposals: "builder" or "local"
 	Err    error
 }
