@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/attestantio/go-eth2-client/spec/bellatrix"
+
+	"github.com/zkvlabs/zkv/validator/client"
+	"github.com/zkvlabs/zkv/validator/keys"
+)
+
+func init() {
+	register(&command{
+		name:  "validator",
+		short: "run validator duties for your keys against a beacon node (Beacon API)",
+		run:   runValidator,
+	})
+}
+
+func runValidator(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("validator", "validator --beacon-node URL --keystores DIR --db DIR [--password-file F] [flags]", `
+Runs a validator client: it loads every EIP-2335 keystore in DIR, connects to a beacon node
+through the standard Beacon API (any consensus client: Lighthouse, Teku, Prysm, Nimbus,
+Lodestar, Grandine, or 'zkv devnet beacon'), learns the network from it, and does every duty of
+your validators: block proposals (through the beacon node's builder when it has one, local
+blocks otherwise), attestations, aggregation, sync-committee messages and contributions,
+fee-recipient preparation and builder registrations.
+
+Nothing is signed before EIP-3076 slashing protection, kept in the database at --db, has
+recorded it on disk. Import your previous client's slashing-protection history first
+('zkv slashing-protection import') and never run the same keys in two places.
+
+Stop it with Ctrl-C (SIGINT) or SIGTERM: it finishes the signing in flight and closes the
+database cleanly. It logs one summary line per epoch.
+
+A first run against a local devnet ('zkv devnet beacon' writes throwaway keystores):
+
+  zkv validator --beacon-node http://127.0.0.1:5052 --keystores .zkv/devnet/keys \
+      --password-file .zkv/devnet/password.txt --db .zkv/validator-db --insecure-kdf
+
+Not yet here: the keymanager API, doppelganger protection, several beacon nodes, a
+per-validator proposer config file, voluntary exits.`, stderr)
+	beaconURL := fs.String("beacon-node", "http://127.0.0.1:5052", "the beacon node's Beacon API URL")
+	keystores := fs.String("keystores", "", "directory of EIP-2335 keystores (*.json), all with one password (required)")
+	passwordFile := fs.String("password-file", "", "file whose first line is the keystores' password (asked on the terminal when absent)")
+	dbDir := fs.String("db", "", "slashing-protection database directory, created if missing (required)")
+	graffiti := fs.String("graffiti", "", "graffiti of proposed blocks (at most 32 bytes)")
+	boost := fs.Int64("builder-boost-factor", -1, "produceBlockV3 builder_boost_factor: 0 = always a local block, 100 = the better payload at face value, -1 = the beacon node's default")
+	feeRecipient := fs.String("fee-recipient", "", "execution address (0x + 40 hex) that receives the fees of your blocks")
+	gasLimit := fs.Uint64("gas-limit", client.DefaultGasLimit, "gas limit registered with builders")
+	registrations := fs.Bool("builder-registrations", true, "register the validators with the builder network (through the beacon node) every epoch")
+	timeout := fs.Duration("timeout", client.DefaultTimeout, "limit of each Beacon API request")
+	grace := fs.Duration("shutdown-grace", client.DefaultShutdownGrace, "on SIGINT/SIGTERM, how long duties in flight may finish")
+	insecureKDF := fs.Bool("insecure-kdf", false, "accept keystores with a weak KDF (devnet throwaway keys only)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	usageErr := func(format string, a ...any) error {
+		fmt.Fprintf(stderr, "zkv validator: "+format+"\n", a...)
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		return usageErr("unexpected argument %q", fs.Arg(0))
+	}
+	if *keystores == "" || *dbDir == "" {
+		return usageErr("--keystores and --db are required (see --help)")
+	}
+	if len(*graffiti) > 32 {
+		return usageErr("--graffiti is %d bytes, at most 32 fit in a block", len(*graffiti))
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return usageErr("--log-level %q: want debug, info, warn or error", *logLevel)
+	}
+	opts := []client.Option{
+		client.WithBeaconNode(*beaconURL), client.WithDatabase(*dbDir), client.WithGasLimit(*gasLimit),
+		client.WithBuilderRegistrations(*registrations), client.WithTimeout(*timeout), client.WithShutdownGrace(*grace),
+		client.WithLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))),
+	}
+	var g [32]byte
+	copy(g[:], *graffiti)
+	opts = append(opts, client.WithGraffiti(g))
+	if *boost >= 0 {
+		f := uint64(*boost)
+		opts = append(opts, client.WithBuilderBoostFactor(&f))
+	} else if *boost != -1 {
+		return usageErr("--builder-boost-factor %d: want -1 or a non-negative number", *boost)
+	}
+	if *feeRecipient != "" {
+		b, err := hex.DecodeString(strings.TrimPrefix(*feeRecipient, "0x"))
+		if err != nil || len(b) != 20 || !strings.HasPrefix(*feeRecipient, "0x") {
+			return usageErr("--fee-recipient %q is not 0x + 20 bytes of hex", *feeRecipient)
+		}
+		opts = append(opts, client.WithFeeRecipient(bellatrix.ExecutionAddress(b)))
+	} else {
+		fmt.Fprintln(stderr, "zkv validator: no --fee-recipient: block fees go to the zero address")
+	}
+	if *insecureKDF {
+		opts = append(opts, client.WithKDFLimits(keys.InsecureKDFLimits))
+	}
+	if *timeout <= 0 || *grace < 0 {
+		return usageErr("--timeout must be positive and --shutdown-grace not negative")
+	}
+	password, err := keystorePassword(*passwordFile, false, stderr)
+	if err != nil {
+		return err
+	}
+	opts = append(opts, client.WithKeystores(*keystores, password))
+	if keysIsTerminal(stderr) {
+		opts = append(opts, client.WithProgress(stderr))
+	}
+	svc, err := client.New(ctx, opts...)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	err = svc.Run(ctx)
+	fmt.Fprintf(stdout, "zkv validator stopped after %v\n", time.Since(start).Round(time.Second))
+	return err
+}
