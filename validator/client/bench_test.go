@@ -21,6 +21,7 @@ import (
 
 	"github.com/zkvlabs/zkv/crypto/bls"
 	"github.com/zkvlabs/zkv/db"
+	vkeys "github.com/zkvlabs/zkv/validator/keys"
 	"github.com/zkvlabs/zkv/validator/signer"
 	"github.com/zkvlabs/zkv/validator/slashing"
 )
@@ -83,17 +84,19 @@ func newBenchService(tb testing.TB, keys int) (*Service, []phase0.BLSPubKey) {
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = prot.Run(ctx) })
 	tb.Cleanup(func() { cancel(); wg.Wait(); d.Close() })
-	sks := make([]*bls.SecretKey, keys)
-	for i := range sks {
-		if sks[i], err = bls.GenerateSecretKey(); err != nil {
+	ks := make([]*vkeys.Key, keys)
+	for i := range ks {
+		sk, err := bls.GenerateSecretKey()
+		if err != nil {
 			tb.Fatal(err)
 		}
+		ks[i] = &vkeys.Key{Secret: sk, Public: sk.PublicKey()}
 	}
 	net, err := signer.NewNetwork(signer.NetworkConfig{SlotsPerEpoch: 32, Forks: []signer.Fork{{Epoch: 0, Version: phase0.Version{5}}}})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	sig, err := signer.New(net, prot, sks)
+	sig, err := signer.New(net, prot, ks)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -110,8 +113,8 @@ func newBenchService(tb testing.TB, keys int) (*Service, []phase0.BLSPubKey) {
 	s.bn, s.net, s.sig = svc.(BeaconNode), net, sig
 	s.spec = chainSpec{slotsPerEpoch: 32, slotDuration: 12 * time.Second, fuluEpoch: 1 << 62, targetAggregators: 16}
 	pks := make([]phase0.BLSPubKey, keys)
-	for i, sk := range sks {
-		pks[i] = phase0.BLSPubKey(sk.PublicKey().Bytes())
+	for i, k := range ks {
+		pks[i] = phase0.BLSPubKey(k.Public.Bytes())
 	}
 	return s, pks
 }

@@ -77,7 +77,7 @@ func (s *Service) Run(ctx context.Context) error {
 	bgWG.Go(func() { _ = d.Run(bg) })
 	defer func() { stopBG(); bgWG.Wait() }()
 
-	if s.sig, err = signer.New(s.net, prot, secrets); err != nil {
+	if s.sig, err = signer.New(s.net, prot, ks); err != nil {
 		return err
 	}
 	if err := s.resolveIndices(ctx); err != nil {

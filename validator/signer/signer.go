@@ -12,6 +12,7 @@ import (
 	"github.com/attestantio/go-eth2-client/spec/phase0"
 
 	"github.com/zkvlabs/zkv/crypto/bls"
+	"github.com/zkvlabs/zkv/validator/keys"
 	"github.com/zkvlabs/zkv/validator/slashing"
 )
 
@@ -38,20 +39,25 @@ type Signer struct {
 	keys map[phase0.BLSPubKey]*bls.SecretKey
 }
 
-// New makes a Signer for secrets on net, guarded by prot.
-func New(net *Network, prot Protector, secrets []*bls.SecretKey) (*Signer, error) {
+// New makes a Signer for the keys on net, guarded by prot. A key's public key is derived from
+// its secret when Public is nil (package keys has derived it already when it loaded the key).
+func New(net *Network, prot Protector, ks []*keys.Key) (*Signer, error) {
 	if net == nil {
 		return nil, errors.New("signer: no network")
 	}
 	if prot == nil {
 		return nil, errors.New("signer: no slashing protection")
 	}
-	s := &Signer{net: net, prot: prot, keys: make(map[phase0.BLSPubKey]*bls.SecretKey, len(secrets))}
-	for i, sk := range secrets {
-		if sk == nil {
-			return nil, fmt.Errorf("signer: secret key %d is nil", i)
+	s := &Signer{net: net, prot: prot, keys: make(map[phase0.BLSPubKey]*bls.SecretKey, len(ks))}
+	for i, k := range ks {
+		if k == nil || k.Secret == nil {
+			return nil, fmt.Errorf("signer: key %d has no secret", i)
 		}
-		s.keys[phase0.BLSPubKey(sk.PublicKey().Bytes())] = sk
+		pub := k.Public
+		if pub == nil {
+			pub = k.Secret.PublicKey()
+		}
+		s.keys[phase0.BLSPubKey(pub.Bytes())] = k.Secret
 	}
 	return s, nil
 }
@@ -137,9 +143,16 @@ func (s *Signer) SignAttestations(ctx context.Context, reqs []AttestationRequest
 		}
 		approved = append(approved, at[j])
 	}
+	// A slot's attestations share one signing root: hash it to G2 once.
+	msgs := make(map[phase0.Root]*bls.Message, len(dataRoots))
+	for _, i := range approved {
+		if _, ok := msgs[roots[i]]; !ok {
+			msgs[roots[i]] = bls.HashMessage(roots[i][:])
+		}
+	}
 	parallel(len(approved), func(k int) {
 		i := approved[k]
-		sigs[i], errs[i] = s.sign(reqs[i].Pubkey, roots[i])
+		sigs[i] = phase0.BLSSignature(s.keys[reqs[i].Pubkey].SignMessage(msgs[roots[i]]).Bytes())
 	})
 	return sigs, errs
 }

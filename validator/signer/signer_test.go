@@ -13,6 +13,7 @@ import (
 
 	"github.com/zkvlabs/zkv/crypto/bls"
 	"github.com/zkvlabs/zkv/db"
+	"github.com/zkvlabs/zkv/validator/keys"
 	"github.com/zkvlabs/zkv/validator/slashing"
 )
 
@@ -41,7 +42,11 @@ func newSigner(t *testing.T, n int) (*Signer, []*bls.SecretKey) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(net, p, sks)
+	ks := make([]*keys.Key, len(sks))
+	for i, sk := range sks {
+		ks[i] = &keys.Key{Secret: sk}
+	}
+	s, err := New(net, p, ks)
 	if err != nil {
 		t.Fatal(err)
 	}
