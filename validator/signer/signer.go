@@ -62,6 +62,9 @@ func New(net *Network, prot Protector, ks []*keys.Key) (*Signer, error) {
 	return s, nil
 }
 
+// Protector is the slashing protection the Signer consults.
+func (s *Signer) Protector() Protector { return s.prot }
+
 // Network the Signer signs for.
 func (s *Signer) Network() *Network { return s.net }
 
