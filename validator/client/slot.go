@@ -154,16 +154,10 @@ func (s *Service) propose(ctx context.Context, slot phase0.Slot, idx phase0.Vali
 		r.Err = err
 		return
 	}
-	s.mu.Lock()
-	if !p.Blinded && s.blinded[slot] {
-		s.mu.Unlock()
-		r.Err = errors.New("a blinded block was already signed for this slot: no local block may follow")
+	if err := s.claimProposal(slot, p.Blinded); err != nil {
+		r.Err = err
 		return
 	}
-	if p.Blinded {
-		s.blinded[slot] = true
-	}
-	s.mu.Unlock()
 	sig, err := s.sig.SignBlock(ctx, pk, slot, root)
 	if err != nil {
 		r.Err = fmt.Errorf("sign block: %w", err)
@@ -198,6 +192,25 @@ func (s *Service) propose(ctx context.Context, slot phase0.Slot, idx phase0.Vali
 	}
 	r.Done, r.Failed = 1, 0
 	s.log.Info("block proposed", "slot", slot, "validator_index", idx, "path", r.Path, "root", fmt.Sprintf("%#x", root))
+}
+
+// ErrLocalAfterBlinded: a local block was offered for a slot whose blinded block was already
+// signed. Signing it could publish a second block for the slot if the builder reveals the first
+// payload late; the proposal is given up instead.
+var ErrLocalAfterBlinded = errors.New("a blinded block was already signed for this slot: no local block may follow")
+
+// claimProposal records that a block of slot is about to be signed, and refuses a local block
+// once a blinded one was signed for the slot.
+func (s *Service) claimProposal(slot phase0.Slot, blinded bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !blinded && s.blinded[slot] {
+		return ErrLocalAfterBlinded
+	}
+	if blinded {
+		s.blinded[slot] = true
+	}
+	return nil
 }
 
 // attest fetches the slot's attestation data, has all of the slot's attestations approved by
