@@ -167,6 +167,7 @@ func (s *Service) onHead(_ context.Context, ev *apiv1.HeadEvent) {
 // loop starts each slot's duties at the slot's start, and the epoch's tasks at each epoch's
 // first slot, until ctx ends; then it waits for the work in flight.
 func (s *Service) loop(ctx context.Context) error {
+	s.stop = ctx.Done()
 	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
 	var wg sync.WaitGroup

@@ -169,6 +169,7 @@ type Service struct {
 	blinded map[phase0.Slot]bool
 	stats   map[phase0.Epoch]*epochStats
 	refetch chan struct{}
+	stop    <-chan struct{} // Run's ctx.Done(): no new duty phase starts once it is closed
 }
 
 // New checks the options. It starts nothing and loads nothing: Run does.
@@ -204,5 +205,6 @@ func New(_ context.Context, opts ...Option) (*Service, error) {
 	}
 	return &Service{o: o, log: o.log.With("component", "validator"),
 		duties: map[phase0.Epoch]*epochDuties{}, heads: map[phase0.Slot]*headSignal{},
-		blinded: map[phase0.Slot]bool{}, stats: map[phase0.Epoch]*epochStats{}, refetch: make(chan struct{}, 1)}, nil
+		blinded: map[phase0.Slot]bool{}, stats: map[phase0.Epoch]*epochStats{}, refetch: make(chan struct{}, 1),
+		stop: make(chan struct{})}, nil
 }

@@ -60,7 +60,7 @@ func (s *Service) runSlot(ctx context.Context, slot phase0.Slot) {
 	case <-ctx.Done():
 	}
 	t.Stop()
-	if ctx.Err() != nil {
+	if ctx.Err() != nil || s.stopping(slot, "attestations and sync committee messages") {
 		wg.Wait()
 		return
 	}
@@ -74,7 +74,7 @@ func (s *Service) runSlot(ctx context.Context, slot phase0.Slot) {
 		inner.Go(func() { blockRoot = s.syncMessages(ctx, slot, head, syncDuties) })
 	}
 	inner.Wait()
-	if !s.waitUntil(ctx, s.slotStart(slot).Add(2*third)) {
+	if !s.waitUntil(ctx, s.slotStart(slot).Add(2*third)) || s.stopping(slot, "aggregates and contributions") {
 		wg.Wait()
 		return
 	}
@@ -86,6 +86,18 @@ func (s *Service) runSlot(ctx context.Context, slot phase0.Slot) {
 	}
 	inner.Wait()
 	wg.Wait()
+}
+
+// stopping reports whether Run's context has ended: duties in flight finish, but no new phase
+// of a slot starts signing.
+func (s *Service) stopping(slot phase0.Slot, what string) bool {
+	select {
+	case <-s.stop:
+		s.log.Info("stopping: duties not started", "slot", slot, "duties", what)
+		return true
+	default:
+		return false
+	}
 }
 
 type apiSyncDuty struct{ *apiv1.SyncCommitteeDuty }
