@@ -36,6 +36,11 @@ Nothing is signed before EIP-3076 slashing protection, kept in the database at -
 recorded it on disk. Import your previous client's slashing-protection history first
 ('zkv slashing-protection import') and never run the same keys in two places.
 
+At start it signs nothing for two epochs (doppelganger protection): it asks the beacon node
+whether any of its validators is live, and refuses to run if one is, since the keys then run
+in another client too. --doppelganger=false skips the wait (after a clean stop of the only
+other instance, for example), with a warning.
+
 Stop it with Ctrl-C (SIGINT) or SIGTERM: it finishes the signing in flight and closes the
 database cleanly. It logs one summary line per epoch.
 
@@ -44,8 +49,8 @@ A first run against a local devnet ('zkv devnet beacon' writes throwaway keystor
   zkv validator --beacon-node http://127.0.0.1:5052 --keystores .zkv/devnet/keys \
       --password-file .zkv/devnet/password.txt --db .zkv/validator-db --insecure-kdf
 
-Not yet here: the keymanager API, doppelganger protection, several beacon nodes, a
-per-validator proposer config file, voluntary exits.`, stderr)
+Not yet here: the keymanager API, several beacon nodes, a per-validator proposer config file,
+voluntary exits.`, stderr)
 	beaconURL := fs.String("beacon-node", "http://127.0.0.1:5052", "the beacon node's Beacon API URL")
 	keystores := fs.String("keystores", "", "directory of EIP-2335 keystores (*.json), all with one password (required)")
 	passwordFile := fs.String("password-file", "", "file whose first line is the keystores' password (asked on the terminal when absent)")
@@ -57,6 +62,7 @@ per-validator proposer config file, voluntary exits.`, stderr)
 	registrations := fs.Bool("builder-registrations", true, "register the validators with the builder network (through the beacon node) every epoch")
 	timeout := fs.Duration("timeout", client.DefaultTimeout, "limit of each Beacon API request")
 	grace := fs.Duration("shutdown-grace", client.DefaultShutdownGrace, "on SIGINT/SIGTERM, how long duties in flight may finish")
+	doppelganger := fs.Bool("doppelganger", true, "watch the beacon node for two epochs before signing, and refuse to sign if the keys are live elsewhere")
 	insecureKDF := fs.Bool("insecure-kdf", false, "accept keystores with a weak KDF (devnet throwaway keys only)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := parseFlags(fs, args); err != nil {
@@ -101,6 +107,10 @@ per-validator proposer config file, voluntary exits.`, stderr)
 		opts = append(opts, client.WithFeeRecipient(bellatrix.ExecutionAddress(b)))
 	} else {
 		fmt.Fprintln(stderr, "zkv validator: no --fee-recipient: block fees go to the zero address")
+	}
+	if !*doppelganger {
+		fmt.Fprintln(stderr, "zkv validator: WARNING: --doppelganger=false: nothing checks that these keys run nowhere else; two clients with one key get slashed")
+		opts = append(opts, client.WithDoppelganger(0))
 	}
 	if *insecureKDF {
 		opts = append(opts, client.WithKDFLimits(keys.InsecureKDFLimits))

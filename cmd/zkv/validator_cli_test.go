@@ -15,7 +15,7 @@ func TestValidatorFlags(t *testing.T) {
 	if code := run(context.Background(), []string{"validator", "--help"}, &out, &errOut); code != 0 {
 		t.Fatalf("--help: exit %d", code)
 	}
-	for _, want := range []string{"--beacon-node", "--keystores", "--password-file", "--db", "--graffiti", "--builder-boost-factor", "slashing protection", "SIGTERM"} {
+	for _, want := range []string{"--beacon-node", "--keystores", "--password-file", "--db", "--graffiti", "--builder-boost-factor", "slashing protection", "SIGTERM", "doppelganger"} {
 		if !strings.Contains(errOut.String(), strings.TrimPrefix(want, "-")) {
 			t.Errorf("--help does not mention %s", want)
 		}
@@ -59,7 +59,7 @@ func TestValidatorRunsAgainstDevnet(t *testing.T) {
 	vdone := make(chan int, 1)
 	go func() {
 		vdone <- run(vctx, []string{"validator", "--beacon-node", url, "--keystores", filepath.Join(dir, "keys"),
-			"--password-file", filepath.Join(dir, "password.txt"), "--db", filepath.Join(t.TempDir(), "db"), "--insecure-kdf",
+			"--password-file", filepath.Join(dir, "password.txt"), "--db", filepath.Join(t.TempDir(), "db"), "--insecure-kdf", "--doppelganger=false",
 			"--graffiti", "zkv-test", "--fee-recipient", "0x00000000000000000000000000000000000000aa"}, &vout, &verr)
 	}()
 	waitFor(t, &verr, regexp.MustCompile(`msg="block proposed"`), vdone)

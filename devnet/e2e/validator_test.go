@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -77,26 +78,60 @@ func testLogger(t *testing.T) *slog.Logger {
 // waits for Run to return.
 func startValidator(t *testing.T, url, keyDir, dbDir string, rep *reports, grace time.Duration) (stop func()) {
 	t.Helper()
+	stop, _ = startValidatorWith(t, url, keyDir, dbDir, rep, client.WithShutdownGrace(grace), client.WithDoppelganger(0))
+	return stop
+}
+
+// startValidatorWith runs a validator client with extra options; done receives Run's result
+// (stop reports an error Run returned).
+func startValidatorWith(t *testing.T, url, keyDir, dbDir string, rep *reports, opts ...client.Option) (stop func(), done <-chan error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	svc, err := client.New(ctx, client.WithBeaconNode(url), client.WithKeystores(keyDir, beacon.DefaultKeystorePassword),
+	opts = append([]client.Option{client.WithBeaconNode(url), client.WithKeystores(keyDir, beacon.DefaultKeystorePassword),
 		client.WithKDFLimits(keys.InsecureKDFLimits), client.WithDatabase(dbDir), client.WithReports(rep.add),
-		client.WithShutdownGrace(grace), client.WithLogger(testLogger(t).With("run", dbDir[len(dbDir)-3:])))
+		client.WithLogger(testLogger(t).With("run", filepath.Base(dbDir)))}, opts...)
+	svc, err := client.New(ctx, opts...)
 	if err != nil {
 		t.Fatalf("client.New: %v", err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- svc.Run(ctx) }()
+	result := make(chan error, 1)
+	go func() { result <- svc.Run(ctx) }()
+	out := make(chan error, 1)
 	var once sync.Once
+	var runErr error
+	finished := make(chan struct{})
+	go func() { runErr = <-result; close(finished); out <- runErr }()
 	stop = func() {
 		once.Do(func() {
 			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("validator Run: %v", err)
+			<-finished
+			if runErr != nil && !errors.Is(runErr, client.ErrDoppelganger) {
+				t.Errorf("validator Run: %v", runErr)
 			}
 		})
 	}
 	t.Cleanup(stop)
-	return stop
+	return stop, out
+}
+
+// keySubset copies the keystores of validators [from, to) of the devnet into a new directory.
+func keySubset(t *testing.T, keyDir string, from, to int) string {
+	t.Helper()
+	dir := t.TempDir()
+	for i := from; i < to; i++ {
+		m, err := filepath.Glob(filepath.Join(keyDir, fmt.Sprintf("keystore-m_12381_3600_%d_0_0-*.json", i)))
+		if err != nil || len(m) != 1 {
+			t.Fatalf("keystore of validator %d: %v %v", i, m, err)
+		}
+		b, err := os.ReadFile(m[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(m[0])), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
 }
 
 // dial connects go-eth2-client to the node, as the test's independent observer.
@@ -253,4 +288,69 @@ func TestDomainsAgreeWithGoEth2Client(t *testing.T) {
 		t.Errorf("builder domain %#x, go-eth2-client %#x", got, want)
 	}
 	t.Logf("%d domains agree", checked+1)
+}
+
+// Doppelganger protection: client A runs validators 0-23 from genesis; client B starts in epoch 1
+// with keys 0-7 (A's) and a one-epoch watch: it must refuse to sign and name the validators.
+// Client C runs validators 24-31, is stopped abruptly in the last slot of epoch 1 and restarted
+// with the watch: its own messages from before the restart must not look like a doppelganger,
+// and it signs again from the first slot after the watch.
+func TestDoppelganger(t *testing.T) {
+	node, url, keyDir := devnet(t, 32)
+	spe := node.Preset().SlotsPerEpoch
+	slotStart := func(s phase0.Slot) time.Time { return node.GenesisTime().Add(time.Duration(s) * node.SlotTime()) }
+
+	var repA, repB, repC, repC2 reports
+	startValidator(t, url, keySubset(t, keyDir, 0, 24), t.TempDir(), &repA, time.Second)
+	cKeys, cDB := keySubset(t, keyDir, 24, 32), t.TempDir()
+	stopC := startValidator(t, url, cKeys, cDB, &repC, 0)
+
+	waitUntil(t, slotStart(phase0.Slot(spe)+1))
+	_, doneB := startValidatorWith(t, url, keySubset(t, keyDir, 0, 8), t.TempDir(), &repB, client.WithDoppelganger(1))
+
+	// C: stop in the last slot of epoch 1, after its attestations, and restart with the watch.
+	waitUntil(t, slotStart(phase0.Slot(2*spe)-1).Add(600*time.Millisecond))
+	stopC()
+	restartEpoch := phase0.Epoch(uint64(node.CurrentSlot()) / spe)
+	_, doneC2 := startValidatorWith(t, url, cKeys, cDB, &repC2, client.WithDoppelganger(1))
+	resume := phase0.Slot(uint64(restartEpoch+2) * spe) // the watch is the epoch after the restart's
+
+	select {
+	case err := <-doneB:
+		var de *client.DoppelgangerError
+		if !errors.As(err, &de) || len(de.Indices) == 0 {
+			t.Fatalf("client B with A's keys: Run returned %v, want a DoppelgangerError", err)
+		}
+		for _, i := range de.Indices {
+			if i >= 8 {
+				t.Errorf("doppelganger error names validator %d, not one of B's", i)
+			}
+		}
+		t.Logf("client B refused: %v", err)
+	case <-time.After(time.Until(slotStart(phase0.Slot(4 * spe)))):
+		t.Fatal("client B did not detect that its keys are live elsewhere")
+	}
+	for _, r := range repB.all() {
+		if r.Done > 0 {
+			t.Errorf("client B signed during its watch: slot %d %s", r.Slot, r.Kind)
+		}
+	}
+
+	// C restarted in epoch 1 (2 if stopping it took long), watched the next epoch, signs in the
+	// one after.
+	waitUntil(t, slotStart(resume+1).Add(500*time.Millisecond))
+	select {
+	case err := <-doneC2:
+		t.Fatalf("client C stopped after its restart: %v", err)
+	default:
+	}
+	first := phase0.Slot(1<<63 - 1)
+	for _, r := range repC2.all() {
+		if r.Done > 0 && r.Slot < first {
+			first = r.Slot
+		}
+	}
+	if first != resume {
+		t.Errorf("client C, restarted in epoch %d, first signed in slot %d, want %d (the first slot after the watch)", restartEpoch, first, resume)
+	}
 }

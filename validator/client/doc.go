@@ -18,10 +18,15 @@
 //     thirds;
 //   - prepare_beacon_proposer and builder registrations once an epoch.
 //
+// Doppelganger protection (on by default, WithDoppelganger): for the first epochs after the start
+// the client signs nothing and asks the beacon node's liveness endpoint whether any of its
+// validators was active; if one was, Run returns a *DoppelgangerError. The epoch of the start is
+// not judged, so the client's own messages from before a restart are no false alarm.
+//
 // It logs with log/slog and writes one summary line per epoch. What it does not own: the rules
 // of slashing protection (validator/slashing), signing roots (validator/signer), keystores
 // (validator/keys).
 //
-// Not yet here: the keymanager API, doppelganger protection, several beacon nodes with
-// fallback, a per-validator proposer config file, voluntary exits, deposit data.
+// Not yet here: the keymanager API, several beacon nodes with fallback, a per-validator
+// proposer config file, voluntary exits, deposit data.
 package client

@@ -173,15 +173,26 @@ func (s *Service) loop(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 
-	if err := s.bn.Events(ctx, &api.EventsOpts{Topics: []string{"head"}, HeadHandler: s.onHead}); err != nil {
+	// go-eth2-client's event stream runs until its context ends: end it when loop returns.
+	evCtx, cancelEv := context.WithCancel(ctx)
+	defer cancelEv()
+	if err := s.bn.Events(evCtx, &api.EventsOpts{Topics: []string{"head"}, HeadHandler: s.onHead}); err != nil {
 		return fmt.Errorf("subscribe to head events: %w", err)
 	}
-	wg.Go(func() { s.refetcher(ctx, work) })
+	wg.Go(func() { s.refetcher(evCtx, work) })
 
 	if !s.waitUntil(ctx, s.genesis) {
 		return s.drain(ctx, cancelWork, &wg)
 	}
 	slot := s.currentSlot()
+	var dg *doppelganger
+	if n := s.o.doppelganger; n > 0 {
+		start := s.net.EpochOf(slot)
+		dg = &doppelganger{start: start, last: start + phase0.Epoch(n)}
+		s.log.Info("doppelganger protection: watching before signing anything", "epochs", n, "signing_from_epoch", dg.last+1)
+	} else {
+		s.log.Warn("doppelganger protection is off: if these keys run anywhere else, both clients may be slashed")
+	}
 	first := true
 	for {
 		if !s.waitUntil(ctx, s.slotStart(slot)) {
@@ -193,14 +204,30 @@ func (s *Service) loop(ctx context.Context) error {
 		}
 		e := s.net.EpochOf(slot)
 		if first || uint64(slot)%s.spec.slotsPerEpoch == 0 {
-			s.epochStart(work, &wg, e, first)
+			s.epochStart(work, &wg, e, first, dg.watching(e))
 			first = false
+		}
+		if dg != nil {
+			if err := s.checkLiveness(ctx, dg, e); err != nil {
+				s.log.Warn("refusing to sign", "error", err)
+				cancelEv()
+				cancelWork() // nothing is being signed during the watch
+				wg.Wait()
+				return err
+			}
+			if dg.watching(e) {
+				slot++
+				continue
+			}
+			s.log.Info("doppelganger protection: no other instance seen; signing", "epoch", e)
+			dg = nil
 		}
 		slotCtx, cancel := context.WithDeadline(work, s.slotStart(slot+2))
 		this := slot
 		wg.Go(func() { defer cancel(); s.runSlot(slotCtx, this) })
 		slot++
 	}
+	cancelEv()
 	return s.drain(ctx, cancelWork, &wg)
 }
 
@@ -218,8 +245,9 @@ func (s *Service) drain(_ context.Context, cancelWork context.CancelFunc, wg *sy
 }
 
 // epochStart does the once-an-epoch work: duties of e (now) and e+1 (in the background), the
-// summary of e-1, proposer preparation and builder registrations.
-func (s *Service) epochStart(ctx context.Context, wg *sync.WaitGroup, e phase0.Epoch, first bool) {
+// summary of e-1, proposer preparation and builder registrations (not while doppelganger
+// protection watches: this instance does not yet speak for its validators).
+func (s *Service) epochStart(ctx context.Context, wg *sync.WaitGroup, e phase0.Epoch, first, watching bool) {
 	if _, err := s.dutiesFor(ctx, e); err != nil {
 		s.log.Warn("duties", "epoch", e, "error", err)
 	}
@@ -248,6 +276,9 @@ func (s *Service) epochStart(ctx context.Context, wg *sync.WaitGroup, e phase0.E
 		}
 	}
 	s.mu.Unlock()
+	if watching {
+		return
+	}
 	wg.Go(func() { s.prepareProposers(ctx) })
 	if s.o.registrations {
 		wg.Go(func() { s.submitRegistrations(ctx) })
@@ -260,6 +291,8 @@ func (s *Service) refetcher(ctx, work context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
+			return
+		case <-work.Done():
 			return
 		case <-s.refetch:
 		}

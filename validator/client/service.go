@@ -45,6 +45,7 @@ type BeaconNode interface {
 	eth2client.BeaconBlockRootProvider
 	eth2client.ProposalPreparationsSubmitter
 	eth2client.ValidatorRegistrationsSubmitter
+	eth2client.ValidatorLivenessProvider
 }
 
 // Defaults of the Service's options.
@@ -69,25 +70,25 @@ type Report struct {
 type Option func(*options)
 
 type options struct {
-	beaconURL      string
-	beaconNode     BeaconNode
-	keystoreDir    string
-	password       string
-	passwordSet    bool
-	kdfLimits      keys.KDFLimits
-	dbDir          string
-	graffiti       [32]byte
-	boost          *uint64
-	feeRecipient   bellatrix.ExecutionAddress
-	gasLimit       uint64
-	registrations  bool
-	log            *slog.Logger
-	timeout        time.Duration
-	grace          time.Duration
-	progress       io.Writer
-	reports        func(Report)
-	now            func() time.Time
-	signerOverride *signer.Signer
+	beaconURL     string
+	beaconNode    BeaconNode
+	keystoreDir   string
+	password      string
+	passwordSet   bool
+	kdfLimits     keys.KDFLimits
+	dbDir         string
+	graffiti      [32]byte
+	boost         *uint64
+	feeRecipient  bellatrix.ExecutionAddress
+	gasLimit      uint64
+	registrations bool
+	log           *slog.Logger
+	timeout       time.Duration
+	grace         time.Duration
+	progress      io.Writer
+	reports       func(Report)
+	now           func() time.Time
+	doppelganger  int
 }
 
 // WithBeaconNode is the beacon node's Beacon API URL (http://host:port).
@@ -145,6 +146,11 @@ func WithProgress(w io.Writer) Option { return func(o *options) { o.progress = w
 // for concurrent use and quick).
 func WithReports(f func(Report)) Option { return func(o *options) { o.reports = f } }
 
+// WithDoppelganger sets how many whole epochs after the start the client only watches the
+// beacon node's liveness endpoint for its validators before it signs anything (default
+// DefaultDoppelgangerEpochs); 0 turns the protection off.
+func WithDoppelganger(epochs int) Option { return func(o *options) { o.doppelganger = epochs } }
+
 // WithClock replaces time.Now.
 func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
 
@@ -174,7 +180,8 @@ type Service struct {
 
 // New checks the options. It starts nothing and loads nothing: Run does.
 func New(_ context.Context, opts ...Option) (*Service, error) {
-	o := options{registrations: true, timeout: DefaultTimeout, grace: DefaultShutdownGrace, gasLimit: DefaultGasLimit}
+	o := options{registrations: true, timeout: DefaultTimeout, grace: DefaultShutdownGrace, gasLimit: DefaultGasLimit,
+		doppelganger: DefaultDoppelgangerEpochs}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -193,6 +200,8 @@ func New(_ context.Context, opts ...Option) (*Service, error) {
 		return nil, fmt.Errorf("client: shutdown grace %v is negative", o.grace)
 	case o.gasLimit == 0:
 		return nil, errors.New("client: gas limit is zero")
+	case o.doppelganger < 0:
+		return nil, fmt.Errorf("client: %d doppelganger epochs", o.doppelganger)
 	}
 	if o.log == nil {
 		o.log = slog.New(slog.DiscardHandler)

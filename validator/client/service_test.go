@@ -27,6 +27,7 @@ func TestNewChecksDependencies(t *testing.T) {
 		{"zero timeout", append(full[:3:3], WithTimeout(0)), "timeout"},
 		{"negative grace", append(full[:3:3], WithShutdownGrace(-1)), "grace"},
 		{"zero gas limit", append(full[:3:3], WithGasLimit(0)), "gas limit"},
+		{"negative doppelganger epochs", append(full[:3:3], WithDoppelganger(-1)), "doppelganger"},
 	}
 	for _, c := range cases {
 		_, err := New(context.Background(), c.opts...)
