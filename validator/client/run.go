@@ -13,7 +13,6 @@ import (
 	"github.com/attestantio/go-eth2-client/spec/phase0"
 	"github.com/rs/zerolog"
 
-	"github.com/zkvlabs/zkv/crypto/bls"
 	"github.com/zkvlabs/zkv/db"
 	"github.com/zkvlabs/zkv/validator/keys"
 	"github.com/zkvlabs/zkv/validator/signer"
@@ -25,36 +24,11 @@ import (
 // protection and closes the database, so that every signature that left the process has its
 // record on disk. It returns nil on a clean stop.
 func (s *Service) Run(ctx context.Context) error {
-	ks, err := keys.LoadDir(ctx, s.o.keystoreDir, keys.LoadOptions{Password: s.o.password, Limits: s.o.kdfLimits,
-		Progress: s.o.progress, Logger: s.log})
+	ks, err := s.connect(ctx)
 	if err != nil {
 		return err
 	}
-	secrets := make([]*bls.SecretKey, len(ks))
-	for i, k := range ks {
-		secrets[i] = k.Secret
-	}
-	defer func() {
-		for _, sk := range secrets {
-			sk.Zeroize()
-		}
-	}()
-
-	if s.bn = s.o.beaconNode; s.bn == nil {
-		svc, err := eth2http.New(ctx, eth2http.WithAddress(s.o.beaconURL), eth2http.WithLogLevel(zerolog.Disabled),
-			eth2http.WithTimeout(s.o.timeout))
-		if err != nil {
-			return fmt.Errorf("connect to beacon node %s: %w", s.o.beaconURL, err)
-		}
-		bn, ok := svc.(BeaconNode)
-		if !ok {
-			return errors.New("go-eth2-client service lacks a provider the validator needs")
-		}
-		s.bn = bn
-	}
-	if err := s.learnNetwork(ctx); err != nil {
-		return err
-	}
+	defer zeroize(ks)
 
 	d, err := db.Open(db.Config{Dir: s.o.dbDir, Logger: s.log})
 	if err != nil {
@@ -89,6 +63,41 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 	}
 	return s.loop(ctx)
+}
+
+// connect loads the keys, connects to the beacon node and learns the network.
+func (s *Service) connect(ctx context.Context) ([]*keys.Key, error) {
+	ks, err := keys.LoadDir(ctx, s.o.keystoreDir, keys.LoadOptions{Password: s.o.password, Limits: s.o.kdfLimits,
+		Progress: s.o.progress, Logger: s.log})
+	if err != nil {
+		return nil, err
+	}
+	if s.bn = s.o.beaconNode; s.bn == nil {
+		svc, err := eth2http.New(ctx, eth2http.WithAddress(s.o.beaconURL), eth2http.WithLogLevel(zerolog.Disabled),
+			eth2http.WithTimeout(s.o.timeout))
+		if err != nil {
+			zeroize(ks)
+			return nil, fmt.Errorf("connect to beacon node %s: %w", s.o.beaconURL, err)
+		}
+		bn, ok := svc.(BeaconNode)
+		if !ok {
+			zeroize(ks)
+			return nil, errors.New("go-eth2-client service lacks a provider the validator needs")
+		}
+		s.bn = bn
+	}
+	if err := s.learnNetwork(ctx); err != nil {
+		zeroize(ks)
+		return nil, err
+	}
+	return ks, nil
+}
+
+// zeroize wipes the secret keys.
+func zeroize(ks []*keys.Key) {
+	for _, k := range ks {
+		k.Secret.Zeroize()
+	}
 }
 
 // resolveIndices finds the validator index of every key (keys the chain does not know yet are

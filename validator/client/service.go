@@ -46,6 +46,7 @@ type BeaconNode interface {
 	eth2client.ProposalPreparationsSubmitter
 	eth2client.ValidatorRegistrationsSubmitter
 	eth2client.ValidatorLivenessProvider
+	eth2client.VoluntaryExitSubmitter
 }
 
 // Defaults of the Service's options.
@@ -180,6 +181,11 @@ type Service struct {
 
 // New checks the options. It starts nothing and loads nothing: Run does.
 func New(_ context.Context, opts ...Option) (*Service, error) {
+	return newService(true, opts)
+}
+
+// newService checks the options; needDB is false for Exit, which signs nothing slashable.
+func newService(needDB bool, opts []Option) (*Service, error) {
 	o := options{registrations: true, timeout: DefaultTimeout, grace: DefaultShutdownGrace, gasLimit: DefaultGasLimit,
 		doppelganger: DefaultDoppelgangerEpochs}
 	for _, opt := range opts {
@@ -192,7 +198,7 @@ func New(_ context.Context, opts ...Option) (*Service, error) {
 		return nil, errors.New("client: no keystore directory specified")
 	case !o.passwordSet || o.password == "":
 		return nil, errors.New("client: no keystore password specified")
-	case o.dbDir == "":
+	case needDB && o.dbDir == "":
 		return nil, errors.New("client: no slashing protection database specified")
 	case o.timeout <= 0:
 		return nil, fmt.Errorf("client: request timeout %v is not positive", o.timeout)
