@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/attestantio/go-eth2-client/spec/bellatrix"
+	"github.com/attestantio/go-eth2-client/spec/phase0"
 
 	"github.com/zkvlabs/zkv/validator/client"
 	"github.com/zkvlabs/zkv/validator/keys"
@@ -24,6 +25,9 @@ func init() {
 }
 
 func runValidator(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "exit" {
+		return runValidatorExit(ctx, args[1:], stdout, stderr)
+	}
 	fs := newFlagSet("validator", "validator --beacon-node URL --keystores DIR --db DIR [--password-file F] [flags]", `
 Runs a validator client: it loads every EIP-2335 keystore in DIR, connects to a beacon node
 through the standard Beacon API (any consensus client: Lighthouse, Teku, Prysm, Nimbus,
@@ -49,8 +53,9 @@ A first run against a local devnet ('zkv devnet beacon' writes throwaway keystor
   zkv validator --beacon-node http://127.0.0.1:5052 --keystores .zkv/devnet/keys \
       --password-file .zkv/devnet/password.txt --db .zkv/validator-db --insecure-kdf
 
-Not yet here: the keymanager API, several beacon nodes, a per-validator proposer config file,
-voluntary exits.`, stderr)
+'zkv validator exit --help' explains voluntary exits.
+
+Not yet here: the keymanager API, several beacon nodes, a per-validator proposer config file.`, stderr)
 	beaconURL := fs.String("beacon-node", "http://127.0.0.1:5052", "the beacon node's Beacon API URL")
 	keystores := fs.String("keystores", "", "directory of EIP-2335 keystores (*.json), all with one password (required)")
 	passwordFile := fs.String("password-file", "", "file whose first line is the keystores' password (asked on the terminal when absent)")
@@ -133,5 +138,70 @@ voluntary exits.`, stderr)
 	start := time.Now()
 	err = svc.Run(ctx)
 	fmt.Fprintf(stdout, "zkv validator stopped after %v\n", time.Since(start).Round(time.Second))
+	return err
+}
+
+func runValidatorExit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("validator exit", "validator exit --beacon-node URL --keystores DIR --pubkeys 0x..,0x.. --yes [flags]", `
+Signs a voluntary exit for each validator of --pubkeys (their keystores must be in --keystores)
+and submits it to the beacon node. AN EXIT CANNOT BE UNDONE: the validator stops validating and
+its balance becomes withdrawable (to its withdrawal credentials) after the exit queue and the
+withdrawability delay. --yes confirms.
+
+The exit is signed under the Capella fork's domain (EIP-7044), so a signed exit never expires.
+It needs no slashing-protection database: an exit is not a slashable message. The validator
+client may keep running; it stops having duties once the exit takes effect.`, stderr)
+	beaconURL := fs.String("beacon-node", "http://127.0.0.1:5052", "the beacon node's Beacon API URL")
+	keystores := fs.String("keystores", "", "directory of EIP-2335 keystores (required)")
+	passwordFile := fs.String("password-file", "", "file whose first line is the keystores' password (asked on the terminal when absent)")
+	pubkeys := fs.String("pubkeys", "", "comma-separated 0x-prefixed public keys of the validators to exit (required)")
+	epoch := fs.Int64("epoch", -1, "epoch of the exit (-1: the current epoch)")
+	yes := fs.Bool("yes", false, "confirm: the exit is irreversible")
+	insecureKDF := fs.Bool("insecure-kdf", false, "accept keystores with a weak KDF (devnet throwaway keys only)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	usageErr := func(format string, a ...any) error {
+		fmt.Fprintf(stderr, "zkv validator exit: "+format+"\n", a...)
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		return usageErr("unexpected argument %q", fs.Arg(0))
+	}
+	if *keystores == "" || *pubkeys == "" {
+		return usageErr("--keystores and --pubkeys are required (see --help)")
+	}
+	var pks []phase0.BLSPubKey
+	for _, p := range strings.Split(*pubkeys, ",") {
+		p = strings.TrimSpace(p)
+		b, err := hex.DecodeString(strings.TrimPrefix(p, "0x"))
+		if err != nil || len(b) != 48 || !strings.HasPrefix(p, "0x") {
+			return usageErr("public key %q is not 0x + 48 bytes of hex", p)
+		}
+		pks = append(pks, phase0.BLSPubKey(b))
+	}
+	if !*yes {
+		return usageErr("an exit is irreversible: add --yes to exit %d validator(s)", len(pks))
+	}
+	var at *phase0.Epoch
+	if *epoch >= 0 {
+		e := phase0.Epoch(*epoch)
+		at = &e
+	} else if *epoch != -1 {
+		return usageErr("--epoch %d: want -1 or an epoch", *epoch)
+	}
+	password, err := keystorePassword(*passwordFile, false, stderr)
+	if err != nil {
+		return err
+	}
+	opts := []client.Option{client.WithBeaconNode(*beaconURL), client.WithKeystores(*keystores, password),
+		client.WithLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))}
+	if *insecureKDF {
+		opts = append(opts, client.WithKDFLimits(keys.InsecureKDFLimits))
+	}
+	exits, err := client.Exit(ctx, pks, at, opts...)
+	for _, e := range exits {
+		fmt.Fprintf(stdout, "exit submitted: validator %d at epoch %d\n", e.Message.ValidatorIndex, e.Message.Epoch)
+	}
 	return err
 }

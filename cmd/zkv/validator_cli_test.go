@@ -20,6 +20,10 @@ func TestValidatorFlags(t *testing.T) {
 			t.Errorf("--help does not mention %s", want)
 		}
 	}
+	errOut.Reset()
+	if code := run(context.Background(), []string{"validator", "exit", "--help"}, &out, &errOut); code != 0 || !strings.Contains(errOut.String(), "CANNOT BE UNDONE") {
+		t.Fatalf("exit --help: exit %d, %s", code, errOut.String())
+	}
 	dir := t.TempDir()
 	for _, args := range [][]string{
 		{"validator"},
@@ -31,6 +35,11 @@ func TestValidatorFlags(t *testing.T) {
 		{"validator", "--keystores", dir, "--db", dir, "--log-level", "loud"},
 		{"validator", "--keystores", dir, "--db", dir, "extra"},
 		{"validator", "--no-such-flag"},
+		{"validator", "exit"},
+		{"validator", "exit", "--keystores", dir},
+		{"validator", "exit", "--keystores", dir, "--pubkeys", "0x12"},
+		{"validator", "exit", "--keystores", dir, "--pubkeys", "0x" + strings.Repeat("ab", 48)}, // no --yes
+		{"validator", "exit", "--keystores", dir, "--pubkeys", "0x" + strings.Repeat("ab", 48), "--yes", "--epoch", "-3"},
 	} {
 		errOut.Reset()
 		if code := run(context.Background(), args, &out, &errOut); code != 2 {
