@@ -70,14 +70,24 @@ func (s *Service) fetchDuties(ctx context.Context, e phase0.Epoch) (*epochDuties
 			s.log.Warn("attester duty not for this client or epoch: ignored", "validator_index", a.ValidatorIndex, "slot", a.Slot)
 			continue
 		}
-		proof, err := s.sig.SignSelectionProof(pk, a.Slot)
+		d.attesters[a.Slot] = append(d.attesters[a.Slot], &attesterDuty{AttesterDuty: a})
+	}
+	// Selection proofs, a slot at a time: the validators of a slot sign one root.
+	for slot, ads := range d.attesters {
+		pks := make([]phase0.BLSPubKey, len(ads))
+		for i, ad := range ads {
+			pks[i] = ad.PubKey
+		}
+		proofs, err := s.sig.SignSelectionProofs(slot, pks)
 		if err != nil {
 			return nil, err
 		}
-		ad := &attesterDuty{AttesterDuty: a, selectionProof: proof, aggregator: isAggregator(a.CommitteeLength, s.spec.targetAggregators, proof)}
-		d.attesters[a.Slot] = append(d.attesters[a.Slot], ad)
-		subs = append(subs, &apiv1.BeaconCommitteeSubscription{ValidatorIndex: a.ValidatorIndex, Slot: a.Slot,
-			CommitteeIndex: a.CommitteeIndex, CommitteesAtSlot: a.CommitteesAtSlot, IsAggregator: ad.aggregator})
+		for i, ad := range ads {
+			ad.selectionProof = proofs[i]
+			ad.aggregator = isAggregator(ad.CommitteeLength, s.spec.targetAggregators, proofs[i])
+			subs = append(subs, &apiv1.BeaconCommitteeSubscription{ValidatorIndex: ad.ValidatorIndex, Slot: ad.Slot,
+				CommitteeIndex: ad.CommitteeIndex, CommitteesAtSlot: ad.CommitteesAtSlot, IsAggregator: ad.aggregator})
+		}
 	}
 	sr, err := s.bn.SyncCommitteeDuties(ctx, &api.SyncCommitteeDutiesOpts{Epoch: e, Indices: s.indices})
 	if err != nil {

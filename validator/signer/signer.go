@@ -193,6 +193,25 @@ func (s *Signer) SignSelectionProof(pk phase0.BLSPubKey, slot phase0.Slot) (phas
 	return s.sign(pk, s.net.SelectionProofSigningRoot(slot))
 }
 
+// SignSelectionProofs signs the aggregation selection proof of slot for each of pks (one
+// epoch's attesters of a slot): the slot's signing root is hashed to G2 once, and the keys sign
+// on every core. An unknown key fails the whole call.
+func (s *Signer) SignSelectionProofs(slot phase0.Slot, pks []phase0.BLSPubKey) ([]phase0.BLSSignature, error) {
+	sks := make([]*bls.SecretKey, len(pks))
+	for i, pk := range pks {
+		sk, ok := s.keys[pk]
+		if !ok {
+			return nil, fmt.Errorf("%w %#x", ErrUnknownKey, pk[:6])
+		}
+		sks[i] = sk
+	}
+	root := s.net.SelectionProofSigningRoot(slot)
+	msg := bls.HashMessage(root[:])
+	out := make([]phase0.BLSSignature, len(pks))
+	parallel(len(pks), func(i int) { out[i] = phase0.BLSSignature(sks[i].SignMessage(msg).Bytes()) })
+	return out, nil
+}
+
 // SignAggregateAndProof signs an AggregateAndProof of slot whose hash_tree_root is msgRoot.
 func (s *Signer) SignAggregateAndProof(pk phase0.BLSPubKey, slot phase0.Slot, msgRoot phase0.Root) (phase0.BLSSignature, error) {
 	return s.sign(pk, s.net.AggregateAndProofSigningRoot(slot, msgRoot))

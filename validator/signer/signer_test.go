@@ -18,7 +18,7 @@ import (
 )
 
 // newSigner makes a Signer over n fresh keys and a real Protector on an in-memory badger.
-func newSigner(t *testing.T, n int) (*Signer, []*bls.SecretKey) {
+func newSigner(t testing.TB, n int) (*Signer, []*bls.SecretKey) {
 	t.Helper()
 	d, err := db.Open(db.Config{InMemory: true})
 	if err != nil {
@@ -55,7 +55,7 @@ func newSigner(t *testing.T, n int) (*Signer, []*bls.SecretKey) {
 
 func pub(sk *bls.SecretKey) phase0.BLSPubKey { return phase0.BLSPubKey(sk.PublicKey().Bytes()) }
 
-func verify(t *testing.T, sk *bls.SecretKey, root phase0.Root, sig phase0.BLSSignature) bool {
+func verify(t testing.TB, sk *bls.SecretKey, root phase0.Root, sig phase0.BLSSignature) bool {
 	t.Helper()
 	s, err := bls.SignatureFromBytes(sig[:])
 	if err != nil {
@@ -145,6 +145,12 @@ func TestSignOtherMessages(t *testing.T) {
 	sig, _ = s.SignSelectionProof(pk, 19)
 	if !verify(t, sk, n.SelectionProofSigningRoot(19), sig) {
 		t.Error("selection proof")
+	}
+	if sigs, err := s.SignSelectionProofs(19, []phase0.BLSPubKey{pk, pk}); err != nil || sigs[0] != sig || sigs[1] != sig {
+		t.Errorf("SignSelectionProofs differs from SignSelectionProof: %v", err)
+	}
+	if _, err := s.SignSelectionProofs(19, []phase0.BLSPubKey{pk, {}}); !errors.Is(err, ErrUnknownKey) {
+		t.Errorf("SignSelectionProofs with an unknown key: %v", err)
 	}
 	sig, _ = s.SignSyncCommitteeMessage(pk, 19, phase0.Root{7})
 	if !verify(t, sk, SigningRoot(phase0.Root{7}, n.Domain(DomainSyncCommittee, 2)), sig) {
