@@ -20,13 +20,13 @@ import (
 	"github.com/attestantio/go-eth2-client/spec/deneb"
 	"github.com/attestantio/go-eth2-client/spec/electra"
 	"github.com/attestantio/go-eth2-client/spec/phase0"
-	ssz "github.com/ferranbt/fastssz"
 	"github.com/holiman/uint256"
 	bitfield "github.com/prysmaticlabs/go-bitfield"
 
 	"github.com/zkvlabs/zkv/crypto/bls"
 	"github.com/zkvlabs/zkv/devnet/beacon/consensus"
 	"github.com/zkvlabs/zkv/devnet/beacon/execution"
+	"github.com/zkvlabs/zkv/pbs"
 )
 
 // maxAttestationsElectra is MAX_ATTESTATIONS_ELECTRA.
@@ -357,24 +357,12 @@ func (n *Node) checkBid(b *builderspec.VersionedSignedBuilderBid, attrs executio
 	}
 	// The header's withdrawals_root is hash_tree_root of the SSZ list (deneb ExecutionPayloadHeader),
 	// not the execution block header's trie root.
-	if wr, err := withdrawalsSSZRoot(attrs.Withdrawals); err != nil || h.WithdrawalsRoot != wr {
+	if wr, err := pbs.WithdrawalsRoot(attrs.Withdrawals); err != nil || h.WithdrawalsRoot != wr {
 		return nil, nil, nil, nil, errors.New("bid withdrawals root is not the slot's expected withdrawals")
 	}
 	return h, value, blobs, reqs, nil
 }
 
-// withdrawalsSSZRoot is hash_tree_root(List[Withdrawal, MAX_WITHDRAWALS_PER_PAYLOAD]) (capella).
-func withdrawalsSSZRoot(ws []*capella.Withdrawal) (phase0.Root, error) {
-	hh := ssz.NewHasher()
-	idx := hh.Index()
-	for _, w := range ws {
-		if err := w.HashTreeRootWith(hh); err != nil {
-			return phase0.Root{}, err
-		}
-	}
-	hh.MerkleizeWithMixin(idx, uint64(len(ws)), 16)
-	return hh.HashRoot()
-}
 
 // packAttestations picks up to MAX_ATTESTATIONS_ELECTRA on-chain aggregates from the pool for a
 // block at slot: votes of the previous 32 slots (current or previous epoch), not yet included,

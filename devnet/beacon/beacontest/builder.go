@@ -26,17 +26,15 @@ import (
 	apiv1electra "github.com/attestantio/go-eth2-client/api/v1/electra"
 	eth2http "github.com/attestantio/go-eth2-client/http"
 	"github.com/attestantio/go-eth2-client/spec"
-	"github.com/attestantio/go-eth2-client/spec/bellatrix"
-	"github.com/attestantio/go-eth2-client/spec/capella"
 	"github.com/attestantio/go-eth2-client/spec/deneb"
 	"github.com/attestantio/go-eth2-client/spec/electra"
 	"github.com/attestantio/go-eth2-client/spec/phase0"
-	ssz "github.com/ferranbt/fastssz"
 	"github.com/holiman/uint256"
 	"github.com/rs/zerolog"
 
 	"github.com/zkvlabs/zkv/crypto/bls"
 	"github.com/zkvlabs/zkv/devnet/beacon/execution"
+	"github.com/zkvlabs/zkv/pbs"
 )
 
 // domainApplicationBuilder is DOMAIN_APPLICATION_BUILDER (builder-specs, bellatrix builder.md):
@@ -798,23 +796,12 @@ func (b *Builder) catchUp(ctx context.Context, root phase0.Root, hash phase0.Has
 	return nil
 }
 
-// payloadHeader is the ExecutionPayloadHeader of p (consensus specs, deneb): every field copied,
-// transactions and withdrawals replaced by the hash_tree_root of their SSZ lists. It checks the
-// header's root is the payload's, as a block's body root needs.
+// payloadHeader is the ExecutionPayloadHeader of p (pbs.HeaderOf), checked to have the
+// payload's hash_tree_root, as a block's body root needs.
 func payloadHeader(p *deneb.ExecutionPayload) (*deneb.ExecutionPayloadHeader, error) {
-	txRoot, err := transactionsRoot(p.Transactions)
+	h, err := pbs.HeaderOf(p)
 	if err != nil {
 		return nil, err
-	}
-	wRoot, err := withdrawalsRoot(p.Withdrawals)
-	if err != nil {
-		return nil, err
-	}
-	h := &deneb.ExecutionPayloadHeader{
-		ParentHash: p.ParentHash, FeeRecipient: p.FeeRecipient, StateRoot: p.StateRoot, ReceiptsRoot: p.ReceiptsRoot,
-		LogsBloom: p.LogsBloom, PrevRandao: p.PrevRandao, BlockNumber: p.BlockNumber, GasLimit: p.GasLimit, GasUsed: p.GasUsed,
-		Timestamp: p.Timestamp, ExtraData: p.ExtraData, BaseFeePerGas: p.BaseFeePerGas, BlockHash: p.BlockHash,
-		TransactionsRoot: txRoot, WithdrawalsRoot: wRoot, BlobGasUsed: p.BlobGasUsed, ExcessBlobGas: p.ExcessBlobGas,
 	}
 	hr, err := h.HashTreeRoot()
 	if err != nil {
@@ -828,33 +815,6 @@ func payloadHeader(p *deneb.ExecutionPayload) (*deneb.ExecutionPayloadHeader, er
 		return nil, fmt.Errorf("header root %#x is not the payload root %#x", hr, pr)
 	}
 	return h, nil
-}
-
-// transactionsRoot is hash_tree_root(List[Transaction, MAX_TRANSACTIONS_PER_PAYLOAD]) with
-// Transaction = ByteList[MAX_BYTES_PER_TRANSACTION] (bellatrix beacon-chain.md).
-func transactionsRoot(txs []bellatrix.Transaction) (phase0.Root, error) {
-	hh := ssz.NewHasher()
-	idx := hh.Index()
-	for _, tx := range txs {
-		e := hh.Index()
-		hh.AppendBytes32(tx)
-		hh.MerkleizeWithMixin(e, uint64(len(tx)), (1<<30+31)/32)
-	}
-	hh.MerkleizeWithMixin(idx, uint64(len(txs)), 1<<20)
-	return hh.HashRoot()
-}
-
-// withdrawalsRoot is hash_tree_root(List[Withdrawal, MAX_WITHDRAWALS_PER_PAYLOAD]) (capella).
-func withdrawalsRoot(ws []*capella.Withdrawal) (phase0.Root, error) {
-	hh := ssz.NewHasher()
-	idx := hh.Index()
-	for _, w := range ws {
-		if err := w.HashTreeRootWith(hh); err != nil {
-			return phase0.Root{}, err
-		}
-	}
-	hh.MerkleizeWithMixin(idx, uint64(len(ws)), 16)
-	return hh.HashRoot()
 }
 
 // postBlindedBlock is submitBlindedBlock (builder-specs): the payload of a bid the builder signed,
