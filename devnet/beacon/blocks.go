@@ -363,7 +363,6 @@ func (n *Node) checkBid(b *builderspec.VersionedSignedBuilderBid, attrs executio
 	return h, value, blobs, reqs, nil
 }
 
-
 // packAttestations picks up to MAX_ATTESTATIONS_ELECTRA on-chain aggregates from the pool for a
 // block at slot: votes of the previous 32 slots (current or previous epoch), not yet included,
 // merging the committees of one attestation data into one Electra attestation.
