@@ -73,24 +73,40 @@ func (s *Service) connect(ctx context.Context) ([]*keys.Key, error) {
 		return nil, err
 	}
 	if s.bn = s.o.beaconNode; s.bn == nil {
-		svc, err := eth2http.New(ctx, eth2http.WithAddress(s.o.beaconURL), eth2http.WithLogLevel(zerolog.Disabled),
-			eth2http.WithTimeout(s.o.timeout))
+		f, err := s.dial(ctx)
 		if err != nil {
 			zeroize(ks)
-			return nil, fmt.Errorf("connect to beacon node %s: %w", s.o.beaconURL, err)
+			return nil, err
 		}
-		bn, ok := svc.(BeaconNode)
-		if !ok {
-			zeroize(ks)
-			return nil, errors.New("go-eth2-client service lacks a provider the validator needs")
-		}
-		s.bn = bn
+		s.bn, s.nodes = f, f
 	}
 	if err := s.learnNetwork(ctx); err != nil {
 		zeroize(ks)
 		return nil, err
 	}
+	if s.nodes != nil {
+		s.nodes.setSlot(s.spec.slotDuration)
+	}
 	return ks, nil
+}
+
+// dial makes one go-eth2-client HTTP service per beacon node URL. With several, a node that is
+// down at start is no error (it joins when the health check sees it); with one, it is.
+func (s *Service) dial(ctx context.Context) (*fallback, error) {
+	bns := make([]BeaconNode, 0, len(s.o.beaconURLs))
+	for _, url := range s.o.beaconURLs {
+		svc, err := eth2http.New(ctx, eth2http.WithAddress(url), eth2http.WithLogLevel(zerolog.Disabled),
+			eth2http.WithTimeout(s.o.timeout), eth2http.WithAllowDelayedStart(len(s.o.beaconURLs) > 1))
+		if err != nil {
+			return nil, fmt.Errorf("connect to beacon node %s: %w", url, err)
+		}
+		bn, ok := svc.(BeaconNode)
+		if !ok {
+			return nil, errors.New("go-eth2-client service lacks a provider the validator needs")
+		}
+		bns = append(bns, bn)
+	}
+	return newFallback(bns, s.o.beaconURLs, s.o.timeout, s.log), nil
 }
 
 // zeroize wipes the secret keys.
@@ -189,6 +205,11 @@ func (s *Service) loop(ctx context.Context) error {
 		return fmt.Errorf("subscribe to head events: %w", err)
 	}
 	wg.Go(func() { s.refetcher(evCtx, work) })
+	if s.nodes != nil {
+		// A quarter slot: a primary back within a slot's first quarter serves that slot's
+		// attestation.
+		wg.Go(func() { s.nodes.run(evCtx, s.spec.slotDuration/4) })
+	}
 
 	if !s.waitUntil(ctx, s.genesis) {
 		return s.drain(ctx, cancelWork, &wg)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -71,7 +72,7 @@ type Report struct {
 type Option func(*options)
 
 type options struct {
-	beaconURL     string
+	beaconURLs    []string
 	beaconNode    BeaconNode
 	keystoreDir   string
 	password      string
@@ -93,7 +94,15 @@ type options struct {
 }
 
 // WithBeaconNode is the beacon node's Beacon API URL (http://host:port).
-func WithBeaconNode(url string) Option { return func(o *options) { o.beaconURL = url } }
+func WithBeaconNode(url string) Option { return WithBeaconNodes(url) }
+
+// WithBeaconNodes is several beacon nodes' Beacon API URLs, the primary first. Reads go to the
+// first healthy node and fail over to the next; attestations, aggregates, sync committee
+// messages and blocks go to every healthy node; a node that failed is checked every quarter
+// slot and used again, primary first, once it answers.
+func WithBeaconNodes(urls ...string) Option {
+	return func(o *options) { o.beaconURLs = append([]string(nil), urls...) }
+}
 
 // WithBeaconClient uses an already connected go-eth2-client service instead of dialling
 // WithBeaconNode's URL.
@@ -133,7 +142,10 @@ func WithBuilderRegistrations(on bool) Option { return func(o *options) { o.regi
 // WithLogger sets the logger; default discards.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 
-// WithTimeout bounds each Beacon API request (default DefaultTimeout).
+// WithTimeout bounds block production, block submission and the validators query (default
+// DefaultTimeout); every other Beacon API request (duties, attestation data, submissions) is
+// bounded by the smaller of it and a third of a slot, so that a slow node leaves time to ask
+// the next.
 func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
 
 // WithShutdownGrace is how long Run lets duties in flight finish once its context ends (default
@@ -162,6 +174,7 @@ type Service struct {
 
 	// Set by Run before any duty starts.
 	bn      BeaconNode
+	nodes   *fallback // nil with WithBeaconClient
 	net     *signer.Network
 	sig     *signer.Signer
 	spec    chainSpec
@@ -192,8 +205,10 @@ func newService(needDB bool, opts []Option) (*Service, error) {
 		opt(&o)
 	}
 	switch {
-	case o.beaconURL == "" && o.beaconNode == nil:
+	case len(o.beaconURLs) == 0 && o.beaconNode == nil:
 		return nil, errors.New("client: no beacon node specified")
+	case slices.Contains(o.beaconURLs, ""):
+		return nil, errors.New("client: empty beacon node URL")
 	case o.keystoreDir == "":
 		return nil, errors.New("client: no keystore directory specified")
 	case !o.passwordSet || o.password == "":
