@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,7 +29,7 @@ func runValidator(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if len(args) > 0 && args[0] == "exit" {
 		return runValidatorExit(ctx, args[1:], stdout, stderr)
 	}
-	fs := newFlagSet("validator", "validator --beacon-node URL --keystores DIR --db DIR [--password-file F] [flags]", `
+	fs := newFlagSet("validator", "validator --beacon-node URL[,URL...] --keystores DIR --db DIR [--password-file F] [flags]", `
 Runs a validator client: it loads every EIP-2335 keystore in DIR, connects to a beacon node
 through the standard Beacon API (any consensus client: Lighthouse, Teku, Prysm, Nimbus,
 Lodestar, Grandine, or 'zkv devnet beacon'), learns the network from it, and does every duty of
@@ -48,6 +49,14 @@ other instance, for example), with a warning.
 Stop it with Ctrl-C (SIGINT) or SIGTERM: it finishes the signing in flight and closes the
 database cleanly. It logs one summary line per epoch.
 
+Several beacon nodes (--beacon-node URL1,URL2,..., the first the primary): duties, attestation
+data and blocks are asked of the first healthy node, and of the next when it fails;
+attestations, aggregates, sync-committee messages, blocks, subscriptions and registrations go to
+every healthy node. A node that failed is checked every quarter slot and used again, the primary
+first, once it answers. Reads other than block production give up after a third of a slot (or
+--timeout, when shorter), so that a slow node leaves time to ask the next; block production and
+block submission have the whole --timeout.
+
 A first run against a local devnet ('zkv devnet beacon' writes throwaway keystores):
 
   zkv validator --beacon-node http://127.0.0.1:5052 --keystores .zkv/devnet/keys \
@@ -55,8 +64,8 @@ A first run against a local devnet ('zkv devnet beacon' writes throwaway keystor
 
 'zkv validator exit --help' explains voluntary exits.
 
-Not yet here: the keymanager API, several beacon nodes, a per-validator proposer config file.`, stderr)
-	beaconURL := fs.String("beacon-node", "http://127.0.0.1:5052", "the beacon node's Beacon API URL")
+Not yet here: the keymanager API, a per-validator proposer config file.`, stderr)
+	beaconURL := fs.String("beacon-node", "http://127.0.0.1:5052", "the beacon nodes' Beacon API URLs, comma-separated, the primary first")
 	keystores := fs.String("keystores", "", "directory of EIP-2335 keystores (*.json), all with one password (required)")
 	passwordFile := fs.String("password-file", "", "file whose first line is the keystores' password (asked on the terminal when absent)")
 	dbDir := fs.String("db", "", "slashing-protection database directory, created if missing (required)")
@@ -65,7 +74,7 @@ Not yet here: the keymanager API, several beacon nodes, a per-validator proposer
 	feeRecipient := fs.String("fee-recipient", "", "execution address (0x + 40 hex) that receives the fees of your blocks")
 	gasLimit := fs.Uint64("gas-limit", client.DefaultGasLimit, "gas limit registered with builders")
 	registrations := fs.Bool("builder-registrations", true, "register the validators with the builder network (through the beacon node) every epoch")
-	timeout := fs.Duration("timeout", client.DefaultTimeout, "limit of each Beacon API request")
+	timeout := fs.Duration("timeout", client.DefaultTimeout, "limit of block production and submission; other Beacon API requests stop at a third of a slot when that is shorter")
 	grace := fs.Duration("shutdown-grace", client.DefaultShutdownGrace, "on SIGINT/SIGTERM, how long duties in flight may finish")
 	doppelganger := fs.Bool("doppelganger", true, "watch the beacon node for two epochs before signing, and refuse to sign if the keys are live elsewhere")
 	insecureKDF := fs.Bool("insecure-kdf", false, "accept keystores with a weak KDF (devnet throwaway keys only)")
@@ -90,8 +99,12 @@ Not yet here: the keymanager API, several beacon nodes, a per-validator proposer
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return usageErr("--log-level %q: want debug, info, warn or error", *logLevel)
 	}
+	urls, err := beaconURLs(*beaconURL)
+	if err != nil {
+		return usageErr("%v", err)
+	}
 	opts := []client.Option{
-		client.WithBeaconNode(*beaconURL), client.WithDatabase(*dbDir), client.WithGasLimit(*gasLimit),
+		client.WithBeaconNodes(urls...), client.WithDatabase(*dbDir), client.WithGasLimit(*gasLimit),
 		client.WithBuilderRegistrations(*registrations), client.WithTimeout(*timeout), client.WithShutdownGrace(*grace),
 		client.WithLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))),
 	}
@@ -151,7 +164,7 @@ withdrawability delay. --yes confirms.
 The exit is signed under the Capella fork's domain (EIP-7044), so a signed exit never expires.
 It needs no slashing-protection database: an exit is not a slashable message. The validator
 client may keep running; it stops having duties once the exit takes effect.`, stderr)
-	beaconURL := fs.String("beacon-node", "http://127.0.0.1:5052", "the beacon node's Beacon API URL")
+	beaconURL := fs.String("beacon-node", "http://127.0.0.1:5052", "the beacon nodes' Beacon API URLs, comma-separated, the primary first (the exit goes to every healthy one)")
 	keystores := fs.String("keystores", "", "directory of EIP-2335 keystores (required)")
 	passwordFile := fs.String("password-file", "", "file whose first line is the keystores' password (asked on the terminal when absent)")
 	pubkeys := fs.String("pubkeys", "", "comma-separated 0x-prefixed public keys of the validators to exit (required)")
@@ -194,7 +207,11 @@ client may keep running; it stops having duties once the exit takes effect.`, st
 	if err != nil {
 		return err
 	}
-	opts := []client.Option{client.WithBeaconNode(*beaconURL), client.WithKeystores(*keystores, password),
+	urls, err := beaconURLs(*beaconURL)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	opts := []client.Option{client.WithBeaconNodes(urls...), client.WithKeystores(*keystores, password),
 		client.WithLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))}
 	if *insecureKDF {
 		opts = append(opts, client.WithKDFLimits(keys.InsecureKDFLimits))
@@ -204,4 +221,21 @@ client may keep running; it stops having duties once the exit takes effect.`, st
 		fmt.Fprintf(stdout, "exit submitted: validator %d at epoch %d\n", e.Message.ValidatorIndex, e.Message.Epoch)
 	}
 	return err
+}
+
+// beaconURLs splits --beacon-node's comma-separated list, refusing empty entries and repeats
+// (a repeated node would only receive every broadcast twice).
+func beaconURLs(list string) ([]string, error) {
+	var urls []string
+	for u := range strings.SplitSeq(list, ",") {
+		u = strings.TrimSpace(u)
+		switch {
+		case u == "":
+			return nil, fmt.Errorf("--beacon-node %q has an empty URL", list)
+		case slices.Contains(urls, u):
+			return nil, fmt.Errorf("--beacon-node lists %s twice", u)
+		}
+		urls = append(urls, u)
+	}
+	return urls, nil
 }

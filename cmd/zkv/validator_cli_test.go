@@ -15,7 +15,7 @@ func TestValidatorFlags(t *testing.T) {
 	if code := run(context.Background(), []string{"validator", "--help"}, &out, &errOut); code != 0 {
 		t.Fatalf("--help: exit %d", code)
 	}
-	for _, want := range []string{"--beacon-node", "--keystores", "--password-file", "--db", "--graffiti", "--builder-boost-factor", "slashing protection", "SIGTERM", "doppelganger"} {
+	for _, want := range []string{"--beacon-node", "--keystores", "--password-file", "--db", "--graffiti", "--builder-boost-factor", "slashing protection", "SIGTERM", "doppelganger", "URL[,URL...]", "primary"} {
 		if !strings.Contains(errOut.String(), strings.TrimPrefix(want, "-")) {
 			t.Errorf("--help does not mention %s", want)
 		}
@@ -34,6 +34,9 @@ func TestValidatorFlags(t *testing.T) {
 		{"validator", "--keystores", dir, "--db", dir, "--builder-boost-factor", "-5"},
 		{"validator", "--keystores", dir, "--db", dir, "--log-level", "loud"},
 		{"validator", "--keystores", dir, "--db", dir, "extra"},
+		{"validator", "--keystores", dir, "--db", dir, "--beacon-node", "http://127.0.0.1:1,,http://127.0.0.1:2"},
+		{"validator", "--keystores", dir, "--db", dir, "--beacon-node", "http://127.0.0.1:1, http://127.0.0.1:1"},
+		{"validator", "--keystores", dir, "--db", dir, "--beacon-node", ""},
 		{"validator", "--no-such-flag"},
 		{"validator", "exit"},
 		{"validator", "exit", "--keystores", dir},
