@@ -21,6 +21,8 @@ func TestNewChecksDependencies(t *testing.T) {
 		want string
 	}{
 		{"no beacon node", []Option{WithKeystores("/k", "pw"), WithDatabase("/db")}, "no beacon node"},
+		{"empty beacon node list", []Option{WithBeaconNodes(), WithKeystores("/k", "pw"), WithDatabase("/db")}, "no beacon node"},
+		{"empty beacon node URL", append(full[:3:3], WithBeaconNodes("http://x", "")), "empty beacon node URL"},
 		{"no keystores", []Option{WithBeaconNode("http://x"), WithDatabase("/db")}, "no keystore directory"},
 		{"no password", []Option{WithBeaconNode("http://x"), WithKeystores("/k", ""), WithDatabase("/db")}, "no keystore password"},
 		{"no database", []Option{WithBeaconNode("http://x"), WithKeystores("/k", "pw")}, "no slashing protection database"},
