@@ -1,5 +1,5 @@
 // Package client is zkv's validator client: a Service that runs the duties of a set of
-// validator keys against one beacon node, through the standard Beacon API only
+// validator keys against one or several beacon nodes, through the standard Beacon API only
 // (go-eth2-client's HTTP client), so that it works unchanged against every consensus client.
 //
 // What it owns: loading the keystores (in parallel), learning the network from the beacon node
@@ -23,10 +23,18 @@
 // validators was active; if one was, Run returns a *DoppelgangerError. The epoch of the start is
 // not judged, so the client's own messages from before a restart are no false alarm.
 //
+// Several beacon nodes (WithBeaconNodes, the primary first): reads go to the first healthy
+// node and fail over on a 5xx, a refused connection or a timeout (not on a 4xx, the request's
+// fault); attestations, aggregates, sync committee messages and contributions, full blocks,
+// subscriptions, preparations and registrations are broadcast to every healthy node; blinded
+// blocks go to one node, since only a node whose builder holds the payload can unblind them. A
+// failed node is asked node/syncing every quarter slot and put back in its place once it
+// answers synced, so the client returns to the primary. Requests other than block production
+// and submission, registrations and the validators query stop after a third of a slot.
+//
 // It logs with log/slog and writes one summary line per epoch. What it does not own: the rules
 // of slashing protection (validator/slashing), signing roots (validator/signer), keystores
 // (validator/keys).
 //
-// Not yet here: the keymanager API, several beacon nodes with fallback, a per-validator
-// proposer config file, voluntary exits, deposit data.
+// Not yet here: the keymanager API, a per-validator proposer config file, deposit data.
 package client
