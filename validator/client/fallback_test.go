@@ -31,6 +31,7 @@ const (
 	good int32 = iota
 	failing
 	refusing
+	unavailable
 	slow
 )
 
@@ -40,6 +41,8 @@ func (n *fakeNode) answer(ctx context.Context) error {
 		return errors.New("connection refused")
 	case refusing:
 		return &api.Error{Method: http.MethodGet, Endpoint: "/x", StatusCode: http.StatusBadRequest, Data: []byte("bad request")}
+	case unavailable:
+		return &api.Error{Method: http.MethodGet, Endpoint: "/x", StatusCode: http.StatusServiceUnavailable, Data: []byte("syncing")}
 	case slow:
 		<-ctx.Done()
 		return ctx.Err()
@@ -96,6 +99,13 @@ func TestFallbackReads(t *testing.T) {
 	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusBadRequest || s.reads.Load() != 0 || !f.nodes[0].healthy.Load() {
 		t.Fatalf("400 from the primary: err %v, secondary read %d times, primary healthy %v", err, s.reads.Load(), f.nodes[0].healthy.Load())
 	}
+
+	// A 503 is the node's fault: the secondary answers.
+	p.mode.Store(unavailable)
+	if got := dataSlot(t, f); got != 2 || f.nodes[0].healthy.Load() {
+		t.Fatalf("503 from the primary: answer from node %d, primary healthy %v", got, f.nodes[0].healthy.Load())
+	}
+	f.nodes[0].healthy.Store(true)
 
 	// A failing primary: the secondary answers, and is asked first from then on.
 	p.mode.Store(failing)
