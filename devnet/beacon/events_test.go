@@ -148,7 +148,7 @@ func TestEventsOverRun(t *testing.T) {
 	root := blockRoot(t, svc, "head")
 	s.waitFor(t, "block, head, payload_attributes, single_attestation and attestation events", 10*time.Second, func() bool {
 		return len(s.blocks) > 0 && len(s.heads) > 0 && len(s.singles) >= rep.Attestations && len(s.aggs) >= rep.Aggregates &&
-			s.attrs[len(s.attrs)-1].Data.ParentBlockRoot == root
+			attrsOn(s.attrs, p+1, root) != nil
 	})
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -163,7 +163,9 @@ func TestEventsOverRun(t *testing.T) {
 		t.Errorf("head event %+v, want slot %d root %s state %s", h, p, root, hdr.Data.Header.Message.StateRoot)
 	}
 	checkHeadDependentRoots(t, svc, s.heads[0])
-	checkAttrs(t, node, svc, s.attrs[len(s.attrs)-1], p+1, root, fr)
+	// A slow machine can reach slot p+1 before the block of p is in: the clock then announces p+1
+	// and p+2 on the old head first, so look for p+1's announcement on the new head, not the last.
+	checkAttrs(t, node, svc, attrsOn(s.attrs, p+1, root), p+1, root, fr)
 	duties, err := svc.AttesterDuties(ctx, &api.AttesterDutiesOpts{Epoch: phase0.Epoch(uint64(p) / 8), Indices: signerIndices(secrets)})
 	if err != nil {
 		t.Fatal(err)
@@ -189,6 +191,16 @@ func TestEventsOverRun(t *testing.T) {
 			t.Errorf("attestation event %+v: want an Electra aggregate of slot %d", a, p)
 		}
 	}
+}
+
+// attrsOn finds the payload_attributes event of slot built on parent.
+func attrsOn(evs []*apiv1.PayloadAttributesEvent, slot phase0.Slot, parent phase0.Root) *apiv1.PayloadAttributesEvent {
+	for i := len(evs) - 1; i >= 0; i-- {
+		if evs[i].Data.ProposalSlot == slot && evs[i].Data.ParentBlockRoot == parent {
+			return evs[i]
+		}
+	}
+	return nil
 }
 
 func signerIndices(secrets map[phase0.ValidatorIndex]*bls.SecretKey) []phase0.ValidatorIndex {
