@@ -3,6 +3,7 @@ package mev
 import (
 	"context"
 	"fmt"
+	"sync"
 )
 
 // Bids are written behind the submission. A builder's submission is acknowledged once it is
@@ -76,13 +77,32 @@ func (r *Relay) storePending(ctx context.Context) error {
 }
 
 // writeBids writes queued bids until ctx ends, then writes what is left in the queue (a clean
-// shutdown loses no acknowledged bid) and returns. A failed write is logged; the bid stays
-// pending, and GetHeader tries again before it serves it.
+// shutdown loses no acknowledged bid) and returns. Bids that queued up while a write was on the
+// disk are written together, concurrently: badger merges concurrent commits into one log write
+// and one sync, so a writer that falls behind catches up instead of paying a sync per bid. A
+// failed write is logged; the bid stays pending, and GetHeader tries again before serving it.
 func (r *Relay) writeBids(ctx context.Context) {
-	write := func(b *bid) {
-		if err := r.storeBid(context.WithoutCancel(ctx), b); err != nil {
-			r.log.Warn("store bid", "slot", b.rec.Trace.Slot, "block_hash", fmt.Sprintf("%#x", b.rec.Trace.BlockHash[:]), "error", err)
+	wctx := context.WithoutCancel(ctx)
+	var wg sync.WaitGroup
+	write := func(first *bid) {
+		batch := []*bid{first}
+	more:
+		for len(batch) < writeBatch {
+			select {
+			case b := <-r.writes:
+				batch = append(batch, b)
+			default:
+				break more
+			}
 		}
+		for _, b := range batch {
+			wg.Go(func() {
+				if err := r.storeBid(wctx, b); err != nil {
+					r.log.Warn("store bid", "slot", b.rec.Trace.Slot, "block_hash", fmt.Sprintf("%#x", b.rec.Trace.BlockHash[:]), "error", err)
+				}
+			})
+		}
+		wg.Wait()
 	}
 	for {
 		select {
@@ -100,3 +120,6 @@ func (r *Relay) writeBids(ctx context.Context) {
 		}
 	}
 }
+
+// writeBatch bounds the bids writeBids writes at once (about 6 MB of payloads).
+const writeBatch = 16
