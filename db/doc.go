@@ -45,7 +45,10 @@
 // nil, the data is on stable storage (the write-ahead log is fsynced). Slashing protection relies
 // on this: a signature never leaves the process before the record that guards it is durable.
 // Badger merges concurrent commits into one log write and one fsync, so concurrent writers share
-// the cost; package slashing additionally batches its own requests (group commit).
+// the cost; package slashing additionally batches its own requests (group commit). There is no
+// unsynced write: badger's sync setting is per database, and its Sync covers only the active
+// memtable's log, so a caller that may lose a write (the relay's bids) defers the write instead
+// (package mev). Values of 64 KiB and more live in badger's value log, not the LSM tree.
 //
 // # Errors
 //

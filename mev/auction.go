@@ -36,6 +36,9 @@ type bid struct {
 	once   sync.Once
 	signed *builderspec.VersionedSignedBuilderBid
 	err    error
+
+	storeMu sync.Mutex
+	payload *Payload // until the Store holds it (bid.store), then nil
 }
 
 // sign returns the relay's signed builder bid for b (builder-specs BuilderBid under

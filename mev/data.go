@@ -186,6 +186,10 @@ func (r *Relay) BlocksReceived(ctx context.Context, q url.Values) ([]TraceJSON, 
 		s := phase0.Slot(*f.slot)
 		slot = &s
 	}
+	// Bids are written behind their acknowledgement; list every one acknowledged.
+	if err := r.storePending(ctx); err != nil {
+		return nil, err
+	}
 	if err := r.cfg.Store.Bids(ctx, slot, func(rec *BidRecord) bool {
 		if f.match(rec) {
 			recs = append(recs, rec)

@@ -8,7 +8,9 @@
 // The payload of a slot is released only for a header of a bid the relay accepted, to the
 // slot's proposer, with a valid proposer signature, and at most once per slot: the delivery
 // record is durable before the payload leaves the process, so a second, different blinded block
-// for the slot is refused as proposer equivocation even after a crash and restart.
+// for the slot is refused as proposer equivocation even after a crash and restart. An accepted
+// bid is written to the Store behind the builder's acknowledgement (Run's writer), and is
+// durable before its header is first served: a crash loses only bids no proposer has seen.
 //
 // It reads the chain through the standard Beacon API (Beacon; BeaconClient over go-eth2-client
 // and the event stream). Handlers are thin: each parses, calls a method returning (result,

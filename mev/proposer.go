@@ -117,7 +117,7 @@ func (r *Relay) RegisterValidators(ctx context.Context, regs []*builderapiv1.Sig
 
 // GetHeader returns the relay-signed top bid for (slot, parent hash, proposer), or ErrNoBid
 // (builder-specs getHeader: 204).
-func (r *Relay) GetHeader(_ context.Context, slot phase0.Slot, parent phase0.Hash32, pubkey phase0.BLSPubKey) (*builderspec.VersionedSignedBuilderBid, error) {
+func (r *Relay) GetHeader(ctx context.Context, slot phase0.Slot, parent phase0.Hash32, pubkey phase0.BLSPubKey) (*builderspec.VersionedSignedBuilderBid, error) {
 	r.mu.Lock()
 	au := r.auctions[auctionKey{slot: slot, parent: parent, proposer: pubkey}]
 	var top *bid
@@ -129,6 +129,12 @@ func (r *Relay) GetHeader(_ context.Context, slot phase0.Slot, parent phase0.Has
 	if top == nil || delivered {
 		r.m.headers.WithLabelValues("no_bid").Inc()
 		return nil, ErrNoBid
+	}
+	// The payload of a served header must survive a crash (getPayload reads it from the
+	// Store): the bid is durable before its header leaves. Usually the writer has done it.
+	if err := r.storeBid(ctx, top); err != nil {
+		r.m.headers.WithLabelValues("error").Inc()
+		return nil, err
 	}
 	signed, err := top.sign(r.cfg.SecretKey, r.pubkey, r.domain)
 	if err != nil {
@@ -184,6 +190,13 @@ func (r *Relay) getPayload(ctx context.Context, p *consensusapi.VersionedSignedB
 	}
 	hash := m.Body.ExecutionPayloadHeader.BlockHash
 	rec, payload, err := r.cfg.Store.Payload(ctx, slot, hash)
+	if errors.Is(err, ErrNotFound) {
+		// A bid accepted moments ago may still be on its way to the Store.
+		if err := r.storePending(ctx); err != nil {
+			return nil, err
+		}
+		rec, payload, err = r.cfg.Store.Payload(ctx, slot, hash)
+	}
 	if errors.Is(err, ErrNotFound) {
 		return nil, badRequest("no bid of this relay for slot %d has block hash %#x", slot, hash[:])
 	}

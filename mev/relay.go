@@ -78,6 +78,10 @@ type Relay struct {
 
 	deliverMu sync.Mutex // serialises payload releases
 
+	writes    chan *bid // accepted bids for writeBids, at most pendingBids
+	pendingMu sync.Mutex
+	pending   map[*bid]struct{} // accepted bids the Store may not hold yet
+
 	ready     chan struct{}
 	readyOnce sync.Once
 }
@@ -119,7 +123,8 @@ func New(ctx context.Context, cfg Config) (*Relay, error) {
 		duties: map[phase0.Slot]*apiv1.ProposerDuty{}, dutyEpochs: map[phase0.Epoch]bool{},
 		attrs: map[phase0.Slot]map[phase0.Hash32]*Attributes{}, regs: map[phase0.BLSPubKey]*builderapiv1.SignedValidatorRegistration{},
 		auctions: map[auctionKey]*auction{}, delivered: map[phase0.Slot]*Delivery{},
-		ready: make(chan struct{}),
+		ready:  make(chan struct{}),
+		writes: make(chan *bid, pendingBids), pending: map[*bid]struct{}{},
 	}
 	if r.m, err = newMetrics(cfg.Registerer); err != nil {
 		return nil, fmt.Errorf("mev: metrics: %w", err)
@@ -159,6 +164,10 @@ func (r *Relay) Spec() *ChainSpec { return r.spec }
 // ln is not nil, serves the relay's HTTP API on it until ctx ends. It returns nil on a clean stop.
 func (r *Relay) Run(ctx context.Context, ln net.Listener) error {
 	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		r.writeBids(ctx)
+		return nil
+	})
 	g.Go(func() error {
 		connected := func(string) { r.readyOnce.Do(func() { close(r.ready) }) }
 		return r.cfg.Beacon.Follow(ctx, Events{Connected: connected, Head: r.onHead, PayloadAttributes: r.onAttributes})

@@ -207,10 +207,12 @@ func (r *Relay) check(ctx context.Context, s *Submission, cancellations bool, no
 	header := hr.h
 	rec := &BidRecord{Version: s.Version, Trace: t, BlockNumber: p.BlockNumber, NumTx: uint64(len(p.Transactions)),
 		ReceivedAt: r.cfg.Now(), Cancellations: cancellations}
-	if err := r.cfg.Store.PutBid(ctx, rec, &Payload{Version: s.Version, Bundle: bundleOf(p, s.Bundle)}); err != nil {
-		return nil, fmt.Errorf("%w: store bid: %v", ErrUnavailable, err)
+	b := &bid{version: s.Version, rec: rec, header: header, blobs: s.Bundle.Commitments, requests: s.Requests, value: t.Value,
+		payload: &Payload{Version: s.Version, Bundle: bundleOf(p, s.Bundle)}}
+	// Written behind the acknowledgement, durable before its header is served (bidwrite.go).
+	if err := r.queueBid(ctx, b); err != nil {
+		return nil, err
 	}
-	b := &bid{version: s.Version, rec: rec, header: header, blobs: s.Bundle.Commitments, requests: s.Requests, value: t.Value}
 	r.mu.Lock()
 	if r.delivered[slot] != nil {
 		r.mu.Unlock()
