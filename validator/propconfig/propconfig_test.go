@@ -157,3 +157,29 @@ func TestLoad(t *testing.T) {
 		t.Errorf("good file: %v, %v", c, err)
 	}
 }
+
+// FuzzParse: any input parses or is refused with an error, never a panic; a parsed config
+// resolves every section, and its amounts and numbers are in range.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte("default:\n  fee_recipient: \"0x00000000000000000000000000000000000000aa\"\n  gas_limit: 30000000\n  graffiti: \"g\"\n  builder:\n    enabled: true\n    boost_factor: 90\n    min_bid: \"0.05\"\n"))
+	f.Add([]byte("\"" + pkA + "\":\n  builder:\n    enabled: false\n"))
+	f.Add([]byte("default: {gas_limit: 0}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse(data)
+		if err != nil {
+			return
+		}
+		for pk := range c.Validators {
+			s := c.For(pk)
+			if s.GasLimit != nil && *s.GasLimit == 0 {
+				t.Errorf("gas limit 0 accepted")
+			}
+			if s.MinBid != nil && s.MinBid.Sign() < 0 {
+				t.Errorf("negative min bid accepted")
+			}
+			if s.BuilderEnabled != nil && !*s.BuilderEnabled && c.Validators[pk].BoostFactor != nil && *c.Validators[pk].BoostFactor != 0 {
+				t.Errorf("boost factor with the builder off accepted")
+			}
+		}
+	})
+}
