@@ -6,8 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"os/signal"
 	"slices"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/attestantio/go-eth2-client/spec/bellatrix"
@@ -15,6 +19,7 @@ import (
 
 	"github.com/zkvlabs/zkv/validator/client"
 	"github.com/zkvlabs/zkv/validator/keys"
+	"github.com/zkvlabs/zkv/validator/propconfig"
 )
 
 func init() {
@@ -64,7 +69,29 @@ A first run against a local devnet ('zkv devnet beacon' writes throwaway keystor
 
 'zkv validator exit --help' explains voluntary exits.
 
-Not yet here: the keymanager API, a per-validator proposer config file.`, stderr)
+Per-validator proposer settings (--proposer-config FILE), a YAML file keyed by public key with
+a default section; every field is optional, a validator's missing field comes from default and
+default's from the flags (--fee-recipient, --gas-limit, --graffiti, --builder-boost-factor):
+
+  default:
+    fee_recipient: "0x00000000000000000000000000000000000000aa"
+    gas_limit: 36000000
+    graffiti: "zkv"
+    builder:
+      enabled: true        # false: no builder registration, builder_boost_factor 0
+      boost_factor: 100    # produceBlockV3 builder_boost_factor
+      min_bid: "0.05"      # ETH: a builder bid below it is replaced by a local block
+  "0x93247f2209abcacf57b75a51dafae777f9dd38bc7053d1af526f220a7489a6d3a2753e5f3e8b1cfe39b56f43611df74a":
+    fee_recipient: "0x00000000000000000000000000000000000000bb"
+    builder:
+      enabled: false
+
+Unknown keys, malformed values and sections for keys not in --keystores are refused. Send the
+process SIGHUP after editing the file: it is read again, and used from the next request on
+(builder registrations are signed again at the next epoch); a file with an error is not
+used, the previous settings stay, and the log says why.
+
+Not yet here: the keymanager API.`, stderr)
 	beaconURL := fs.String("beacon-node", "http://127.0.0.1:5052", "the beacon nodes' Beacon API URLs, comma-separated, the primary first")
 	keystores := fs.String("keystores", "", "directory of EIP-2335 keystores (*.json), all with one password (required)")
 	passwordFile := fs.String("password-file", "", "file whose first line is the keystores' password (asked on the terminal when absent)")
@@ -79,6 +106,7 @@ Not yet here: the keymanager API, a per-validator proposer config file.`, stderr
 	doppelganger := fs.Bool("doppelganger", true, "watch the beacon node for two epochs before signing, and refuse to sign if the keys are live elsewhere")
 	insecureKDF := fs.Bool("insecure-kdf", false, "accept keystores with a weak KDF (devnet throwaway keys only)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	proposerConfig := fs.String("proposer-config", "", "YAML file of per-validator proposer settings (see above), read again on SIGHUP")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -103,10 +131,18 @@ Not yet here: the keymanager API, a per-validator proposer config file.`, stderr
 	if err != nil {
 		return usageErr("%v", err)
 	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	opts := []client.Option{
 		client.WithBeaconNodes(urls...), client.WithDatabase(*dbDir), client.WithGasLimit(*gasLimit),
 		client.WithBuilderRegistrations(*registrations), client.WithTimeout(*timeout), client.WithShutdownGrace(*grace),
-		client.WithLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))),
+		client.WithLogger(logger),
+	}
+	if *proposerConfig != "" {
+		c, err := propconfig.Load(*proposerConfig)
+		if err != nil {
+			return usageErr("--proposer-config: %v", err)
+		}
+		opts = append(opts, client.WithProposerConfig(c))
 	}
 	var g [32]byte
 	copy(g[:], *graffiti)
@@ -147,6 +183,15 @@ Not yet here: the keymanager API, a per-validator proposer config file.`, stderr
 	svc, err := client.New(ctx, opts...)
 	if err != nil {
 		return err
+	}
+	if *proposerConfig != "" {
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		rctx, stopReload := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		wg.Go(func() { reloadOnSignal(rctx, hup, *proposerConfig, svc, logger) })
+		defer func() { stopReload(); wg.Wait() }()
 	}
 	start := time.Now()
 	err = svc.Run(ctx)
@@ -221,6 +266,33 @@ client may keep running; it stops having duties once the exit takes effect.`, st
 		fmt.Fprintf(stdout, "exit submitted: validator %d at epoch %d\n", e.Message.ValidatorIndex, e.Message.Epoch)
 	}
 	return err
+}
+
+// proposerConfigSetter is the part of the validator client a reload needs.
+type proposerConfigSetter interface {
+	SetProposerConfig(*propconfig.Config) error
+}
+
+// reloadOnSignal reads the proposer config file at path again each time sig delivers (SIGHUP)
+// and hands it to svc, until ctx ends. A file that does not parse, or that svc refuses, is logged
+// and dropped: the previous config stays in force, since a typo must not stop the proposals.
+func reloadOnSignal(ctx context.Context, sig <-chan os.Signal, path string, svc proposerConfigSetter, log *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-sig:
+		}
+		c, err := propconfig.Load(path)
+		if err == nil {
+			err = svc.SetProposerConfig(c)
+		}
+		if err != nil {
+			log.Warn("proposer config not reloaded, the previous one stays", "file", path, "error", err)
+			continue
+		}
+		log.Info("proposer config reloaded", "file", path, "validators", len(c.Validators))
+	}
 }
 
 // beaconURLs splits --beacon-node's comma-separated list, refusing empty entries and repeats

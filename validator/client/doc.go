@@ -32,9 +32,15 @@
 // answers synced, so the client returns to the primary. Requests other than block production
 // and submission, registrations and the validators query stop after a third of a slot.
 //
+// Per-validator proposer settings (WithProposerConfig, a validator/propconfig.Config; swapped
+// at run time with SetProposerConfig): each validator's fee recipient in prepare_beacon_proposer
+// and its builder registration, its gas limit in the registration, its graffiti and
+// builder_boost_factor in produceBlockV3 (0, and no registration, when its builder is off), and
+// a min_bid below which a builder's blinded block is dropped for a local one.
+//
 // It logs with log/slog and writes one summary line per epoch. What it does not own: the rules
 // of slashing protection (validator/slashing), signing roots (validator/signer), keystores
 // (validator/keys).
 //
-// Not yet here: the keymanager API, a per-validator proposer config file, deposit data.
+// Not yet here: the keymanager API, deposit data.
 package client

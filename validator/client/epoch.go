@@ -87,7 +87,7 @@ func (s *Service) summarize(e phase0.Epoch) {
 func (s *Service) prepareProposers(ctx context.Context) {
 	preps := make([]*apiv1.ProposalPreparation, 0, len(s.indices))
 	for _, idx := range s.indices {
-		preps = append(preps, &apiv1.ProposalPreparation{ValidatorIndex: idx, FeeRecipient: s.o.feeRecipient})
+		preps = append(preps, &apiv1.ProposalPreparation{ValidatorIndex: idx, FeeRecipient: s.settingsFor(s.vals[idx]).feeRecipient})
 	}
 	if err := s.bn.SubmitProposalPreparations(ctx, preps); err != nil {
 		s.log.Warn("prepare_beacon_proposer", "error", err)
@@ -99,19 +99,27 @@ func (s *Service) prepareProposers(ctx context.Context) {
 // would only cost CPU).
 type registration = api.VersionedSignedValidatorRegistration
 
-// signRegistrations signs one registration per validator with the fee recipient and gas limit,
-// timestamped now.
+// signRegistrations signs one registration per validator with its fee recipient and gas limit,
+// timestamped now; a validator whose builder is disabled in the proposer config is not
+// registered.
 func (s *Service) signRegistrations() error {
 	ts := time.Unix(s.o.now().Unix(), 0)
-	s.regs = make([]*registration, 0, len(s.indices))
+	regs := make([]*registration, 0, len(s.indices))
 	for _, idx := range s.indices {
-		msg := &apiv1.ValidatorRegistration{FeeRecipient: s.o.feeRecipient, GasLimit: s.o.gasLimit, Timestamp: ts, Pubkey: s.vals[idx]}
+		ps := s.settingsFor(s.vals[idx])
+		if !ps.builder {
+			continue
+		}
+		msg := &apiv1.ValidatorRegistration{FeeRecipient: ps.feeRecipient, GasLimit: ps.gasLimit, Timestamp: ts, Pubkey: s.vals[idx]}
 		sig, err := s.sig.SignRegistration(msg)
 		if err != nil {
 			return fmt.Errorf("sign registration of validator %d: %w", idx, err)
 		}
-		s.regs = append(s.regs, &registration{Version: spec.BuilderVersionV1, V1: &apiv1.SignedValidatorRegistration{Message: msg, Signature: sig}})
+		regs = append(regs, &registration{Version: spec.BuilderVersionV1, V1: &apiv1.SignedValidatorRegistration{Message: msg, Signature: sig}})
 	}
+	s.mu.Lock()
+	s.regs = regs
+	s.mu.Unlock()
 	return nil
 }
 
@@ -120,8 +128,11 @@ const registrationBatch = 1000
 
 // submitRegistrations sends the builder registrations through the beacon node, in batches.
 func (s *Service) submitRegistrations(ctx context.Context) {
-	for i := 0; i < len(s.regs); i += registrationBatch {
-		if err := s.bn.SubmitValidatorRegistrations(ctx, s.regs[i:min(i+registrationBatch, len(s.regs))]); err != nil {
+	s.mu.Lock()
+	regs := s.regs
+	s.mu.Unlock()
+	for i := 0; i < len(regs); i += registrationBatch {
+		if err := s.bn.SubmitValidatorRegistrations(ctx, regs[i:min(i+registrationBatch, len(regs))]); err != nil {
 			s.log.Warn("builder registrations", "error", err)
 			return
 		}

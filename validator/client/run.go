@@ -54,6 +54,9 @@ func (s *Service) Run(ctx context.Context) error {
 	if s.sig, err = signer.New(s.net, prot, ks); err != nil {
 		return err
 	}
+	if err := s.holdKeys(s.sig.PublicKeys()); err != nil {
+		return err
+	}
 	if err := s.resolveIndices(ctx); err != nil {
 		return err
 	}
@@ -311,6 +314,16 @@ func (s *Service) epochStart(ctx context.Context, wg *sync.WaitGroup, e phase0.E
 	}
 	wg.Go(func() { s.prepareProposers(ctx) })
 	if s.o.registrations {
+		s.mu.Lock()
+		stale := s.regsStale
+		s.regsStale = false
+		s.mu.Unlock()
+		if stale {
+			// SetProposerConfig changed fee recipients or gas limits.
+			if err := s.signRegistrations(); err != nil {
+				s.log.Warn("builder registrations", "error", err)
+			}
+		}
 		wg.Go(func() { s.submitRegistrations(ctx) })
 	}
 }

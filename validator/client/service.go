@@ -15,6 +15,7 @@ import (
 	"github.com/attestantio/go-eth2-client/spec/phase0"
 
 	"github.com/zkvlabs/zkv/validator/keys"
+	"github.com/zkvlabs/zkv/validator/propconfig"
 	"github.com/zkvlabs/zkv/validator/signer"
 )
 
@@ -91,6 +92,8 @@ type options struct {
 	reports       func(Report)
 	now           func() time.Time
 	doppelganger  int
+
+	proposerConfig *propconfig.Config
 }
 
 // WithBeaconNode is the beacon node's Beacon API URL (http://host:port).
@@ -181,7 +184,6 @@ type Service struct {
 	genesis time.Time
 	vals    map[phase0.ValidatorIndex]phase0.BLSPubKey
 	indices []phase0.ValidatorIndex
-	regs    []*registration
 
 	mu      sync.Mutex
 	duties  map[phase0.Epoch]*epochDuties
@@ -190,6 +192,11 @@ type Service struct {
 	stats   map[phase0.Epoch]*epochStats
 	refetch chan struct{}
 	stop    <-chan struct{} // Run's ctx.Done(): no new duty phase starts once it is closed
+
+	prop      *propconfig.Config // SetProposerConfig swaps it
+	held      []phase0.BLSPubKey // the loaded keys, once Run has them
+	regs      []*registration    // signed builder registrations, sent every epoch
+	regsStale bool               // the config changed: sign the registrations again
 }
 
 // New checks the options. It starts nothing and loads nothing: Run does.
@@ -236,5 +243,5 @@ func newService(needDB bool, opts []Option) (*Service, error) {
 	return &Service{o: o, log: o.log.With("component", "validator"),
 		duties: map[phase0.Epoch]*epochDuties{}, heads: map[phase0.Slot]*headSignal{},
 		blinded: map[phase0.Slot]bool{}, stats: map[phase0.Epoch]*epochStats{}, refetch: make(chan struct{}, 1),
-		stop: make(chan struct{})}, nil
+		stop: make(chan struct{}), prop: o.proposerConfig}, nil
 }

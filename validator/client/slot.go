@@ -125,12 +125,27 @@ func (s *Service) propose(ctx context.Context, slot phase0.Slot, idx phase0.Vali
 		r.Err = err
 		return
 	}
-	resp, err := s.bn.Proposal(ctx, &api.ProposalOpts{Slot: slot, RandaoReveal: randao, Graffiti: s.o.graffiti, BuilderBoostFactor: s.o.boost})
+	ps := s.settingsFor(pk)
+	opts := &api.ProposalOpts{Slot: slot, RandaoReveal: randao, Graffiti: ps.graffiti, BuilderBoostFactor: ps.boost}
+	resp, err := s.bn.Proposal(ctx, opts)
 	if err != nil {
 		r.Err = fmt.Errorf("produce block: %w", err)
 		return
 	}
 	p := resp.Data
+	if p != nil && p.Blinded && ps.minBid != nil && (p.ExecutionValue == nil || p.ExecutionValue.Cmp(ps.minBid) < 0) {
+		// The proposer config's min_bid: a builder payload worth less than it is not worth the
+		// builder's trust; ask again for a local block (builder_boost_factor 0). Nothing was
+		// signed for the slot yet, so the blinded block is simply dropped.
+		s.log.Info("builder bid below min_bid, proposing a local block", "slot", slot, "validator_index", idx,
+			"execution_value", p.ExecutionValue, "min_bid", ps.minBid)
+		opts.BuilderBoostFactor = new(uint64)
+		if resp, err = s.bn.Proposal(ctx, opts); err != nil {
+			r.Err = fmt.Errorf("produce local block: %w", err)
+			return
+		}
+		p = resp.Data
+	}
 	if p == nil {
 		r.Err = errors.New("produce block: empty response")
 		return
