@@ -21,6 +21,25 @@ func (n *Node) epochParam(w http.ResponseWriter, r *http.Request) (phase0.Epoch,
 	return phase0.Epoch(e), true
 }
 
+// epochAndIndices reads the {epoch} of the path and the body's list of validator indices, the
+// request of the duty and liveness endpoints; it answers the error itself when ok is false.
+func (n *Node) epochAndIndices(w http.ResponseWriter, r *http.Request) (phase0.Epoch, []phase0.ValidatorIndex, bool) {
+	e, ok := n.epochParam(w, r)
+	if !ok {
+		return 0, nil, false
+	}
+	body, _, ok := n.readBody(w, r, false)
+	if !ok {
+		return 0, nil, false
+	}
+	indices, err := indexList(body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return 0, nil, false
+	}
+	return e, indices, true
+}
+
 func (n *Node) getProposerDuties(w http.ResponseWriter, r *http.Request) {
 	e, ok := n.epochParam(w, r)
 	if !ok {
@@ -41,17 +60,8 @@ func (n *Node) getProposerDuties(w http.ResponseWriter, r *http.Request) {
 }
 
 func (n *Node) postAttesterDuties(w http.ResponseWriter, r *http.Request) {
-	e, ok := n.epochParam(w, r)
+	e, indices, ok := n.epochAndIndices(w, r)
 	if !ok {
-		return
-	}
-	body, _, ok := n.readBody(w, r, false)
-	if !ok {
-		return
-	}
-	indices, err := indexList(body)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	n.mu.Lock()
@@ -82,17 +92,8 @@ func (n *Node) postAttesterDuties(w http.ResponseWriter, r *http.Request) {
 }
 
 func (n *Node) postSyncDuties(w http.ResponseWriter, r *http.Request) {
-	e, ok := n.epochParam(w, r)
+	e, indices, ok := n.epochAndIndices(w, r)
 	if !ok {
-		return
-	}
-	body, _, ok := n.readBody(w, r, false)
-	if !ok {
-		return
-	}
-	indices, err := indexList(body)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	out, err := n.SyncDuties(e, indices)
@@ -424,17 +425,8 @@ func (n *Node) postRegisterValidator(w http.ResponseWriter, r *http.Request) {
 }
 
 func (n *Node) postLiveness(w http.ResponseWriter, r *http.Request) {
-	e, ok := n.epochParam(w, r)
+	e, indices, ok := n.epochAndIndices(w, r)
 	if !ok {
-		return
-	}
-	body, _, ok := n.readBody(w, r, false)
-	if !ok {
-		return
-	}
-	indices, err := indexList(body)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	out, err := n.Liveness(e, indices)
