@@ -78,6 +78,8 @@ type Relay struct {
 
 	deliverMu sync.Mutex // serialises payload releases
 
+	top *topBidPublisher // set by QUICServer; guarded by mu
+
 	ready     chan struct{}
 	readyOnce sync.Once
 }
