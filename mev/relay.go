@@ -82,6 +82,8 @@ type Relay struct {
 	pendingMu sync.Mutex
 	pending   map[*bid]struct{} // accepted bids the Store may not hold yet
 
+	top *topBidPublisher // set by QUICServer; guarded by mu
+
 	ready     chan struct{}
 	readyOnce sync.Once
 }

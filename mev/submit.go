@@ -229,6 +229,9 @@ func (r *Relay) check(ctx context.Context, s *Submission, cancellations bool, no
 	// submit many bids a slot, proposers ask for a few.
 	top := au.add(b, cancellations)
 	r.mu.Unlock()
+	if top {
+		r.publishTop(key, b)
+	}
 	return &SubmitResult{Slot: slot, Top: top, Received: rec.ReceivedAt}, nil
 }
 

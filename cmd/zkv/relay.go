@@ -10,7 +10,10 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/attestantio/go-eth2-client/spec/phase0"
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,6 +23,7 @@ import (
 	"github.com/zkvlabs/zkv/devnet/beacon"
 	"github.com/zkvlabs/zkv/devnet/beacon/execution"
 	"github.com/zkvlabs/zkv/mev"
+	"github.com/zkvlabs/zkv/transport"
 )
 
 func init() {
@@ -39,7 +43,7 @@ var genesisForkVersions = map[string]phase0.Version{
 }
 
 func runRelay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fset := newFlagSet("relay", "relay --beacon-node URL[,URL] --secret-key-file F --db DIR [--listen ADDR] [--network NAME]", `
+	fset := newFlagSet("relay", "relay --beacon-node URL[,URL] --secret-key-file F --db DIR [--listen ADDR] [--network NAME] [--quic ADDR --quic-peers ID[,ID]]", `
 Runs a relay between block builders and proposers, compatible with flashbots mev-boost and with
 anything that speaks the builder API (ethereum/builder-specs) and mev-boost-relay's builder API.
 
@@ -57,14 +61,22 @@ The secret key file holds the relay's BLS secret key as 0x-prefixed hex; --new-k
 Prometheus metrics are at /metrics. The data API answers under /relay/v1/data/ (proposer_payload_delivered, builder_blocks_received,
 validator_registration), with mev-boost-relay's query parameters.
 
-Not yet: QUIC bid streams and HTTP/3 (--quic), optimistic relaying, and simulation of blocks
-through an execution client.`, stderr)
+QUIC (--quic ADDR, UDP): builders submit blocks over zkv's transport (protocol zkv/1, TLS 1.3
+with Ed25519 keys pinned both ways), checked exactly as over HTTP, and builders and proposers
+subscribe to the topic relay/top_bids for each new top bid (frame: type 0x22, fork, the
+relay-signed SSZ SignedBuilderBid). Only the keys listed in --quic-peers may connect. The
+relay's own key is kept in --quic-key (default <db>/quic.key, created 0600 on first start)
+and printed at start as "relay quic: <address> key <id>": peers pin that id.
+
+Not yet: HTTP/3, optimistic relaying, and simulation of blocks through an execution client.`, stderr)
 	beacons := fset.String("beacon-node", "", "Beacon API URL of the beacon node(s) to follow, comma-separated, tried in order (required)")
 	keyFile := fset.String("secret-key-file", "", "file with the relay's BLS secret key, 0x-prefixed hex (required)")
 	newKey := fset.Bool("new-key", false, "create --secret-key-file with a new random key, print its public key and exit")
 	dir := fset.String("db", "", "database directory for bids, payloads and delivery records (required)")
 	listen := fset.String("listen", "127.0.0.1:9062", "address of the relay's HTTP API")
-	quic := fset.String("quic", "", "address for QUIC bid streams (not available yet)")
+	quic := fset.String("quic", "", "UDP address of the QUIC door (block submissions and the top-bid stream); off when empty")
+	quicKey := fset.String("quic-key", "", "the relay's QUIC identity key file (default <db>/quic.key; created when missing)")
+	quicPeers := fset.String("quic-peers", "", "transport ids (64 hex digits) of the builders and proposers allowed on --quic, comma-separated")
 	network := fset.String("network", "", "mainnet, hoodi, sepolia or devnet: refuse a beacon node of another network")
 	if err := parseFlags(fset, args); err != nil {
 		return err
@@ -87,8 +99,20 @@ through an execution client.`, stderr)
 		return usageErr("--beacon-node is required")
 	case *dir == "":
 		return usageErr("--db is required")
-	case *quic != "":
-		return usageErr("--quic: QUIC bid streams are not available yet")
+	case *quic == "" && (*quicPeers != "" || *quicKey != ""):
+		return usageErr("--quic-peers and --quic-key need --quic")
+	case *quic != "" && *quicPeers == "":
+		return usageErr("--quic needs --quic-peers: the keys allowed to connect")
+	}
+	var peers []transport.PeerID
+	if *quicPeers != "" {
+		for _, s := range strings.Split(*quicPeers, ",") {
+			p, err := transport.ParsePeerID(strings.TrimSpace(s))
+			if err != nil {
+				return usageErr("--quic-peers: %v", err)
+			}
+			peers = append(peers, p)
+		}
 	}
 	var want *phase0.Version
 	if *network != "" {
@@ -123,7 +147,32 @@ through an execution client.`, stderr)
 	}
 	pk := r.Pubkey()
 	fmt.Fprintf(stdout, "relay: http://%#x@%s\n", pk[:], ln.Addr())
-	return r.Run(ctx, ln)
+	if *quic == "" {
+		return r.Run(ctx, ln)
+	}
+	if *quicKey == "" {
+		*quicKey = filepath.Join(*dir, "quic.key")
+	}
+	id, err := transport.LoadOrCreateIdentity(*quicKey)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	srv, err := r.QUICServer(id, transport.ServerConfig{Config: transport.Config{Logger: log}, Peers: peers})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	addr, err := srv.Listen(*quic)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("--quic %s: %w", *quic, err)
+	}
+	fmt.Fprintf(stdout, "relay quic: %s key %s\n", addr, id.ID())
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return r.Run(gctx, ln) })
+	g.Go(func() error { return srv.Run(gctx) })
+	return g.Wait()
 }
 
 func readKey(path string) (*bls.SecretKey, error) {
