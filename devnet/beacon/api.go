@@ -145,6 +145,37 @@ func (n *Node) readBody(w http.ResponseWriter, r *http.Request, sszAllowed bool)
 	return body, isSSZ, true
 }
 
+// readJSON reads a JSON-only request body into v; it answers the error itself when it returns
+// false.
+func (n *Node) readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	body, _, ok := n.readBody(w, r, false)
+	if !ok {
+		return false
+	}
+	if err := decodeJSON(body, v); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return false
+	}
+	return true
+}
+
+// readVersioned reads a versioned block body (JSON or SSZ) with its Eth-Consensus-Version and
+// broadcast_validation; it answers the error itself when ok is false.
+func (n *Node) readVersioned(w http.ResponseWriter, r *http.Request) (body []byte, isSSZ bool, version spec.DataVersion, ok bool) {
+	if body, isSSZ, ok = n.readBody(w, r, true); !ok {
+		return nil, false, 0, false
+	}
+	version, err := consensusVersion(r)
+	if err == nil {
+		err = checkBroadcastValidation(r)
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return nil, false, 0, false
+	}
+	return body, isSSZ, version, true
+}
+
 // decodeJSON decodes body into v, refusing trailing data and a bare null (which encoding/json
 // would take as an empty value: no request body of the API is null).
 func decodeJSON(body []byte, v any) error {

@@ -186,17 +186,8 @@ func decodeSignedBlock(version spec.DataVersion, body []byte, isSSZ bool) (*elec
 }
 
 func (n *Node) postBlock(w http.ResponseWriter, r *http.Request) {
-	body, isSSZ, ok := n.readBody(w, r, true)
+	body, isSSZ, version, ok := n.readVersioned(w, r)
 	if !ok {
-		return
-	}
-	version, err := consensusVersion(r)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	if err := checkBroadcastValidation(r); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	sb, err := decodeSignedBlock(version, body, isSSZ)
@@ -223,20 +214,12 @@ func checkBroadcastValidation(r *http.Request) error {
 }
 
 func (n *Node) postBlindedBlock(w http.ResponseWriter, r *http.Request) {
-	body, isSSZ, ok := n.readBody(w, r, true)
+	body, isSSZ, version, ok := n.readVersioned(w, r)
 	if !ok {
 		return
 	}
-	version, err := consensusVersion(r)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	if err := checkBroadcastValidation(r); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
 	sb := &apiv1electra.SignedBlindedBeaconBlock{}
+	var err error
 	if isSSZ {
 		err = sb.UnmarshalSSZ(body)
 	} else {

@@ -319,13 +319,8 @@ func (n *Node) postContributions(w http.ResponseWriter, r *http.Request) {
 }
 
 func (n *Node) postVoluntaryExit(w http.ResponseWriter, r *http.Request) {
-	body, _, ok := n.readBody(w, r, false)
-	if !ok {
-		return
-	}
 	ex := &phase0.SignedVoluntaryExit{}
-	if err := decodeJSON(body, ex); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+	if !n.readJSON(w, r, ex) {
 		return
 	}
 	if err := n.SubmitVoluntaryExit(ex); err != nil {
@@ -346,13 +341,8 @@ func (n *Node) getVoluntaryExits(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (n *Node) postCommitteeSubscriptions(w http.ResponseWriter, r *http.Request) {
-	body, _, ok := n.readBody(w, r, false)
-	if !ok {
-		return
-	}
 	var subs []*apiv1.BeaconCommitteeSubscription
-	if err := decodeJSON(body, &subs); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+	if !n.readJSON(w, r, &subs) {
 		return
 	}
 	for i, s := range subs {
@@ -370,13 +360,8 @@ func (n *Node) postCommitteeSubscriptions(w http.ResponseWriter, r *http.Request
 }
 
 func (n *Node) postSyncSubscriptions(w http.ResponseWriter, r *http.Request) {
-	body, _, ok := n.readBody(w, r, false)
-	if !ok {
-		return
-	}
 	var subs []*apiv1.SyncCommitteeSubscription
-	if err := decodeJSON(body, &subs); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+	if !n.readJSON(w, r, &subs) {
 		return
 	}
 	for i, s := range subs {
@@ -395,13 +380,8 @@ func (n *Node) postSyncSubscriptions(w http.ResponseWriter, r *http.Request) {
 }
 
 func (n *Node) postPrepareProposer(w http.ResponseWriter, r *http.Request) {
-	body, _, ok := n.readBody(w, r, false)
-	if !ok {
-		return
-	}
 	var preps []*apiv1.ProposalPreparation
-	if err := decodeJSON(body, &preps); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+	if !n.readJSON(w, r, &preps) {
 		return
 	}
 	if err := n.PrepareProposers(preps); err != nil {
