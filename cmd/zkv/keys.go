@@ -53,7 +53,7 @@ and keep it offline: it is the only backup of these keys and of their withdrawal
 
 The keystore password comes from --password-file (its first line) or, on a terminal, a prompt.
 
-`+depositAbout
+` + depositAbout
 	if sub == "recover" {
 		synopsis = "keys recover --mnemonic-file F --dir D [--count N] [--start-index I] [--password-file F] [--network N] [--withdrawal-address A [--compounding]] [--amount ETH]"
 		about = `Derives the signing keys of validators I .. I+N-1 from an existing BIP-39 mnemonic (read from
@@ -61,7 +61,7 @@ The keystore password comes from --password-file (its first line) or, on a termi
 
 The keystore password comes from --password-file (its first line) or, on a terminal, a prompt.
 
-`+depositAbout
+` + depositAbout
 	}
 	fs := newFlagSet("keys "+sub, synopsis, about, stderr)
 	dir := fs.String("dir", "", "directory for the keystores (created with mode 0700)")
