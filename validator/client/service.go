@@ -197,6 +197,8 @@ type Service struct {
 	held      []phase0.BLSPubKey // the loaded keys, once Run has them
 	regs      []*registration    // signed builder registrations, sent every epoch
 	regsStale bool               // the config changed: sign the registrations again
+
+	km keyState // keys added and removed while running, proposer overrides (keymanager.go)
 }
 
 // New checks the options. It starts nothing and loads nothing: Run does.
