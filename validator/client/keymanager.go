@@ -61,7 +61,9 @@ type Override struct {
 	Graffiti     *[32]byte                   `json:"graffiti,omitempty"`
 }
 
-func (o Override) empty() bool { return o.FeeRecipient == nil && o.GasLimit == nil && o.Graffiti == nil }
+func (o Override) empty() bool {
+	return o.FeeRecipient == nil && o.GasLimit == nil && o.Graffiti == nil
+}
 
 // startKeyManagement records the loaded keys and loads the stored overrides (Run, before duties).
 func (s *Service) startKeyManagement(d *db.DB, prot *slashing.Protector, ks []*keys.Key) error {
