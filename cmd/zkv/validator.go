@@ -91,7 +91,7 @@ process SIGHUP after editing the file: it is read again, and used from the next 
 (builder registrations are signed again at the next epoch); a file with an error is not
 used, the previous settings stay, and the log says why.
 
-Not yet here: the keymanager API.`, stderr)
+`+keymanagerAbout, stderr)
 	beaconURL := fs.String("beacon-node", "http://127.0.0.1:5052", "the beacon nodes' Beacon API URLs, comma-separated, the primary first")
 	keystores := fs.String("keystores", "", "directory of EIP-2335 keystores (*.json), all with one password (required)")
 	passwordFile := fs.String("password-file", "", "file whose first line is the keystores' password (asked on the terminal when absent)")
@@ -107,6 +107,7 @@ Not yet here: the keymanager API.`, stderr)
 	insecureKDF := fs.Bool("insecure-kdf", false, "accept keystores with a weak KDF (devnet throwaway keys only)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	proposerConfig := fs.String("proposer-config", "", "YAML file of per-validator proposer settings (see above), read again on SIGHUP")
+	km := addKeymanagerFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -184,6 +185,10 @@ Not yet here: the keymanager API.`, stderr)
 	if err != nil {
 		return err
 	}
+	kmServer, err := km.server(svc, *insecureKDF, logger, stderr)
+	if err != nil {
+		return err
+	}
 	if *proposerConfig != "" {
 		hup := make(chan os.Signal, 1)
 		signal.Notify(hup, syscall.SIGHUP)
@@ -194,7 +199,7 @@ Not yet here: the keymanager API.`, stderr)
 		defer func() { stopReload(); wg.Wait() }()
 	}
 	start := time.Now()
-	err = svc.Run(ctx)
+	err = runValidatorService(ctx, svc, kmServer)
 	fmt.Fprintf(stdout, "zkv validator stopped after %v\n", time.Since(start).Round(time.Second))
 	return err
 }
