@@ -94,6 +94,8 @@ func (s *Server) importKeystores(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	s.keysMu.Lock()
+	defer s.keysMu.Unlock()
 	held, err := s.cfg.Validator.HeldKeys()
 	if err != nil {
 		clientError(w, err)
@@ -183,6 +185,8 @@ func (s *Server) deleteKeystores(w http.ResponseWriter, r *http.Request) {
 		}
 		pks[i] = pk
 	}
+	s.keysMu.Lock()
+	defer s.keysMu.Unlock()
 	results, err := s.cfg.Validator.RemoveKeys(r.Context(), pks)
 	if err != nil {
 		clientError(w, err)

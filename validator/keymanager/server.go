@@ -19,6 +19,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/attestantio/go-eth2-client/spec/phase0"
@@ -77,10 +78,12 @@ type Config struct {
 
 // Server is the keymanager API server. Create it with New; run it with Run or Serve.
 type Server struct {
-	cfg   Config
-	token []byte
-	log   *slog.Logger
-	mux   *http.ServeMux
+	// keysMu serializes imports and deletes: each reads the held keys, then changes them.
+	keysMu sync.Mutex
+	cfg    Config
+	token  []byte
+	log    *slog.Logger
+	mux    *http.ServeMux
 }
 
 // New checks the config and reads (or creates) the token file. It listens on nothing yet.
