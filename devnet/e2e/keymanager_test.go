@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/attestantio/go-eth2-client/api"
 	"github.com/attestantio/go-eth2-client/spec/phase0"
 
 	"github.com/zkvlabs/zkv/devnet/beacon"
@@ -170,7 +171,7 @@ func keystoreOf(t *testing.T, keyDir string, i int) string {
 // deleted ones not; a signed voluntary exit the beacon node accepts.
 func TestKeymanagerOnDevnet(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs a devnet for two epochs and restarts the client (about 25 s)")
+		t.Skip("runs a devnet for two epochs and restarts the client (about 40 s)")
 	}
 	node, url, allKeys := devnetWith(t, beacon.Config{Validators: 8, SlotTime: slotTime(), GenesisDelay: time.Second,
 		KeystoreDir: t.TempDir(), ShardCommitteePeriod: 1})
@@ -248,6 +249,7 @@ func TestKeymanagerOnDevnet(t *testing.T) {
 	// Delete validator 5 and a key never held.
 	del := map[string]any{"pubkeys": []string{pk(5), "0x" + strings.Repeat("a1", 48)}}
 	st = statuses(t, c.must(t, 200, "DELETE", "/eth/v1/keystores", del))
+	deletedIn := phase0.Epoch(uint64(node.CurrentSlot()) / e)
 	if len(st.Data) != 2 || st.Data[0].Status != "deleted" || st.Data[1].Status != "not_found" {
 		t.Fatalf("delete statuses %+v", st.Data)
 	}
@@ -308,6 +310,20 @@ func TestKeymanagerOnDevnet(t *testing.T) {
 	}
 	c.must(t, 404, "POST", "/eth/v1/validator/"+pk(5)+"/voluntary_exit", nil)
 	c.must(t, 400, "POST", "/eth/v1/validator/"+pk(1)+"/voluntary_exit?epoch=x", nil)
+
+	// Through the whole epoch after the delete, validator 5 signed nothing the beacon node saw
+	// (liveness counts attestations, aggregates, blocks and sync committee messages), while
+	// validator 0 did.
+	waitUntil(t, node.GenesisTime().Add(time.Duration(uint64(deletedIn+2)*e)*node.SlotTime()+node.SlotTime()/2))
+	live, err := dial(t, url).ValidatorLiveness(context.Background(), &api.ValidatorLivenessOpts{Epoch: deletedIn + 1, Indices: []phase0.ValidatorIndex{0, 5}})
+	if err != nil || len(live.Data) != 2 {
+		t.Fatalf("liveness: %v", err)
+	}
+	for _, l := range live.Data {
+		if want := l.Index == 0; l.IsLive != want {
+			t.Errorf("epoch %d after the delete: validator %d live %v, want %v", deletedIn+1, l.Index, l.IsLive, want)
+		}
+	}
 
 	// Restart: the imported key is loaded again, the deleted one not; the overrides stay.
 	c.stop()
