@@ -105,9 +105,9 @@ type PrivateCounts struct {
 
 // Evidence is an equivocation the pool found, as it names it.
 type Evidence struct {
-	Epoch          phase0.Epoch          `json:"epoch"`
-	ValidatorIndex phase0.ValidatorIndex `json:"validator_index"`
-	Pubkey         string                `json:"pubkey,omitempty"`
+	Epoch          uint64 `json:"epoch"`
+	ValidatorIndex uint64 `json:"validator_index"`
+	Pubkey         string `json:"pubkey,omitempty"`
 }
 
 // Endpoints are the network's addresses, for the private-attestation seam and for clients run

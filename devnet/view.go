@@ -30,8 +30,8 @@ import (
 // SlotView is one slot of the live view, read from the beacon node's Beacon API, the relays'
 // data API, the builders and the validator clients' reports.
 type SlotView struct {
-	Slot     phase0.Slot           `json:"slot"`
-	Proposer phase0.ValidatorIndex `json:"proposer"`
+	Slot     uint64 `json:"slot"`
+	Proposer uint64 `json:"proposer"`
 	// Path is "builder" (the payload came through boost and a relay), "local" or "missed".
 	Path string `json:"path"`
 	// Bid is the winning bid of a builder block.
@@ -46,8 +46,8 @@ type SlotView struct {
 	Attesters int `json:"attesters"`
 	// Aggregates accepted by the beacon node for the slot.
 	Aggregates int          `json:"aggregates"`
-	Justified  phase0.Epoch `json:"justified_epoch"`
-	Finalized  phase0.Epoch `json:"finalized_epoch"`
+	Justified  uint64 `json:"justified_epoch"`
+	Finalized  uint64 `json:"finalized_epoch"`
 	// ProofsVerified is the pool's count so far (nil without private attestations).
 	ProofsVerified *int `json:"proofs_verified,omitempty"`
 }
@@ -89,7 +89,8 @@ func (c *collector) add(r client.Report) {
 	}
 	if r.Err != nil {
 		if len(c.errs) < maxErrors {
-			c.errs = append(c.errs, fmt.Sprintf("slot %d %s: %v", r.Slot, r.Kind, r.Err))
+			// One line each: go-eth2-client's errors span several.
+			c.errs = append(c.errs, strings.Join(strings.Fields(fmt.Sprintf("slot %d %s: %v", r.Slot, r.Kind, r.Err)), " "))
 		}
 		if errors.Is(r.Err, slashing.ErrSlashable) || strings.Contains(strings.ToLower(r.Err.Error()), "slashable") {
 			c.slashed++
@@ -285,13 +286,13 @@ type delivered struct {
 // slotView reads slot s from the beacon node (block, finality), the relays (delivered payloads),
 // the builders (bids) and the reports.
 func (v *view) slotView(ctx context.Context, s phase0.Slot) SlotView {
-	sv := SlotView{Slot: s, Path: "missed", Proposer: v.proposer(ctx, s)}
+	sv := SlotView{Slot: uint64(s), Path: "missed", Proposer: uint64(v.proposer(ctx, s))}
 	sv.Attested, _ = v.col.slot(s, "attestation")
 	_, failed := v.col.slot(s, "attestation")
 	sv.Attesters = sv.Attested + failed
 	sv.Aggregates, _ = v.col.slot(s, "aggregate")
 	if f, err := v.api.Finality(ctx, &api.FinalityOpts{State: "head"}); err == nil && f.Data != nil {
-		sv.Justified, sv.Finalized = f.Data.Justified.Epoch, f.Data.Finalized.Epoch
+		sv.Justified, sv.Finalized = uint64(f.Data.Justified.Epoch), uint64(f.Data.Finalized.Epoch)
 	}
 	if v.private != nil {
 		n := v.private.Counts().ProofsVerified
@@ -302,7 +303,7 @@ func (v *view) slotView(ctx context.Context, s phase0.Slot) SlotView {
 		return sv
 	}
 	m := blk.Message
-	sv.Proposer = m.ProposerIndex
+	sv.Proposer = uint64(m.ProposerIndex)
 	for _, a := range m.Body.Attestations {
 		sv.Included += int(a.AggregationBits.Count())
 	}
@@ -375,7 +376,7 @@ type Summary struct {
 	SlotTimeSeconds float64 `json:"slot_time_seconds"`
 	Relays          int     `json:"relays"`
 	// LastSlot is the last slot shown: the run covered slots 1 to LastSlot.
-	LastSlot phase0.Slot `json:"last_slot"`
+	LastSlot uint64 `json:"last_slot"`
 	// Stopped says why the run ended before its last slot ("interrupted" for Ctrl-C).
 	Stopped         string  `json:"stopped,omitempty"`
 	DurationSeconds float64 `json:"duration_seconds"`
@@ -402,8 +403,8 @@ type Summary struct {
 	SlashingViolations int      `json:"slashing_violations"`
 	DutyErrors         []string `json:"duty_errors,omitempty"` // the first ten
 
-	JustifiedEpoch phase0.Epoch `json:"justified_epoch"`
-	FinalizedEpoch phase0.Epoch `json:"finalized_epoch"`
+	JustifiedEpoch uint64 `json:"justified_epoch"`
+	FinalizedEpoch uint64 `json:"finalized_epoch"`
 	Finalized      bool         `json:"finalized"`
 
 	// Node is the beacon node's own counts (its metrics), for comparison.
@@ -459,7 +460,7 @@ type PrivateSummary struct {
 // summarize reads every slot run again and adds the totals.
 func (v *view) summarize(ctx context.Context, stopped string) *Summary {
 	sum := &Summary{Validators: v.cfg.Validators, SlotTimeSeconds: v.node.SlotTime().Seconds(), Relays: len(v.relays),
-		LastSlot: v.last, Stopped: stopped, DurationSeconds: time.Since(v.started).Seconds(), Equivocate: v.equivocate, Slots: []SlotView{}}
+		LastSlot: uint64(v.last), Stopped: stopped, DurationSeconds: time.Since(v.started).Seconds(), Equivocate: v.equivocate, Slots: []SlotView{}}
 	won := map[string]int{}
 	for s := phase0.Slot(1); s <= v.last; s++ {
 		sv := v.slotView(ctx, s)
@@ -501,7 +502,7 @@ func (v *view) summarize(ctx context.Context, stopped string) *Summary {
 		sum.Participation = float64(sum.Attestations) / float64(sum.AttesterDuties)
 	}
 	if f, err := v.api.Finality(ctx, &api.FinalityOpts{State: "head"}); err == nil && f.Data != nil {
-		sum.JustifiedEpoch, sum.FinalizedEpoch = f.Data.Justified.Epoch, f.Data.Finalized.Epoch
+		sum.JustifiedEpoch, sum.FinalizedEpoch = uint64(f.Data.Justified.Epoch), uint64(f.Data.Finalized.Epoch)
 	}
 	sum.Finalized = sum.FinalizedEpoch > 0
 	sum.Node = v.nodeCounts()
@@ -515,7 +516,7 @@ func (v *view) summarize(ctx context.Context, stopped string) *Summary {
 		if v.equivocate != nil && *v.equivocate >= 0 {
 			caught := false
 			for _, e := range c.Evidence {
-				if e.ValidatorIndex == phase0.ValidatorIndex(*v.equivocate) {
+				if e.ValidatorIndex == uint64(*v.equivocate) {
 					caught = true
 				}
 			}
