@@ -45,7 +45,7 @@ type SlotView struct {
 	Attested  int `json:"attested"`
 	Attesters int `json:"attesters"`
 	// Aggregates accepted by the beacon node for the slot.
-	Aggregates int          `json:"aggregates"`
+	Aggregates int    `json:"aggregates"`
 	Justified  uint64 `json:"justified_epoch"`
 	Finalized  uint64 `json:"finalized_epoch"`
 	// ProofsVerified is the pool's count so far (nil without private attestations).
@@ -405,7 +405,7 @@ type Summary struct {
 
 	JustifiedEpoch uint64 `json:"justified_epoch"`
 	FinalizedEpoch uint64 `json:"finalized_epoch"`
-	Finalized      bool         `json:"finalized"`
+	Finalized      bool   `json:"finalized"`
 
 	// Node is the beacon node's own counts (its metrics), for comparison.
 	Node NodeCounts `json:"node"`
