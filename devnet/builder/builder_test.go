@@ -184,9 +184,9 @@ func TestBuilderBidsAtRelay(t *testing.T) {
 	bDone := make(chan error, 1)
 	go func() { bDone <- b.Run(ctx) }()
 
-	// Wait for six slots with attributes (no blocks are proposed: every bid is on genesis).
+	// Wait for four slots with attributes (no blocks are proposed: every bid is on genesis).
 	deadline := time.Now().Add(60 * time.Second)
-	for b.Stats().Slots < 6 {
+	for b.Stats().Slots < 4 {
 		if time.Now().After(deadline) {
 			t.Fatalf("builder saw %d slots in a minute: %+v", b.Stats().Slots, b.Stats())
 		}
