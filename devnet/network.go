@@ -414,6 +414,9 @@ func (n *Network) Run(ctx context.Context) (err error) {
 	fmt.Fprintf(cfg.Out, "zkv devnet: %d validators in 2 validator clients, %d relay(s), %d builder(s), %v slots, until slot %d (epoch %d)\n",
 		cfg.Validators, cfg.Relays, cfg.Builders, cfg.SlotTime, n.slots, uint64(n.slots)/uint64(node.Preset().SlotsPerEpoch))
 	fmt.Fprintf(cfg.Out, "  beacon %s  boost %s  genesis %s  data %s\n", nodeURL, boostURL, node.GenesisTime().Format(time.TimeOnly), dir)
+	for i, u := range relayURLs {
+		fmt.Fprintf(cfg.Out, "  relay-%d %s\n", i+1, u)
+	}
 	stopped := v.follow(ctx, parts)
 	stopAll()
 	sum := v.summarize(infra, stopped)
