@@ -11,6 +11,8 @@ type metrics struct {
 	payloads      *prometheus.CounterVec
 	registrations *prometheus.CounterVec
 	submitSeconds prometheus.Histogram
+	simulations   *prometheus.CounterVec
+	demotions     prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -26,9 +28,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		submitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "zkv_relay_submission_seconds",
 			Help:    "Time to decode, check, store and enter a submission in its auction.",
 			Buckets: []float64{0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1}}),
+		simulations: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "zkv_relay_simulations_total",
+			Help: "Block simulations through the execution client, by result (valid, invalid, timeout, error) and mode (sync, optimistic)."}, []string{"result", "mode"}),
+		// mev-boost-relay's builder_demotion_count.
+		demotions: prometheus.NewCounter(prometheus.CounterOpts{Name: "zkv_relay_builder_demotions_total",
+			Help: "Optimistic builders demoted after a failed late simulation or a failed delivery."}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.submissions, m.headers, m.payloads, m.registrations, m.submitSeconds} {
+		for _, c := range []prometheus.Collector{m.submissions, m.headers, m.payloads, m.registrations, m.submitSeconds, m.simulations, m.demotions} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

@@ -118,8 +118,9 @@ func (r *Relay) RegisterValidators(ctx context.Context, regs []*builderapiv1.Sig
 // GetHeader returns the relay-signed top bid for (slot, parent hash, proposer), or ErrNoBid
 // (builder-specs getHeader: 204).
 func (r *Relay) GetHeader(ctx context.Context, slot phase0.Slot, parent phase0.Hash32, pubkey phase0.BLSPubKey) (*builderspec.VersionedSignedBuilderBid, error) {
+	key := auctionKey{slot: slot, parent: parent, proposer: pubkey}
 	r.mu.Lock()
-	au := r.auctions[auctionKey{slot: slot, parent: parent, proposer: pubkey}]
+	au := r.auctions[key]
 	var top *bid
 	if au != nil {
 		top = au.top
@@ -136,13 +137,20 @@ func (r *Relay) GetHeader(ctx context.Context, slot phase0.Slot, parent phase0.H
 		r.m.headers.WithLabelValues("error").Inc()
 		return nil, err
 	}
+	// And the relay records that it served this bid's header to this proposer, durably, before
+	// the header leaves: getPayload releases a payload only for a header the relay served.
+	if err := top.markServed(ctx, r.cfg.Store, key); err != nil {
+		r.m.headers.WithLabelValues("error").Inc()
+		return nil, fmt.Errorf("%w: record the served header: %v", ErrUnavailable, err)
+	}
 	signed, err := top.sign(r.cfg.SecretKey, r.pubkey, r.domain)
 	if err != nil {
 		r.m.headers.WithLabelValues("error").Inc()
 		return nil, fmt.Errorf("sign bid: %w", err)
 	}
 	r.m.headers.WithLabelValues("bid").Inc()
-	r.log.Info("header served", "slot", slot, "value", top.value.Dec(), "block_hash", fmt.Sprintf("%#x", top.header.BlockHash[:]))
+	r.log.Info("header served", "slot", slot, "builder", fmt.Sprintf("%#x", top.rec.Trace.BuilderPubkey[:]), "value", top.value.Dec(),
+		"block_hash", fmt.Sprintf("%#x", top.header.BlockHash[:]), "outcome", "bid")
 	return signed, nil
 }
 
@@ -206,6 +214,12 @@ func (r *Relay) getPayload(ctx context.Context, p *consensusapi.VersionedSignedB
 	if rec.Trace.ProposerPubkey != duty.PubKey {
 		return nil, badRequest("the bid with block hash %#x was for another proposer", hash[:])
 	}
+	// Only for a header the relay signed and served to this proposer (recorded by GetHeader).
+	if served, err := r.cfg.Store.Served(ctx, slot, duty.PubKey, hash); err != nil {
+		return nil, fmt.Errorf("%w: read the served headers: %v", ErrUnavailable, err)
+	} else if !served {
+		return nil, badRequest("the relay did not serve a header with block hash %#x for slot %d to proposer %#x", hash[:], slot, duty.PubKey[:])
+	}
 	if payload.Version != p.Version {
 		return nil, badRequest("the bid is of version %s, the blinded block %s", payload.Version, p.Version)
 	}
@@ -250,6 +264,10 @@ func (r *Relay) getPayload(ctx context.Context, p *consensusapi.VersionedSignedB
 		}
 		if err := r.cfg.Beacon.Publish(ctx, full); err != nil {
 			log.Warn("publish failed", "error", err)
+			if rec.Optimistic {
+				// mev-boost-relay demotes an optimistic builder whose block fails to go out.
+				r.demote(context.WithoutCancel(ctx), rec.Trace.BuilderPubkey, slot, hash, fmt.Sprintf("delivery: publish failed: %v", err))
+			}
 			return nil, fmt.Errorf("%w: publish the block: %v", ErrUnavailable, err)
 		}
 		log.Info("payload delivered", "outcome", "published", "first", fresh)
