@@ -78,7 +78,7 @@ func (s *BuilderStatus) UnmarshalJSON(b []byte) error {
 // builder_demotions table): the bid that failed and the failure.
 type Demotion struct {
 	Builder   phase0.BLSPubKey `json:"builder_pubkey"`
-	Slot      phase0.Slot      `json:"slot,string"`
+	Slot      phase0.Slot      `json:"slot"`
 	BlockHash phase0.Hash32    `json:"block_hash"`
 	Reason    string           `json:"reason"`
 	At        time.Time        `json:"at"`
@@ -96,11 +96,14 @@ func (r *Relay) builderStatusLocked(pk phase0.BLSPubKey) BuilderStatus {
 	if s := r.builders[pk]; s != nil {
 		return *s
 	}
-	return BuilderStatus{Pubkey: pk}
+	return BuilderStatus{Pubkey: pk, Collateral: new(uint256.Int)}
 }
 
 // SetBuilderStatus keeps st (durably) and applies it to the builder's next submissions.
 func (r *Relay) SetBuilderStatus(ctx context.Context, st BuilderStatus) error {
+	if st.Collateral == nil {
+		st.Collateral = new(uint256.Int)
+	}
 	r.statusMu.Lock()
 	defer r.statusMu.Unlock()
 	if err := r.cfg.Store.PutBuilderStatus(ctx, &st); err != nil {
