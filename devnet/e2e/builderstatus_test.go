@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	builderapiv1 "github.com/attestantio/go-builder-client/api/v1"
 	builderfulu "github.com/attestantio/go-builder-client/api/fulu"
+	builderapiv1 "github.com/attestantio/go-builder-client/api/v1"
 	"github.com/attestantio/go-eth2-client/spec/deneb"
 	"github.com/attestantio/go-eth2-client/spec/electra"
 	"github.com/attestantio/go-eth2-client/spec/phase0"
