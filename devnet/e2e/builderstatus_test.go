@@ -401,3 +401,48 @@ func TestOptimisticBuilderDemoted(t *testing.T) {
 		t.Fatalf("demotions after a restart: %v %v", ds, err)
 	}
 }
+
+// A failed delivery demotes an optimistic builder: its invalid block, accepted optimistically
+// while the simulation is still running, fails to publish through the beacon node (v2), and the
+// builder is demoted for it before the simulation has answered.
+func TestOptimisticBuilderDemotedOnFailedDelivery(t *testing.T) {
+	sim := newSimulator(t)
+	release := make(chan struct{})
+	sim.hold = release
+	mod := func(c *mev.Config) {
+		x, err := mev.NewExecutionSimulator(sim.url(), 20*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Simulator = x
+		c.BlockHasher = nil
+	}
+	h := newHarnessWithRelay(t, mod)
+	defer close(release)
+	h.registerThroughNode()
+	pk := h.builder.pk.String()
+	if code := admin(t, h.relay, http.MethodPost, "/internal/v1/builder/collateral/"+pk+"?value=5000000000", nil); code != 200 {
+		t.Fatalf("collateral: %d", code)
+	}
+	if code := admin(t, h.relay, http.MethodPost, "/internal/v1/builder/"+pk+"?optimistic=true", nil); code != 200 {
+		t.Fatalf("optimistic: %d", code)
+	}
+	s, code, msg := h.submitAt(1, 4_000_000_000, 1, true)
+	if code != http.StatusOK {
+		t.Fatalf("optimistic bid: %d %s", code, msg)
+	}
+	signed := h.blindedProposal(1, 1)
+	if code, msg := h.postBlinded("/eth/v2/builder/blinded_blocks", signed); code == http.StatusAccepted {
+		t.Fatalf("the node published a block with a wrong block hash: %d %s", code, msg)
+	}
+	if h.relay.BuilderStatus(h.builder.pk).Optimistic {
+		t.Fatal("the builder is still optimistic after its block failed to publish")
+	}
+	ds, err := h.relay.Demotions(h.ctx)
+	if err != nil || len(ds) != 1 || ds[0].BlockHash != s.Trace.BlockHash || !strings.Contains(ds[0].Reason, "delivery") {
+		t.Fatalf("demotions: %+v %v", ds, err)
+	}
+	if sim.inflight.Load() != 1 {
+		t.Fatal("the simulation had answered: the demotion is not the delivery's")
+	}
+}
