@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	builderapi "github.com/attestantio/go-builder-client/api"
 	builderapiv1 "github.com/attestantio/go-builder-client/api/v1"
@@ -118,6 +119,8 @@ func (r *Relay) RegisterValidators(ctx context.Context, regs []*builderapiv1.Sig
 // GetHeader returns the relay-signed top bid for (slot, parent hash, proposer), or ErrNoBid
 // (builder-specs getHeader: 204).
 func (r *Relay) GetHeader(ctx context.Context, slot phase0.Slot, parent phase0.Hash32, pubkey phase0.BLSPubKey) (*builderspec.VersionedSignedBuilderBid, error) {
+	start := time.Now()
+	defer func() { r.m.getHeaderMs.Observe(float64(time.Since(start).Microseconds()) / 1000) }()
 	key := auctionKey{slot: slot, parent: parent, proposer: pubkey}
 	r.mu.Lock()
 	au := r.auctions[key]
@@ -129,6 +132,8 @@ func (r *Relay) GetHeader(ctx context.Context, slot phase0.Slot, parent phase0.H
 	r.mu.Unlock()
 	if top == nil || delivered {
 		r.m.headers.WithLabelValues("no_bid").Inc()
+		r.log.Info("header request", "slot", slot, "parent_hash", fmt.Sprintf("%#x", parent[:]), "proposer", fmt.Sprintf("%#x", pubkey[:]),
+			"outcome", "no_bid", "delivered", delivered)
 		return nil, ErrNoBid
 	}
 	// The payload of a served header must survive a crash (getPayload reads it from the
@@ -163,7 +168,9 @@ func (r *Relay) GetHeader(ctx context.Context, slot phase0.Slot, parent phase0.H
 // (durably) before the payload is returned or published. The same blinded block again gets the
 // same payload (mev-boost retries); a different one for a delivered slot is ErrEquivocation.
 func (r *Relay) GetPayload(ctx context.Context, p *consensusapi.VersionedSignedBlindedProposal, publish bool) (*builderapi.VersionedSubmitBlindedBlockResponse, error) {
+	start := time.Now()
 	res, err := r.getPayload(ctx, p, publish)
+	r.m.getPayloadMs.Observe(float64(time.Since(start).Microseconds()) / 1000)
 	result := "delivered"
 	switch {
 	case errors.Is(err, ErrEquivocation):
@@ -176,6 +183,14 @@ func (r *Relay) GetPayload(ctx context.Context, p *consensusapi.VersionedSignedB
 		result = "published"
 	}
 	r.m.payloads.WithLabelValues(result).Inc()
+	if err != nil {
+		// Deliveries log their own line with the bid's details; an equivocation has its warning too.
+		var slot phase0.Slot
+		if b, berr := pbs.BlindedBlock(p); berr == nil {
+			slot = b.Message.Slot
+		}
+		r.log.Info("payload request", "slot", slot, "outcome", result, "v2", publish, "reason", err)
+	}
 	return res, err
 }
 
@@ -270,14 +285,14 @@ func (r *Relay) getPayload(ctx context.Context, p *consensusapi.VersionedSignedB
 			}
 			return nil, fmt.Errorf("%w: publish the block: %v", ErrUnavailable, err)
 		}
-		log.Info("payload delivered", "outcome", "published", "first", fresh)
+		log.Info("payload delivered", "builder", fmt.Sprintf("%#x", rec.Trace.BuilderPubkey[:]), "outcome", "published", "first", fresh)
 		return nil, nil
 	}
 	resp, err := pbs.PayloadResponse(p.Version, payload.Bundle.ExecutionPayload, payload.Bundle.BlobsBundle)
 	if err != nil {
 		return nil, err
 	}
-	log.Info("payload delivered", "outcome", "returned", "first", fresh)
+	log.Info("payload delivered", "builder", fmt.Sprintf("%#x", rec.Trace.BuilderPubkey[:]), "outcome", "returned", "first", fresh)
 	return resp, nil
 }
 

@@ -147,6 +147,9 @@ func New(ctx context.Context, cfg Config) (*Relay, error) {
 	if r.m, err = newMetrics(cfg.Registerer); err != nil {
 		return nil, fmt.Errorf("mev: metrics: %w", err)
 	}
+	if err := r.registerQueues(cfg.Registerer); err != nil {
+		return nil, fmt.Errorf("mev: metrics: %w", err)
+	}
 	if err := cfg.Store.Registrations(ctx, func(reg *builderapiv1.SignedValidatorRegistration) bool {
 		r.regs[reg.Message.Pubkey] = reg
 		return true
@@ -242,6 +245,7 @@ func (r *Relay) onHead(slot phase0.Slot, _ phase0.Root) {
 	r.mu.Lock()
 	if slot > r.headSlot {
 		r.headSlot = slot
+		r.m.headSlot.Set(float64(slot))
 	}
 	r.mu.Unlock()
 }

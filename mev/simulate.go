@@ -174,7 +174,9 @@ func (x *ExecutionSimulator) Simulate(ctx context.Context, req *SimulationReques
 // is not the builder's fault.
 func (r *Relay) simulateLate(req *SimulationRequest) {
 	t := req.Submission.Trace
+	start := time.Now()
 	err := r.cfg.Simulator.Simulate(context.Background(), req)
+	r.m.simulationMs.Observe(float64(time.Since(start).Microseconds()) / 1000)
 	r.m.simulations.WithLabelValues(simulationResult(err), "optimistic").Inc()
 	if err == nil {
 		return

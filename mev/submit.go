@@ -72,7 +72,9 @@ func (r *Relay) submit(ctx context.Context, s *Submission, cancellations bool, n
 	} else {
 		err = fmt.Errorf("%w: submission abandoned while waiting to be checked: %v", ErrUnavailable, err)
 	}
-	r.m.submitSeconds.Observe(time.Since(now).Seconds())
+	took := time.Since(now)
+	r.m.submitSeconds.Observe(took.Seconds())
+	r.m.submitMs.Observe(float64(took.Microseconds()) / 1000)
 	if err != nil {
 		result := "error"
 		var se *SubmissionError
@@ -221,7 +223,9 @@ func (r *Relay) check(ctx context.Context, s *Submission, st *BuilderStatus, can
 		if st.covers(t.Value) {
 			late = sreq
 		} else {
+			start := time.Now()
 			err := r.cfg.Simulator.Simulate(ctx, sreq)
+			r.m.simulationMs.Observe(float64(time.Since(start).Microseconds()) / 1000)
 			r.m.simulations.WithLabelValues(simulationResult(err), "sync").Inc()
 			var se *SimulationError
 			switch {

@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -308,7 +310,11 @@ func TestSimulation(t *testing.T) {
 		c.Simulator = x
 		c.BlockHasher = nil // the simulator is what finds a bad block hash
 	}
-	h := newHarnessWithRelay(t, mod)
+	var logs syncBuffer
+	h := newHarnessWithRelay(t, func(c *mev.Config) {
+		mod(c)
+		c.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+	})
 	h.registerThroughNode()
 	if _, code, msg := h.submitAt(1, 1_000_000_000, 1, false); code != http.StatusOK || sim.calls.Load() != 1 {
 		t.Fatalf("valid block: %d %s (%d simulations)", code, msg, sim.calls.Load())
@@ -325,6 +331,28 @@ func TestSimulation(t *testing.T) {
 	}
 	if _, code, msg := h.submitAt(1, 1_000_000_002, 3, false); code != http.StatusOK || sim.highPrio.Load() != 1 {
 		t.Fatalf("high-priority builder: %d %s (%d high-priority simulations)", code, msg, sim.highPrio.Load())
+	}
+	// One structured line per submission: slot, builder, value, outcome (and the failed step).
+	var accepted, refused int
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var l struct {
+			Msg, Builder, Value, Outcome, Step, Slot string
+		}
+		if json.Unmarshal([]byte(line), &l) != nil || !strings.HasPrefix(l.Msg, "submission ") {
+			continue
+		}
+		if l.Slot != "1" || l.Builder != h.builder.pk.String() || !strings.HasPrefix(l.Value, "100000000") {
+			t.Errorf("submission log line without its slot, builder or value: %s", line)
+		}
+		switch {
+		case l.Outcome == "accepted":
+			accepted++
+		case l.Outcome == "refused" && l.Step == "simulation":
+			refused++
+		}
+	}
+	if accepted != 2 || refused != 1 {
+		t.Errorf("log lines: %d accepted, %d refused by simulation; want 2 and 1:\n%s", accepted, refused, logs.String())
 	}
 	sim.mu.Lock()
 	sim.stall = true
@@ -391,6 +419,20 @@ func TestOptimisticBuilderDemoted(t *testing.T) {
 	if _, code, msg := h.submitAt(1, 4_000_000_001, 3, true); code != http.StatusBadRequest || !strings.Contains(msg, "simulation:") {
 		t.Fatalf("demoted builder's invalid bid: %d %s", code, msg)
 	}
+	// The metrics say so, with mev-boost-relay's names where it has them.
+	resp, err := http.Get(h.plainRelayURL() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	scrape, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"builder_demotion_count_total 1", `zkv_relay_simulations_total{mode="optimistic",result="invalid"} 1`,
+		`zkv_relay_simulations_total{mode="sync",result="invalid"} 2`, "submit_new_block_latency_milliseconds_count 3",
+		"submit_new_block_simulation_latency_milliseconds_count 3", "zkv_relay_bid_queue_length 0", "zkv_relay_submissions_waiting 0"} {
+		if !strings.Contains(string(scrape), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
 	// The demotion is durable.
 	h.restartRelayWith(mod)
 	st = h.relay.BuilderStatus(h.builder.pk)
@@ -446,3 +488,16 @@ func TestOptimisticBuilderDemotedOnFailedDelivery(t *testing.T) {
 		t.Fatal("the simulation had answered: the demotion is not the delivery's")
 	}
 }
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
