@@ -98,7 +98,7 @@ type Store interface {
 //	                 (a header the relay served: the payload is released only for one)
 //	Registrations 0x20 "zkv/relay/registration/" | pubkey(48)   SSZ of SignedValidatorRegistration
 //	Registrations 0x20 "zkv/relay/builder/" | pubkey(48)        BuilderStatus as JSON (no TTL)
-//	Registrations 0x20 "zkv/relay/demotion/" | slot(8) | block_hash(32)   Demotion as JSON (no TTL)
+//	Registrations 0x20 "zkv/relay/demotion/" | slot(8) | block_hash(32) | unix_nano(8)   Demotion as JSON (no TTL)
 const (
 	prefixBid      = 'b'
 	prefixPayload  = 'p'
@@ -334,8 +334,11 @@ func (s *BadgerStore) Demote(_ context.Context, d *Demotion, st *BuilderStatus) 
 	if err != nil {
 		return fmt.Errorf("encode builder status: %w", err)
 	}
+	// The write's time in the key keeps every demotion of a bid (a failed delivery, then its
+	// late simulation failing too) instead of the last one only.
 	k := binary.BigEndian.AppendUint64(append([]byte{}, demotionPrefix...), uint64(d.Slot))
 	k = append(k, d.BlockHash[:]...)
+	k = binary.BigEndian.AppendUint64(k, uint64(time.Now().UnixNano()))
 	return s.d.Update(func(tx *db.Txn) error {
 		if err := tx.Put(db.Registrations, k, denc); err != nil {
 			return err

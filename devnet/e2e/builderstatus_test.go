@@ -460,7 +460,6 @@ func TestOptimisticBuilderDemotedOnFailedDelivery(t *testing.T) {
 		c.BlockHasher = nil
 	}
 	h := newHarnessWithRelay(t, mod)
-	defer close(release)
 	h.registerThroughNode()
 	pk := h.builder.pk.String()
 	if code := admin(t, h.relay, http.MethodPost, "/internal/v1/builder/collateral/"+pk+"?value=5000000000", nil); code != 200 {
@@ -486,6 +485,16 @@ func TestOptimisticBuilderDemotedOnFailedDelivery(t *testing.T) {
 	}
 	if sim.inflight.Load() != 1 {
 		t.Fatal("the simulation had answered: the demotion is not the delivery's")
+	}
+	// The late simulation then fails too: a second record, the first kept.
+	sim.mu.Lock()
+	sim.hold = nil
+	sim.mu.Unlock()
+	release <- struct{}{}
+	waitFor(t, "the second demotion", func() bool { ds, _ := h.relay.Demotions(h.ctx); return len(ds) == 2 })
+	ds, _ = h.relay.Demotions(h.ctx)
+	if !strings.Contains(ds[0].Reason+ds[1].Reason, "delivery") || !strings.Contains(ds[0].Reason+ds[1].Reason, "late simulation") {
+		t.Fatalf("demotions: %+v", ds)
 	}
 }
 
