@@ -402,6 +402,16 @@ func TestOptimisticBuilderDemoted(t *testing.T) {
 		t.Fatalf("optimistic bid: %d %s", code, msg)
 	}
 	waitFor(t, "the late simulation to reach the simulator", func() bool { return sim.calls.Load() == calls+1 })
+	// The data API says it was an optimistic submission, as mev-boost-relay's does.
+	resp, err := http.Get(h.plainRelayURL() + "/relay/v1/data/bidtraces/builder_blocks_received?slot=1&block_hash=" + s.Trace.BlockHash.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recv []mev.TraceJSON
+	if err := json.NewDecoder(resp.Body).Decode(&recv); err != nil || len(recv) != 1 || recv[0].OptimisticSubmission == nil || !*recv[0].OptimisticSubmission {
+		t.Fatalf("builder_blocks_received: %+v %v, want the optimistic submission", recv, err)
+	}
+	resp.Body.Close()
 	if sim.inflight.Load() != 1 || !h.relay.BuilderStatus(h.builder.pk).Optimistic {
 		t.Fatal("the optimistic bid was not accepted before its simulation finished")
 	}
@@ -420,7 +430,7 @@ func TestOptimisticBuilderDemoted(t *testing.T) {
 		t.Fatalf("demoted builder's invalid bid: %d %s", code, msg)
 	}
 	// The metrics say so, with mev-boost-relay's names where it has them.
-	resp, err := http.Get(h.plainRelayURL() + "/metrics")
+	resp, err = http.Get(h.plainRelayURL() + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
