@@ -39,7 +39,8 @@
 //	                                 through KV, so a restart keeps the proving speed:
 //	                                 "zkv/prover-cache/" | identity(32)     prover.ExportCache: version, keys ID,
 //	                                                                        group sums, SHA-256; an entry that
-//	                                                                        does not import is deleted
+//	                                                                        does not import is skipped and
+//	                                                                        overwritten by the next proof
 //
 // The slashing buckets are documented in detail in package validator/slashing. A package that
 // starts to use a reserved bucket documents its key and value layout in this table.

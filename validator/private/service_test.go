@@ -30,7 +30,24 @@ var (
 	testIdentityKeys = sync.OnceValues(func() (*prover.IdentityKeys, error) {
 		return prover.LoadIdentityKeys("", false)
 	})
+	// testPlainProver, without a cache, serves the tests that prove nothing.
+	testPlainProver = sync.OnceValues(func() (*prover.Prover, error) {
+		k, err := testKeys()
+		if err != nil {
+			return nil, err
+		}
+		return prover.NewProver(k, prover.ProverConfig{CacheSize: -1})
+	})
 )
+
+func plainProver(t testing.TB) *prover.Prover {
+	t.Helper()
+	p, err := testPlainProver()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
 
 type fixture struct {
 	keys   *prover.Keys
@@ -264,10 +281,7 @@ func TestServiceEndToEnd(t *testing.T) {
 // counted. Attestations of keys the Service does not hold are ignored.
 func TestAttestedNeverBlocks(t *testing.T) {
 	f := newFixture(t, 2, 1)
-	p, err := prover.NewProver(f.keys, prover.ProverConfig{CacheSize: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := plainProver(t)
 	cfg := f.config(t, p)
 	cfg.QueueSize = 1
 	s, err := New(cfg)
@@ -289,10 +303,7 @@ func TestAttestedNeverBlocks(t *testing.T) {
 // overflow, counting both.
 func TestOutboxBounds(t *testing.T) {
 	f := newFixture(t, 1, 1)
-	p, err := prover.NewProver(f.keys, prover.ProverConfig{CacheSize: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := plainProver(t)
 	cfg := f.config(t, p)
 	cfg.MaxPending = 4
 	s, err := New(cfg)
@@ -314,10 +325,7 @@ func TestOutboxBounds(t *testing.T) {
 // New refuses a missing dependency with an error that names it.
 func TestNewChecksConfig(t *testing.T) {
 	f := newFixture(t, 1, 1)
-	p, err := prover.NewProver(f.keys, prover.ProverConfig{CacheSize: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := plainProver(t)
 	full := f.config(t, p)
 	cases := []struct {
 		name   string
