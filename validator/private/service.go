@@ -383,10 +383,22 @@ type job struct {
 // proofs to every outbox as soon as it is done.
 func (s *Service) proveSlot(ctx context.Context, atts []client.SignedAttestation, saves chan<- savedEntry) {
 	epoch := uint64(atts[0].Data.Target.Epoch)
+	// One wait for the epoch's root per slot, not per attestation, so that a pool without it
+	// holds the queue up for MemberWait at most.
+	deadline := time.Now().Add(s.cfg.MemberWait)
 	var jobs []job
 	for _, a := range atts {
 		k := s.keys[a.Pubkey]
-		m, err := s.member(ctx, a.Pubkey, epoch)
+		s.mu.Lock()
+		_, signed := s.weights[a.Pubkey]
+		s.mu.Unlock()
+		if !signed {
+			// No registration yet (the beacon node does not know the key, or has not answered):
+			// no pool can have a path for it.
+			s.c.failed.Add(1)
+			continue
+		}
+		m, err := s.member(ctx, a.Pubkey, epoch, deadline)
 		if err != nil {
 			s.c.failed.Add(1)
 			if ctx.Err() == nil {
@@ -449,9 +461,8 @@ func (s *Service) claimEquivocation(pk phase0.BLSPubKey) bool {
 }
 
 // member asks the pools, in order, for pk's path to the root of epoch, until one answers or
-// MemberWait passes: a pool seals an epoch's root only once the epoch has started.
-func (s *Service) member(ctx context.Context, pk phase0.BLSPubKey, epoch uint64) (registry.Member, error) {
-	deadline := time.Now().Add(s.cfg.MemberWait)
+// the deadline passes: a pool seals an epoch's root only once the epoch has started.
+func (s *Service) member(ctx context.Context, pk phase0.BLSPubKey, epoch uint64, deadline time.Time) (registry.Member, error) {
 	var last error
 	for {
 		for _, p := range s.cfg.Pools {

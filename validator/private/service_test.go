@@ -199,6 +199,10 @@ func TestServiceEndToEnd(t *testing.T) {
 	waitFor(t, "epoch 1 proofs", func() bool { return len(a.Claims(1)) == 6 && len(b.Claims(1)) == 6 })
 
 	// Epoch 2 with pool b down: a gets everything, b gets the same proofs when it is back.
+	// Key 0's effective balance dropped: the new epoch brings its new registration.
+	f.bal.mu.Lock()
+	f.bal.w[f.pks[0]] = 31_000_000_000
+	f.bal.mu.Unlock()
 	b.SetDown(true)
 	seal(t, f.pools, 2)
 	s.Attested(f.attestations(2))
@@ -208,6 +212,11 @@ func TestServiceEndToEnd(t *testing.T) {
 	}
 	b.SetDown(false)
 	waitFor(t, "epoch 2 proofs at the pool that came back", func() bool { return len(b.Claims(2)) == 5 })
+	waitFor(t, "the new weight's registration at both pools", func() bool { return a.Registry.Pending() == 1 && b.Registry.Pending() == 1 })
+	seal(t, f.pools, 3)
+	if m, err := a.Registry.Member([48]byte(f.pks[0])); err != nil || m.Weight != 31_000_000_000 {
+		t.Fatalf("key 0 after its new registration: weight %d, %v", m.Weight, err)
+	}
 	for _, pl := range f.pools {
 		if r := pl.Refused(); len(r) > 0 {
 			t.Fatalf("pool refused proofs: %v", r)
@@ -246,7 +255,7 @@ func TestServiceEndToEnd(t *testing.T) {
 		t.Fatalf("epoch 2 has %d equivocations: the equivocation is planted once", len(eqs))
 	}
 	st := s.Stats()
-	if st.Proved != 11 || st.Failed != 0 || st.Sent != 22 || st.Registered != 10 {
+	if st.Proved != 11 || st.Failed != 0 || st.Sent != 22 || st.Registered != 12 {
 		t.Fatalf("stats %+v", st)
 	}
 	waitFor(t, "cache entries written", func() bool { return s.Stats().CacheSaved >= 5 })
