@@ -13,10 +13,7 @@ func TestCacheExportImportRoundTrip(t *testing.T) {
 	vk := keys.VerifyingKey()
 	vs := newTestValidators(6)
 	tr := testRegistry(t, 4, vs)
-	a, err := NewProver(keys, ProverConfig{Workers: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := mustProver(t)
 	req := testRequest(tr, vs, 3, 7, "first")
 	if _, _, err := a.Prove(&req); err != nil {
 		t.Fatal(err)
@@ -85,10 +82,7 @@ func TestCacheImportRefuses(t *testing.T) {
 	keys := mustKeys(t)
 	vs := newTestValidators(2)
 	tr := testRegistry(t, 4, vs)
-	a, err := NewProver(keys, ProverConfig{Workers: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := mustProver(t)
 	req := testRequest(tr, vs, 1, 7, "first")
 	if _, _, err := a.Prove(&req); err != nil {
 		t.Fatal(err)
@@ -153,13 +147,9 @@ func flip(b []byte, i int) []byte {
 // FuzzImportCache: whatever the bytes, ImportCache does not panic, and what it accepts
 // re-exports to the same bytes.
 func FuzzImportCache(f *testing.F) {
-	keys := mustKeys(f)
 	vs := newTestValidators(1)
 	tr := testRegistry(f, 4, vs)
-	p, err := NewProver(keys, ProverConfig{Workers: 1})
-	if err != nil {
-		f.Fatal(err)
-	}
+	p := mustProver(f)
 	req := testRequest(tr, vs, 0, 1, "seed")
 	if _, _, err := p.Prove(&req); err != nil {
 		f.Fatal(err)
