@@ -171,3 +171,37 @@ func FuzzImportCache(f *testing.F) {
 		}
 	})
 }
+
+// Every epoch of a validator reuses the same cached groups, whichever bits of the epoch number
+// its increment flips: the layout labels every epoch-dependent wire volatile. (With an
+// experiment that only incremented the epoch, the range check's higher bits looked fixed, and
+// every other epoch recomputed the group that held them.)
+func TestEveryEpochReusesTheSameGroups(t *testing.T) {
+	keys := mustKeys(t)
+	vs := newTestValidators(3)
+	tr := testRegistry(t, 4, vs)
+	p, err := NewProver(keys, ProverConfig{Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want int64
+	for e := uint64(1); e <= 9; e++ {
+		before := p.reused.Load()
+		req := testRequest(tr, vs, 1, e, "vote")
+		if _, _, err := p.Prove(&req); err != nil {
+			t.Fatal(err)
+		}
+		got := p.reused.Load() - before
+		switch {
+		case e == 1 && got != 0:
+			t.Fatalf("the first proof reused %d groups", got)
+		case e == 2:
+			want = got
+			if want == 0 {
+				t.Fatal("the second epoch reused no group")
+			}
+		case e > 2 && got != want:
+			t.Fatalf("epoch %d reused %d groups, epoch 2 reused %d", e, got, want)
+		}
+	}
+}
