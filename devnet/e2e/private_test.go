@@ -54,7 +54,10 @@ func (h *countingHook) Attested(atts []client.SignedAttestation) {
 // never waits for the prover is TestAttestedNeverBlocks's (validator/private).
 func TestPrivateAttestationsOnDevnet(t *testing.T) {
 	const n, epochs = 16, 2
-	node, url, keyDir := devnetWith(t, beacon.Config{Validators: n, SlotTime: slotTime(), GenesisDelay: 6 * time.Second, KeystoreDir: t.TempDir()})
+	// Two-second slots: the test judges whether every attestation of an epoch succeeds while
+	// proofs are made, and one-second slots (a third of a second to attest) fail that on a
+	// loaded 2-core machine whether or not anything is proved.
+	node, url, keyDir := devnetWith(t, beacon.Config{Validators: n, SlotTime: 2 * time.Second, GenesisDelay: 5 * time.Second, KeystoreDir: t.TempDir()})
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	spe := node.Preset().SlotsPerEpoch
