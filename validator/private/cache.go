@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/attestantio/go-eth2-client/spec/phase0"
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+
+	"github.com/zkvlabs/zkv/prover/registry"
 )
 
 // cachePrefix is the Store's key prefix of cache entries (db's ProverCache bucket):
@@ -109,5 +112,51 @@ func (s *Service) persist(ctx context.Context, saves <-chan savedEntry) {
 				}
 			}
 		}
+	}
+}
+
+// regPrefix is the Store's key prefix of the keys' last registrations:
+// regPrefix | registration domain (32) | pubkey (48) -> registry.Registration.Bytes(). The
+// domain in the key keeps a registration of another network from being sent again.
+const regPrefix = "zkv/private/registration/"
+
+func (s *Service) regKey(pk [48]byte) []byte {
+	k := append([]byte(regPrefix), s.domain[:]...)
+	return append(k, pk[:]...)
+}
+
+// loadRegistrations reads the registrations the last run signed, for keys of this run on this
+// network.
+func (s *Service) loadRegistrations() {
+	if s.cfg.Store == nil {
+		return
+	}
+	prefix := append([]byte(regPrefix), s.domain[:]...)
+	err := s.cfg.Store.Iterate(prefix, func(k, v []byte) error {
+		reg, err := registry.RegistrationFromBytes(v)
+		if err != nil || string(s.regKey(reg.Pubkey)) != string(k) {
+			return nil // damaged: a new registration is signed instead
+		}
+		pk := phase0.BLSPubKey(reg.Pubkey)
+		if key, ok := s.keys[pk]; ok && reg.Identity.Equal(&key.identity) {
+			s.mu.Lock()
+			s.stored[pk] = reg
+			s.mu.Unlock()
+		}
+		return nil
+	})
+	if err != nil {
+		s.log.Warn("reading stored registrations", "error", err)
+	}
+}
+
+// storeRegistration keeps reg for the next run.
+func (s *Service) storeRegistration(reg registry.Registration) {
+	if s.cfg.Store == nil {
+		return
+	}
+	b := reg.Bytes()
+	if err := s.cfg.Store.Set(s.regKey(reg.Pubkey), b[:]); err != nil {
+		s.log.Warn("store registration", "error", err)
 	}
 }

@@ -148,8 +148,9 @@ type Service struct {
 	weights   map[phase0.BLSPubKey]uint64
 	regTimes  map[phase0.BLSPubKey]uint64
 	equivDone map[phase0.BLSPubKey]bool
-	saved     map[fr.Element][32]byte // digest of the last stored cache entry per identity
-	epoch     uint64                  // the latest epoch seen
+	saved     map[fr.Element][32]byte                    // digest of the last stored cache entry per identity
+	stored    map[phase0.BLSPubKey]registry.Registration // registrations of the last run (Store)
+	epoch     uint64                                     // the latest epoch seen
 	started   bool
 }
 
@@ -193,7 +194,8 @@ func New(cfg Config) (*Service, error) {
 		equiv: map[phase0.BLSPubKey]bool{}, queue: make(chan []client.SignedAttestation, cfg.QueueSize),
 		netID: cfg.Network.ID(), domain: registry.ComputeDomain(cfg.Network), workers: runtime.GOMAXPROCS(0),
 		weights: map[phase0.BLSPubKey]uint64{}, regTimes: map[phase0.BLSPubKey]uint64{},
-		equivDone: map[phase0.BLSPubKey]bool{}, saved: map[fr.Element][32]byte{}}
+		equivDone: map[phase0.BLSPubKey]bool{}, saved: map[fr.Element][32]byte{},
+		stored: map[phase0.BLSPubKey]registry.Registration{}}
 	for i, sk := range cfg.Keys {
 		if sk == nil {
 			return nil, fmt.Errorf("private: key %d is nil", i)
@@ -261,6 +263,7 @@ func (s *Service) Run(ctx context.Context) error {
 	s.started = true
 	s.mu.Unlock()
 	s.loadCache()
+	s.loadRegistrations()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	ctx, cancel := context.WithCancel(ctx)
@@ -353,6 +356,22 @@ func (s *Service) register(ctx context.Context) bool {
 		if known && old == w {
 			continue
 		}
+		s.mu.Lock()
+		stored, ok := s.stored[pk]
+		delete(s.stored, pk)
+		s.mu.Unlock()
+		if !known && ok && stored.Weight == w {
+			// The registration of the last run still holds: send it again rather than sign a
+			// new one (an identity proof per key is what a restart would otherwise cost).
+			// A pool that has it answers ErrStaleRegistration, which counts as delivered.
+			s.mu.Lock()
+			s.weights[pk], s.regTimes[pk] = w, stored.Timestamp
+			s.mu.Unlock()
+			for _, o := range s.outs {
+				o.addRegistration(stored)
+			}
+			continue
+		}
 		reg, err := registry.SignAt(s.cfg.IdentityKeys, s.keys[pk].sk, w, ts, s.domain)
 		if err != nil {
 			s.log.Error("sign registration", "pubkey", fmt.Sprintf("%#x", pk[:]), "error", err)
@@ -361,6 +380,7 @@ func (s *Service) register(ctx context.Context) bool {
 		s.mu.Lock()
 		s.weights[pk], s.regTimes[pk] = w, ts
 		s.mu.Unlock()
+		s.storeRegistration(reg)
 		for _, o := range s.outs {
 			o.addRegistration(reg)
 		}

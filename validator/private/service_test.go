@@ -278,6 +278,24 @@ func TestServiceEndToEnd(t *testing.T) {
 	}
 	run(t, s2)
 	waitFor(t, "cache loaded", func() bool { st := s2.Stats(); return st.CacheLoaded == 5 && st.CacheBad == 1 })
+	// The restarted Service sends the stored registrations again instead of signing new ones:
+	// the pools have them, so nothing new is pending.
+	waitFor(t, "stored registrations delivered", func() bool {
+		for _, o := range s2.outs {
+			o.mu.Lock()
+			n := len(o.regs)
+			o.mu.Unlock()
+			if n > 0 {
+				return false
+			}
+		}
+		s2.mu.Lock()
+		defer s2.mu.Unlock()
+		return len(s2.weights) == len(f.pks)
+	})
+	if a.Registry.Pending() != 0 || b.Registry.Pending() != 0 || s2.Stats().Registered != 0 {
+		t.Fatalf("restart signed new registrations: pending %d and %d, registered %d", a.Registry.Pending(), b.Registry.Pending(), s2.Stats().Registered)
+	}
 	for _, pk := range f.pks {
 		k := s2.keys[pk]
 		if _, err := p2.ExportCache(k.identity); err != nil {
