@@ -7,7 +7,9 @@
 //
 //   - Registration: each key's identity registration (registry.Sign, weight = the key's
 //     effective balance from the beacon node), sent to every pool when Run starts and again
-//     when the weight changes (checked once an epoch).
+//     when the weight changes (checked once an epoch). The last registration of each key is
+//     kept in the Store and sent again after a restart while the weight holds, so a restart
+//     signs (and proves the identity of) no key again.
 //   - Proving in the background: Attested only queues the slot's attestations (a bounded
 //     queue; when it is full the slot is dropped and counted, the BLS attestation is never
 //     delayed). One goroutine asks a pool for each validator's membership path of the epoch

@@ -372,6 +372,9 @@ func (s *Service) register(ctx context.Context) bool {
 			}
 			continue
 		}
+		if ok && ts <= stored.Timestamp {
+			ts = stored.Timestamp + 1
+		}
 		reg, err := registry.SignAt(s.cfg.IdentityKeys, s.keys[pk].sk, w, ts, s.domain)
 		if err != nil {
 			s.log.Error("sign registration", "pubkey", fmt.Sprintf("%#x", pk[:]), "error", err)
