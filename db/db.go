@@ -27,6 +27,7 @@ const (
 	Payloads             Bucket = 0x22
 	Nullifiers           Bucket = 0x23
 	RegistryLeaves       Bucket = 0x24
+	ProverCache          Bucket = 0x25
 )
 
 var bucketNames = map[Bucket]string{
@@ -39,6 +40,7 @@ var bucketNames = map[Bucket]string{
 	Payloads:             "payloads",
 	Nullifiers:           "nullifiers",
 	RegistryLeaves:       "registry_leaves",
+	ProverCache:          "prover_cache",
 }
 
 func (b Bucket) String() string {

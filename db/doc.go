@@ -37,6 +37,15 @@
 //	Nullifiers                 0x23  reserved for the private-attestation pool (prover)
 //	RegistryLeaves             0x24  reserved for the registry tree's nodes (prover), should
 //	                                 recomputing them on open become too slow
+//	ProverCache                0x25  the private attestations' state (validator/private), through KV, so a
+//	                                 restart keeps the proving speed and signs no registration again:
+//	                                 "zkv/prover-cache/" | identity(32)     prover.ExportCache: version, keys ID,
+//	                                                                        group sums, SHA-256; an entry that
+//	                                                                        does not import is skipped and
+//	                                                                        overwritten by the next proof
+//	                                 "zkv/private/registration/" |          the key's last signed registration
+//	                                 domain(32) | pubkey(48)                (registry.Registration.Bytes), sent
+//	                                                                        again at start while its weight holds
 //
 // The slashing buckets are documented in detail in package validator/slashing. A package that
 // starts to use a reserved bucket documents its key and value layout in this table.

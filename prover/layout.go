@@ -1,8 +1,9 @@
 package prover
 
 import (
-	"crypto/rand"
+	"crypto/sha256"
 	"fmt"
+	"math/rand/v2"
 	"sort"
 
 	"github.com/consensys/gnark-crypto/ecc"
@@ -59,9 +60,12 @@ func newLayout(k *Keys) (*layout, error) {
 	}
 	labels := make([]uint64, l.nbWires)
 	// Two independent experiments, so a wire that keeps its value by chance in one is still
-	// labelled by the other.
+	// labelled by the other. Their witnesses come from fixed seeds: a wire can keep its value
+	// by chance (a bit of the epoch that an increment does not flip), so random witnesses could
+	// label the same circuit differently in two processes, and a cache entry exported by one
+	// (ExportCache) would not fit the other's groups after a restart.
 	for trial := 0; trial < 2; trial++ {
-		if err := labelWires(ccs, k.depth, labels); err != nil {
+		if err := labelWires(ccs, k.depth, labels, rand.New(rand.NewChaCha8(layoutSeed(trial)))); err != nil {
 			return nil, fmt.Errorf("wire layout: %w", err)
 		}
 	}
@@ -128,8 +132,8 @@ func filteredPositions(infinity []bool) []int {
 
 // labelWires solves a random witness and its variants and ORs, into labels, the classes
 // whose change changed each wire.
-func labelWires(ccs *cs.R1CS, depth int, labels []uint64) error {
-	base, err := randomRequest(depth)
+func labelWires(ccs *cs.R1CS, depth int, labels []uint64, rng *rand.Rand) error {
+	base, err := randomRequest(depth, rng)
 	if err != nil {
 		return err
 	}
@@ -138,7 +142,10 @@ func labelWires(ccs *cs.R1CS, depth int, labels []uint64) error {
 		return err
 	}
 	variants := map[int]func(r *Request) error{
-		classEpoch:     func(r *Request) error { r.Epoch++; return nil },
+		// Every bit of the epoch changes: an increment flips only its low bits, and the wires of
+		// the bits it left alone (the epoch's range check) would look fixed, fall into a cached
+		// group and have that group recomputed at each epoch that flips them after all.
+		classEpoch:     func(r *Request) error { r.Epoch = ^r.Epoch; return nil },
 		classMessage:   func(r *Request) error { r.SigningRoot[0] ^= 1; return nil },
 		classMinWeight: func(r *Request) error { r.MinWeight++; return nil },
 	}
@@ -146,9 +153,7 @@ func labelWires(ccs *cs.R1CS, depth int, labels []uint64) error {
 		variants[classLevel0+lvl] = func(r *Request) error {
 			r.Path.Siblings = append([][Arity - 1]fr.Element(nil), r.Path.Siblings...)
 			for j := range r.Path.Siblings[lvl] {
-				if _, err := r.Path.Siblings[lvl][j].SetRandom(); err != nil {
-					return err
-				}
+				randomField(&r.Path.Siblings[lvl][j], rng)
 			}
 			r.Root = r.Path.Root(Leaf(IdentityCommitment(r.Secret), r.Weight))
 			return nil
@@ -174,10 +179,10 @@ func labelWires(ccs *cs.R1CS, depth int, labels []uint64) error {
 
 // randomRequest returns a valid request for a random validator at a random place in a tree
 // of random siblings, leaving room for the minimum-weight variant.
-func randomRequest(depth int) (*Request, error) {
+func randomRequest(depth int, rng *rand.Rand) (*Request, error) {
 	var seed [32]byte
-	if _, err := rand.Read(seed[:]); err != nil {
-		return nil, err
+	for i := range seed {
+		seed[i] = byte(rng.Uint32())
 	}
 	r := &Request{
 		Secret:    DeriveSecret(seed),
@@ -191,13 +196,25 @@ func randomRequest(depth int) (*Request, error) {
 	r.Path.Siblings = make([][Arity - 1]fr.Element, depth/2)
 	for l := range r.Path.Siblings {
 		for j := range r.Path.Siblings[l] {
-			if _, err := r.Path.Siblings[l][j].SetRandom(); err != nil {
-				return nil, err
-			}
+			randomField(&r.Path.Siblings[l][j], rng)
 		}
 	}
 	r.Root = r.Path.Root(Leaf(IdentityCommitment(r.Secret), r.Weight))
 	return r, nil
+}
+
+// randomField sets e to a pseudo-random field element of rng.
+func randomField(e *fr.Element, rng *rand.Rand) {
+	var b [fr.Bytes]byte
+	for i := range b {
+		b[i] = byte(rng.Uint32())
+	}
+	e.SetBytes(b[:])
+}
+
+// layoutSeed is the fixed seed of the layout's experiment trial.
+func layoutSeed(trial int) [32]byte {
+	return sha256.Sum256([]byte(fmt.Sprintf("zkv/prover/layout/v1/trial-%d", trial)))
 }
 
 func solveWires(ccs *cs.R1CS, r *Request) (fr.Vector, error) {

@@ -58,6 +58,8 @@ type Prover struct {
 	scratch sync.Pool
 	den     fr.Element   // 1 / (g^n - 1) on the coset of the quotient computation
 	zTab    *fixedBaseG1 // the quotient's bases, [τⁱ·t(τ)/δ]₁
+	keysID  [32]byte     // what exported cache entries are valid for (KeysID)
+	reused  atomic.Int64 // groups whose cached sums a proof reused, for tests
 }
 
 // NewProver prepares a prover: it groups the circuit's wires (a few solves of random
@@ -75,7 +77,7 @@ func NewProver(keys *Keys, cfg ProverConfig) (*Prover, error) {
 		return nil, err
 	}
 	z := keys.pk.G1.Z
-	p := &Prover{keys: keys, workers: cfg.Workers, layout: lay, zTab: newFixedBaseG1(z, windowBits(len(z)))}
+	p := &Prover{keys: keys, workers: cfg.Workers, layout: lay, zTab: newFixedBaseG1(z, windowBits(len(z))), keysID: keysID(keys, lay)}
 	if cfg.CacheSize > 0 {
 		p.cache = newSumCache(cfg.CacheSize)
 	}
@@ -217,6 +219,7 @@ func (p *Prover) prove(req *Request, sc *scratch) (*Proof, Statement, error) {
 		var gs groupSums
 		if entry != nil && !g.volatile && entry.digests[gi] == d {
 			gs = entry.sums[gi]
+			p.reused.Add(1)
 		} else {
 			gs = sc.groupSums(g, s.W)
 		}

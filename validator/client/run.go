@@ -30,11 +30,13 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	defer zeroize(ks)
 
-	d, err := db.Open(db.Config{Dir: s.o.dbDir, Logger: s.log})
-	if err != nil {
-		return err
+	d := s.o.db
+	if d == nil {
+		if d, err = db.Open(db.Config{Dir: s.o.dbDir, Logger: s.log}); err != nil {
+			return err
+		}
+		defer d.Close()
 	}
-	defer d.Close()
 	prot, err := slashing.New(slashing.Config{DB: d, GenesisValidatorsRoot: slashing.Root(s.net.GenesisValidatorsRoot()), Logger: s.log})
 	if err != nil {
 		return err
@@ -48,7 +50,9 @@ func (s *Service) Run(ctx context.Context) error {
 			s.log.Error("slashing protection stopped", "error", err)
 		}
 	})
-	bgWG.Go(func() { _ = d.Run(bg) })
+	if s.o.db == nil {
+		bgWG.Go(func() { _ = d.Run(bg) })
+	}
 	defer func() { stopBG(); bgWG.Wait() }()
 
 	if s.sig, err = signer.New(s.net, prot, ks); err != nil {

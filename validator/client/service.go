@@ -14,6 +14,7 @@ import (
 	"github.com/attestantio/go-eth2-client/spec/bellatrix"
 	"github.com/attestantio/go-eth2-client/spec/phase0"
 
+	"github.com/zkvlabs/zkv/db"
 	"github.com/zkvlabs/zkv/validator/keys"
 	"github.com/zkvlabs/zkv/validator/propconfig"
 	"github.com/zkvlabs/zkv/validator/signer"
@@ -94,6 +95,9 @@ type options struct {
 	doppelganger  int
 
 	proposerConfig *propconfig.Config
+
+	hook AttestationHook // WithAttestationHook
+	db   *db.DB          // WithDB
 }
 
 // WithBeaconNode is the beacon node's Beacon API URL (http://host:port).
@@ -222,7 +226,7 @@ func newService(needDB bool, opts []Option) (*Service, error) {
 		return nil, errors.New("client: no keystore directory specified")
 	case !o.passwordSet || o.password == "":
 		return nil, errors.New("client: no keystore password specified")
-	case needDB && o.dbDir == "":
+	case needDB && o.dbDir == "" && o.db == nil:
 		return nil, errors.New("client: no slashing protection database specified")
 	case o.timeout <= 0:
 		return nil, fmt.Errorf("client: request timeout %v is not positive", o.timeout)

@@ -272,7 +272,9 @@ func (s *Service) attest(ctx context.Context, slot phase0.Slot, duties []*attest
 	}
 	sigs, errs := s.sig.SignAttestations(ctx, reqs)
 	var out []*spec.VersionedAttestation
+	var signed []phase0.BLSPubKey
 	var firstErr error
+	defer func() { s.attested(data, signed) }()
 	for i, d := range duties {
 		if errs[i] != nil {
 			if firstErr == nil {
@@ -293,6 +295,7 @@ func (s *Service) attest(ctx context.Context, slot phase0.Slot, duties []*attest
 			va.Electra = a
 		}
 		out = append(out, va)
+		signed = append(signed, d.PubKey)
 	}
 	r.Err = firstErr
 	if len(out) == 0 {
