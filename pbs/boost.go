@@ -69,7 +69,7 @@ type BoostConfig struct {
 	// PayloadTimeout bounds getPayload (default 4 s); RegisterTimeout registrations (3 s).
 	PayloadTimeout, RegisterTimeout time.Duration
 	// DownAfter is how many calls in a row a relay may fail before status reports it down
-	// (default 3).
+	// (default 3). A relay is down until its first successful call.
 	DownAfter int
 	// Identity is the sidecar's QUIC transport identity, which relays with a QUIC door pin;
 	// required when a relay entry names one.
@@ -262,7 +262,7 @@ func (b *Boost) setRelayConfig(c RelayConfig) error {
 		}
 	}
 	for _, r := range added {
-		b.m.relayUp(r.name, true)
+		b.m.relayUp(r.name, false)
 	}
 	return nil
 }
@@ -280,7 +280,10 @@ func (b *Boost) newRelay(e RelayEntry) (*relay, error) {
 		return nil, fmt.Errorf("pbs: relay %s: %w", e.URL, err)
 	}
 	tr := &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second, ForceAttemptHTTP2: true}
-	r := &relay{RelayEntry: e, key: e.String(), name: u.Host, svc: svc, hc: &http.Client{Transport: tr, Timeout: b.cfg.PayloadTimeout}}
+	// A relay is down until it first answers: status must not call a relay that never
+	// answered up (mev-boost's status fails when no relay answers).
+	r := &relay{RelayEntry: e, key: e.String(), name: u.Host, svc: svc, hc: &http.Client{Transport: tr, Timeout: b.cfg.PayloadTimeout},
+		fails: b.cfg.DownAfter, lastErr: "no answer yet"}
 	if e.QUICAddr != "" {
 		r.stream = newBidStream()
 	}
