@@ -729,7 +729,7 @@ type RelayHealth struct {
 	// Stream is whether the sidecar is subscribed to its QUIC top-bid stream (absent without one).
 	Stream *bool `json:"quic_stream,omitempty"`
 	// LastSlot is the last slot it served the chosen header for.
-	LastSlot phase0.Slot `json:"last_slot,string"`
+	LastSlot uint64 `json:"last_slot"`
 }
 
 // Status asks every relay's status endpoint, counts the answer as one of its calls, and
@@ -761,7 +761,7 @@ func (b *Boost) Status(ctx context.Context) ([]RelayHealth, error) {
 	up := 0
 	for i, r := range all {
 		r.mu.Lock()
-		out[i] = RelayHealth{URL: r.URL, Up: r.fails < b.cfg.DownAfter, Failures: r.fails, LastError: r.lastErr, LastSlot: r.lastSlot}
+		out[i] = RelayHealth{URL: r.URL, Up: r.fails < b.cfg.DownAfter, Failures: r.fails, LastError: r.lastErr, LastSlot: uint64(r.lastSlot)}
 		r.mu.Unlock()
 		if r.stream != nil {
 			live := r.stream.isLive()
