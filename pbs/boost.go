@@ -177,13 +177,12 @@ func NewBoost(ctx context.Context, cfg BoostConfig) (*Boost, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	m, err := newBoostMetrics(cfg.Registerer)
-	if err != nil {
-		return nil, err
-	}
-	b := &Boost{cfg: cfg, domain: BuilderDomain(cfg.GenesisForkVersion), log: cfg.Logger.With("component", "boost"), m: m,
+	b := &Boost{cfg: cfg, domain: BuilderDomain(cfg.GenesisForkVersion), log: cfg.Logger.With("component", "boost"), m: newBoostMetrics(),
 		served: map[servedKey][]*relay{}, checked: map[checkedKey]struct{}{}}
 	if err := b.SetRelayConfig(RelayConfig{Default: RelayPolicy{Relays: cfg.Relays, MinBid: cfg.MinBid}, Proposers: cfg.Proposers}); err != nil {
+		return nil, err
+	}
+	if err := b.m.register(cfg.Registerer); err != nil {
 		return nil, err
 	}
 	return b, nil

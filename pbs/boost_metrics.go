@@ -45,7 +45,7 @@ type boostMetrics struct {
 
 var msBuckets = []float64{0.25, 0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 750, 1000, 2000, 4000}
 
-func newBoostMetrics(reg prometheus.Registerer) (*boostMetrics, error) {
+func newBoostMetrics() *boostMetrics {
 	m := &boostMetrics{
 		beaconStatus: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mev_boost_beacon_node_status_code_total",
 			Help: "HTTP status codes returned to the beacon node, by endpoint."}, []string{"http_status_code", "endpoint"}),
@@ -77,20 +77,25 @@ func newBoostMetrics(reg prometheus.Registerer) (*boostMetrics, error) {
 		configReloads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "zkv_boost_config_reloads_total",
 			Help: "Relay configurations applied, by result (ok, refused)."}, []string{"result"}),
 	}
+	return m
+}
+
+// register puts the collectors on reg (nil: nowhere).
+func (m *boostMetrics) register(reg prometheus.Registerer) error {
 	if reg == nil {
-		return m, nil
+		return nil
 	}
 	for _, c := range []prometheus.Collector{m.beaconStatus, m.bidValues, m.belowMinBid, m.winningValue, m.latency, m.relayStatusC,
 		m.lastSlot, m.msIntoSlot, m.relayAnswers, m.getHeaders, m.up, m.streamUp, m.streamedBids, m.configReloads} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {
-				return nil, errors.New("pbs: the boost's metrics are already registered on this registry")
+				return errors.New("pbs: the boost's metrics are already registered on this registry")
 			}
-			return nil, err
+			return err
 		}
 	}
-	return m, nil
+	return nil
 }
 
 func (m *boostMetrics) relayLatency(endpoint, relay string, d time.Duration) {
