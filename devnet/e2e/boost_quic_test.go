@@ -168,9 +168,6 @@ func TestBoostQUICFrameConstants(t *testing.T) {
 // HTTP), the higher bid wins, and the relay that streamed it delivers the payload through the
 // boost. A relay with no streamed bid for the slot is asked over HTTP.
 func TestBoostQUICTopBids(t *testing.T) {
-	if testing.Short() {
-		t.Skip("two relays with QUIC doors and a proposal: not in -short")
-	}
 	bq := newBoostQUICHarness(t)
 	bq.registerWithNode()
 
@@ -273,4 +270,20 @@ func boostLoad(b *testing.B, url string) {
 		}
 		reportPercentiles(b, ds)
 	})
+}
+
+// The boost reads the slot clock (genesis, slot duration) from a Beacon API, here the devnet
+// node's: what `zkv boost --beacon-node` does for the late-in-slot cut-off.
+func TestBoostSlotClockFromNode(t *testing.T) {
+	h := newHarness(t)
+	c, err := pbs.FetchSlotClock(h.ctx, h.nodeURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Genesis.Equal(genesisTime) || c.SlotDuration != 2*time.Second {
+		t.Fatalf("slot clock %+v, want genesis %v and 2 s slots", c, genesisTime)
+	}
+	if _, err := pbs.FetchSlotClock(h.ctx, h.plainRelayURL()); err == nil {
+		t.Fatal("a relay's URL gave a slot clock")
+	}
 }
