@@ -416,6 +416,7 @@ func (b *Boost) GetHeader(ctx context.Context, slot phase0.Slot, parent phase0.H
 	answers := make(chan answer, len(pol.relays))
 	pending := 0
 	var streamed []answer
+	var asked []*relay // over HTTP
 	var timestamp uint64
 	if timed {
 		timestamp = uint64(b.slotStart(slot).Unix())
@@ -428,6 +429,7 @@ func (b *Boost) GetHeader(ctx context.Context, slot phase0.Slot, parent phase0.H
 			}
 		}
 		pending++
+		asked = append(asked, r)
 		go func() {
 			bid, err := r.getHeader(hctx, slot, parent, pubkey, now, budget, b.m)
 			// A relay cut off by our own return at the soft deadline, or by a caller's budget
@@ -441,7 +443,9 @@ func (b *Boost) GetHeader(ctx context.Context, slot phase0.Slot, parent phase0.H
 	var best *builderspec.VersionedSignedBuilderBid
 	var bestRelays []*relay
 	var bids, noBid, failed, refused, viaQUIC int
+	answered := make(map[*relay]bool, len(asked))
 	take := func(a answer) {
+		answered[a.r] = true
 		result := "bid"
 		defer func() { b.m.relayAnswers.WithLabelValues(a.r.name, a.path, result).Inc() }()
 		switch {
@@ -499,6 +503,11 @@ loop:
 			}
 		case <-hctx.Done():
 			break loop
+		}
+	}
+	for _, r := range asked {
+		if !answered[r] {
+			b.m.relayAnswers.WithLabelValues(r.name, pathHTTP, "timed_out").Inc()
 		}
 	}
 	b.log.Info("getHeader", "slot", slot, "relays", len(pol.relays), "bids", bids, "quic", viaQUIC, "no_bid", noBid,

@@ -1,13 +1,16 @@
 package pbs_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/attestantio/go-eth2-client/spec/phase0"
 	"github.com/prometheus/client_golang/prometheus"
@@ -192,4 +195,45 @@ func gauge(t *testing.T, g prometheus.Gatherer, name, relayURL string) float64 {
 		return -1
 	}
 	return m.GetGauge().GetValue()
+}
+
+// One log line per getHeader says how many relays answered, failed and timed out; the metrics
+// count the relay cut off at the soft deadline as timed out.
+func TestBoostGetHeaderLogLine(t *testing.T) {
+	parent := phase0.Hash32{7}
+	good := newHeaderRelay(t, "good", 5, parent, 100, 1)
+	bad := newHeaderRelay(t, "error", 5, parent, 100, 2)
+	none := newHeaderRelay(t, "none", 5, parent, 100, 3)
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+	t.Cleanup(slow.Close)
+	slowEntry := good.entry
+	slowEntry.URL = slow.URL
+	var logs bytes.Buffer
+	reg := prometheus.NewRegistry()
+	b, err := pbs.NewBoost(context.Background(), pbs.BoostConfig{Relays: []pbs.RelayEntry{good.entry, bad.entry, none.entry, slowEntry},
+		GenesisForkVersion: testFork, HeaderSoft: 20 * time.Millisecond, HeaderHard: 5 * time.Second, Registerer: reg,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.GetHeader(context.Background(), 5, parent, phase0.BLSPubKey{}); err != nil {
+		t.Fatal(err)
+	}
+	var line string
+	for l := range strings.Lines(logs.String()) {
+		if strings.Contains(l, "msg=getHeader ") {
+			if line != "" {
+				t.Fatalf("two getHeader lines:\n%s", logs.String())
+			}
+			line = l
+		}
+	}
+	for _, want := range []string{"relays=4", "bids=1", "no_bid=1", "failed=1", "timed_out=1", "quic=0"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("getHeader log line lacks %s: %s", want, line)
+		}
+	}
+	if !hasSeries(t, reg, "zkv_boost_get_header_relay_answers_total", map[string]string{"relay": strings.TrimPrefix(slow.URL, "http://"), "result": "timed_out"}) {
+		t.Error("the slow relay is not counted as timed out")
+	}
 }
