@@ -100,6 +100,7 @@ type Boost struct {
 	// relays answer every getHeader of a slot with the same signed bid, and its BLS
 	// verification (about a millisecond) would otherwise dominate getHeader under load.
 	checked map[checkedKey]struct{}
+	encoded map[encodedKey][]byte // encodings of chosen bids, by root and media type
 	runCtx  context.Context // set while Run runs: streams of relays added by a reload start in it
 	streams sync.WaitGroup
 }
@@ -178,7 +179,7 @@ func NewBoost(ctx context.Context, cfg BoostConfig) (*Boost, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	b := &Boost{cfg: cfg, domain: BuilderDomain(cfg.GenesisForkVersion), log: cfg.Logger.With("component", "boost"), m: newBoostMetrics(),
-		served: map[servedKey][]*relay{}, checked: map[checkedKey]struct{}{}}
+		served: map[servedKey][]*relay{}, checked: map[checkedKey]struct{}{}, encoded: map[encodedKey][]byte{}}
 	if err := b.SetRelayConfig(RelayConfig{Default: RelayPolicy{Relays: cfg.Relays, MinBid: cfg.MinBid}, Proposers: cfg.Proposers}); err != nil {
 		return nil, err
 	}
@@ -374,6 +375,13 @@ func (b *Boost) slotStart(slot phase0.Slot) time.Time {
 // ErrLateInSlot at once. It returns at the soft deadline if a bid has arrived, when the budget
 // ends regardless; ErrNoBid when no bid is acceptable.
 func (b *Boost) GetHeader(ctx context.Context, slot phase0.Slot, parent phase0.Hash32, pubkey phase0.BLSPubKey) (*builderspec.VersionedSignedBuilderBid, error) {
+	bid, _, err := b.getHeader(ctx, slot, parent, pubkey)
+	return bid, err
+}
+
+// getHeader is GetHeader that also returns the chosen signed bid's root, the key of its
+// encodings in the cache.
+func (b *Boost) getHeader(ctx context.Context, slot phase0.Slot, parent phase0.Hash32, pubkey phase0.BLSPubKey) (*builderspec.VersionedSignedBuilderBid, phase0.Root, error) {
 	start := time.Now()
 	now := b.cfg.Now()
 	st := b.state.Load()
@@ -395,13 +403,13 @@ func (b *Boost) GetHeader(ctx context.Context, slot phase0.Slot, parent phase0.H
 				b.m.getHeaders.WithLabelValues("late").Inc()
 				b.log.Info("getHeader too late in the slot: no relay asked, the proposer builds locally", "slot", slot,
 					"ms_into_slot", into.Milliseconds(), "late_in_slot_ms", b.cfg.LateInSlot.Milliseconds())
-				return nil, ErrLateInSlot
+				return nil, phase0.Root{}, ErrLateInSlot
 			}
 		}
 	}
 	if budget <= 0 {
 		b.m.getHeaders.WithLabelValues("no_bid").Inc()
-		return nil, fmt.Errorf("%w: the caller's deadline has passed", ErrNoBid)
+		return nil, phase0.Root{}, fmt.Errorf("%w: the caller's deadline has passed", ErrNoBid)
 	}
 	soft := min(b.cfg.HeaderSoft, budget)
 	hctx, cancel := context.WithTimeout(ctx, budget)
@@ -441,6 +449,7 @@ func (b *Boost) GetHeader(ctx context.Context, slot phase0.Slot, parent phase0.H
 		}()
 	}
 	var best *builderspec.VersionedSignedBuilderBid
+	var bestRoot phase0.Root
 	var bestRelays []*relay
 	var bids, noBid, failed, refused, viaQUIC int
 	answered := make(map[*relay]bool, len(asked))
@@ -462,7 +471,8 @@ func (b *Boost) GetHeader(ctx context.Context, slot phase0.Slot, parent phase0.H
 			result = "no_bid"
 			return
 		}
-		if err := b.checkBid(a.r, a.bid, parent); err != nil {
+		root, err := b.checkBid(a.r, a.bid, parent)
+		if err != nil {
 			refused++
 			result = "refused"
 			b.log.Warn("relay bid refused", "relay", a.r.URL, "slot", slot, "path", a.path, "error", err)
@@ -482,7 +492,7 @@ func (b *Boost) GetHeader(ctx context.Context, slot phase0.Slot, parent phase0.H
 		}
 		switch cmp := compareBids(a.bid, best); {
 		case cmp > 0:
-			best, bestRelays = a.bid, []*relay{a.r}
+			best, bestRoot, bestRelays = a.bid, root, []*relay{a.r}
 		case cmp == 0:
 			bestRelays = append(bestRelays, a.r) // the same block from another relay
 		}
@@ -514,7 +524,7 @@ loop:
 		"refused", refused, "failed", failed, "timed_out", pending, "ms_into_slot", into.Milliseconds(), "ms", time.Since(start).Milliseconds())
 	if best == nil {
 		b.m.getHeaders.WithLabelValues("no_bid").Inc()
-		return nil, ErrNoBid
+		return nil, phase0.Root{}, ErrNoBid
 	}
 	b.m.getHeaders.WithLabelValues("bid").Inc()
 	b.m.winningValue.Observe(weiToETH(mustValue(best)))
@@ -533,7 +543,7 @@ loop:
 		}
 	}
 	b.mu.Unlock()
-	return best, nil
+	return best, bestRoot, nil
 }
 
 // weiToETH is v in ETH as a float, for metrics.
@@ -541,9 +551,10 @@ func weiToETH(v *uint256.Int) float64 {
 	return v.Float64() / 1e18
 }
 
-// checkBid is CheckBid with the relay's key, remembering bids that passed. The min-bid is the
-// caller's: it depends on the proposer.
-func (b *Boost) checkBid(r *relay, bid *builderspec.VersionedSignedBuilderBid, parent phase0.Hash32) error {
+// checkBid is CheckBid with the relay's key, remembering bids that passed; it returns the
+// signed bid's root (zero when it has none). The min-bid is the caller's: it depends on the
+// proposer.
+func (b *Boost) checkBid(r *relay, bid *builderspec.VersionedSignedBuilderBid, parent phase0.Hash32) (phase0.Root, error) {
 	var root phase0.Root
 	var rootErr error
 	switch {
@@ -560,11 +571,11 @@ func (b *Boost) checkBid(r *relay, bid *builderspec.VersionedSignedBuilderBid, p
 		_, ok := b.checked[key]
 		b.mu.Unlock()
 		if ok {
-			return nil
+			return root, nil
 		}
 	}
 	if err := CheckBid(bid, b.domain, BidChecks{ParentHash: parent, RelayPubkey: r.Pubkey}); err != nil {
-		return err
+		return phase0.Root{}, err
 	}
 	if rootErr == nil {
 		b.mu.Lock()
@@ -574,7 +585,47 @@ func (b *Boost) checkBid(r *relay, bid *builderspec.VersionedSignedBuilderBid, p
 		b.checked[key] = struct{}{}
 		b.mu.Unlock()
 	}
-	return nil
+	return root, nil
+}
+
+type encodedKey struct {
+	root  phase0.Root
+	media string
+}
+
+// encodedBid is bid in media (JSON or SSZ), remembered by its root: every getHeader of a slot
+// returns the same few bids, and encoding one in JSON costs more than the rest of getHeader.
+func (b *Boost) encodedBid(bid *builderspec.VersionedSignedBuilderBid, root phase0.Root, media string) ([]byte, error) {
+	key := encodedKey{root, media}
+	if root != (phase0.Root{}) {
+		b.mu.Lock()
+		out, ok := b.encoded[key]
+		b.mu.Unlock()
+		if ok {
+			return out, nil
+		}
+	}
+	var out []byte
+	var err error
+	if media == MediaSSZ {
+		sb := bid.Electra
+		if bid.Version == spec.DataVersionFulu {
+			sb = bid.Fulu
+		}
+		out, err = sb.MarshalSSZ()
+	} else {
+		out, err = bid.MarshalJSON()
+	}
+	if err != nil || root == (phase0.Root{}) {
+		return out, err
+	}
+	b.mu.Lock()
+	if len(b.encoded) >= maxChecked {
+		clear(b.encoded)
+	}
+	b.encoded[key] = out
+	b.mu.Unlock()
+	return out, nil
 }
 
 func mustValue(bid *builderspec.VersionedSignedBuilderBid) *uint256.Int {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 
 	"net/http"
@@ -12,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	builderelectra "github.com/attestantio/go-builder-client/api/electra"
+	builderspec "github.com/attestantio/go-builder-client/spec"
 	"github.com/attestantio/go-eth2-client/spec/phase0"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -235,5 +238,53 @@ func TestBoostGetHeaderLogLine(t *testing.T) {
 	}
 	if !hasSeries(t, reg, "zkv_boost_get_header_relay_answers_total", map[string]string{"relay": strings.TrimPrefix(slow.URL, "http://"), "result": "timed_out"}) {
 		t.Error("the slow relay is not counted as timed out")
+	}
+}
+
+// The boost remembers the encodings of the bids it serves: repeated getHeaders in JSON and SSZ
+// return the relay's signed bid unchanged, and a new bid from the relay is served, not the old.
+func TestBoostEncodedBids(t *testing.T) {
+	parent := phase0.Hash32{7}
+	r := newHeaderRelay(t, "good", 5, parent, 100, 1)
+	b, err := pbs.NewBoost(context.Background(), pbs.BoostConfig{Relays: []pbs.RelayEntry{r.entry}, GenesisForkVersion: testFork})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(b.Handler())
+	t.Cleanup(srv.Close)
+	get := func(accept string) []byte {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/eth/v1/builder/header/5/0x07"+strings.Repeat("00", 31)+"/0x"+strings.Repeat("00", 48), nil)
+		req.Header.Set("Accept", accept)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("getHeader: %v %v", resp, err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return body
+	}
+	for round := range 2 {
+		r.mu.Lock()
+		want, _ := r.bid.Electra.HashTreeRoot()
+		r.mu.Unlock()
+		for range 2 {
+			var fromJSON builderspec.VersionedSignedBuilderBid
+			if err := fromJSON.UnmarshalJSON(get(pbs.MediaJSON)); err != nil {
+				t.Fatal(err)
+			}
+			var fromSSZ builderelectra.SignedBuilderBid
+			if err := fromSSZ.UnmarshalSSZ(get(pbs.MediaSSZ)); err != nil {
+				t.Fatal(err)
+			}
+			rj, _ := fromJSON.Electra.HashTreeRoot()
+			rs, _ := fromSSZ.HashTreeRoot()
+			if rj != want || rs != want {
+				t.Fatalf("round %d: served bids %x (JSON) %x (SSZ), the relay's is %x", round, rj, rs, want)
+			}
+		}
+		r.mu.Lock()
+		r.bid = r.sign(t, 5, parent, 200, 2)
+		r.mu.Unlock()
 	}
 }

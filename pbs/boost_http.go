@@ -149,7 +149,7 @@ func (b *Boost) handleHeader(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel = context.WithTimeout(ctx, time.Duration(ms)*time.Millisecond)
 		defer cancel()
 	}
-	bid, err := b.GetHeader(ctx, phase0.Slot(slot), parent, pubkey)
+	bid, root, err := b.getHeader(ctx, phase0.Slot(slot), parent, pubkey)
 	if errors.Is(err, ErrNoBid) {
 		w.WriteHeader(http.StatusNoContent)
 		return
@@ -158,16 +158,7 @@ func (b *Boost) handleHeader(w http.ResponseWriter, r *http.Request) {
 		boostError(w, http.StatusBadGateway, err)
 		return
 	}
-	var out []byte
-	if media == MediaSSZ {
-		sb := bid.Electra
-		if bid.Version == spec.DataVersionFulu {
-			sb = bid.Fulu
-		}
-		out, err = sb.MarshalSSZ()
-	} else {
-		out, err = bid.MarshalJSON()
-	}
+	out, err := b.encodedBid(bid, root, media)
 	if err != nil {
 		boostError(w, http.StatusInternalServerError, err)
 		return

@@ -208,7 +208,7 @@ func (b *Boost) acceptStreamed(r *relay, f frame.Frame) {
 		ts, err = bid.Timestamp()
 	}
 	if err == nil {
-		err = b.checkBid(r, bid, parent)
+		_, err = b.checkBid(r, bid, parent)
 	}
 	if err != nil {
 		result = "refused"
