@@ -101,7 +101,7 @@ type Boost struct {
 	// verification (about a millisecond) would otherwise dominate getHeader under load.
 	checked map[checkedKey]struct{}
 	encoded map[encodedKey][]byte // encodings of chosen bids, by root and media type
-	runCtx  context.Context // set while Run runs: streams of relays added by a reload start in it
+	runCtx  context.Context       // set while Run runs: streams of relays added by a reload start in it
 	streams sync.WaitGroup
 }
 

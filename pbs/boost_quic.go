@@ -114,6 +114,9 @@ func (b *Boost) Run(ctx context.Context) error {
 	}
 	b.runCtx = ctx
 	for _, r := range b.state.Load().all {
+		if r.stream != nil && b.cfg.GenesisTime.IsZero() {
+			b.log.Warn("relay streams its top bids but the boost has no genesis time to read their slots: HTTP only", "relay", r.URL)
+		}
 		b.startStreamLocked(r)
 	}
 	b.mu.Unlock()
