@@ -5,12 +5,15 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/zkvlabs/zkv/pbs"
 )
@@ -109,5 +112,53 @@ func TestBoostTimingAndConfigFlags(t *testing.T) {
 		if code := run(context.Background(), args, &out, &errOut); code != 2 || errOut.Len() == 0 {
 			t.Errorf("%v: exit %d, want 2 with a message (%s)", args, code, errOut.String())
 		}
+	}
+}
+
+// `zkv boost --genesis-time T --quic-key F` prints its QUIC key (creating the file 0600) and
+// answers a getHeader for a slot long past with 204 at once: the late-in-slot cut-off.
+func TestBoostRunsWithGenesis(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	relay := fmt.Sprintf("http://0x%s@127.0.0.1:1", strings.Repeat("a", 96))
+	keyFile := filepath.Join(t.TempDir(), "boost-quic.key")
+	var out, logs syncBuffer
+	done := make(chan int, 1)
+	genesis := fmt.Sprint(time.Now().Add(-time.Hour).Unix())
+	go func() {
+		done <- run(ctx, []string{"boost", "--relays", relay, "--listen", "127.0.0.1:0", "--genesis-time", genesis, "--quic-key", keyFile}, &out, &logs)
+	}()
+	re := regexp.MustCompile(`http://127\.0\.0\.1:\d+`)
+	deadline := time.Now().Add(10 * time.Second)
+	var url string
+	for url == "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("no URL printed: %q %s", out.String(), logs.String())
+		}
+		url = re.FindString(out.String())
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !regexp.MustCompile(`boost quic key [0-9a-f]{64}`).MatchString(out.String()) {
+		t.Errorf("no QUIC key printed: %q", out.String())
+	}
+	if fi, err := os.Stat(keyFile); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("QUIC key file: %v %v", fi, err)
+	}
+	resp, err := http.Get(url + "/eth/v1/builder/header/1/0x" + strings.Repeat("00", 32) + "/0x" + strings.Repeat("00", 48))
+	if err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("getHeader for slot 1, an hour after genesis: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if !strings.Contains(logs.String(), "too late in the slot") {
+		t.Errorf("the late getHeader is not logged as such:\n%s", logs.String())
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, logs.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("did not stop")
 	}
 }
