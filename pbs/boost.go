@@ -368,7 +368,9 @@ func (b *Boost) slotStart(slot phase0.Slot) time.Time {
 // acceptable bid: checked with CheckBid (the relay's key, the builder-domain signature, the
 // parent hash, a non-zero value, the slot's fork when known) and at least the set's min-bid;
 // highest value, ties to the smaller block hash. A relay whose QUIC top-bid stream already
-// holds the auction's bid answers from it; the others over HTTP.
+// holds the auction's bid answers from it; the others over HTTP. A winner that came only by
+// streams is confirmed by its relays over HTTP before it is returned (a relay releases a
+// payload only for a header it served); what they serve takes its place.
 //
 // Timing as mev-boost: the budget is the least of HeaderHard, ctx's deadline (the caller's
 // X-Timeout-Ms) and the time left until LateInSlot into the slot; with none left it returns
@@ -448,53 +450,52 @@ func (b *Boost) getHeader(ctx context.Context, slot phase0.Slot, parent phase0.H
 			answers <- answer{r: r, bid: bid, err: err, path: pathHTTP}
 		}()
 	}
-	var best *builderspec.VersionedSignedBuilderBid
-	var bestRoot phase0.Root
-	var bestRelays []*relay
+	var cands []candidate
 	var bids, noBid, failed, refused, viaQUIC int
 	answered := make(map[*relay]bool, len(asked))
+	// accept checks a bid as every bid is checked, whichever path it came by.
+	accept := func(r *relay, bid *builderspec.VersionedSignedBuilderBid, path string) (candidate, string) {
+		if bid == nil || bid.IsEmpty() {
+			return candidate{}, "no_bid"
+		}
+		root, err := b.checkBid(r, bid, parent)
+		if err != nil {
+			b.log.Warn("relay bid refused", "relay", r.URL, "slot", slot, "path", path, "error", err)
+			return candidate{}, "refused"
+		}
+		v := mustValue(bid)
+		b.m.bidValues.WithLabelValues(r.name).Observe(weiToETH(v))
+		if pol.minBid != nil && v.Lt(pol.minBid) {
+			b.m.belowMinBid.WithLabelValues(r.name).Inc()
+			return candidate{}, "below_min_bid"
+		}
+		return candidate{r: r, bid: bid, root: root, path: path}, "bid"
+	}
 	take := func(a answer) {
 		answered[a.r] = true
-		result := "bid"
-		defer func() { b.m.relayAnswers.WithLabelValues(a.r.name, a.path, result).Inc() }()
-		switch {
-		case a.err != nil:
+		if a.err != nil {
 			failed++
-			result = "failed"
+			result := "failed"
 			if errors.Is(a.err, context.DeadlineExceeded) {
 				result = "timed_out"
 			}
+			b.m.relayAnswers.WithLabelValues(a.r.name, a.path, result).Inc()
 			b.log.Debug("relay getHeader failed", "relay", a.r.URL, "slot", slot, "error", a.err)
 			return
-		case a.bid == nil || a.bid.IsEmpty():
+		}
+		c, result := accept(a.r, a.bid, a.path)
+		b.m.relayAnswers.WithLabelValues(a.r.name, a.path, result).Inc()
+		switch result {
+		case "bid":
+			bids++
+			if a.path == pathQUIC {
+				viaQUIC++
+			}
+			cands = append(cands, c)
+		case "no_bid":
 			noBid++
-			result = "no_bid"
-			return
-		}
-		root, err := b.checkBid(a.r, a.bid, parent)
-		if err != nil {
+		default:
 			refused++
-			result = "refused"
-			b.log.Warn("relay bid refused", "relay", a.r.URL, "slot", slot, "path", a.path, "error", err)
-			return
-		}
-		v := mustValue(a.bid)
-		b.m.bidValues.WithLabelValues(a.r.name).Observe(weiToETH(v))
-		if pol.minBid != nil && v.Lt(pol.minBid) {
-			refused++
-			result = "below_min_bid"
-			b.m.belowMinBid.WithLabelValues(a.r.name).Inc()
-			return
-		}
-		bids++
-		if a.path == pathQUIC {
-			viaQUIC++
-		}
-		switch cmp := compareBids(a.bid, best); {
-		case cmp > 0:
-			best, bestRoot, bestRelays = a.bid, root, []*relay{a.r}
-		case cmp == 0:
-			bestRelays = append(bestRelays, a.r) // the same block from another relay
 		}
 	}
 	for _, a := range streamed {
@@ -508,7 +509,7 @@ loop:
 			pending--
 			take(a)
 		case <-softC:
-			if best != nil {
+			if len(cands) > 0 {
 				break loop
 			}
 		case <-hctx.Done():
@@ -520,7 +521,17 @@ loop:
 			b.m.relayAnswers.WithLabelValues(r.name, pathHTTP, "timed_out").Inc()
 		}
 	}
-	b.log.Info("getHeader", "slot", slot, "relays", len(pol.relays), "bids", bids, "quic", viaQUIC, "no_bid", noBid,
+	// A zkv relay releases a payload only for a header it served through getHeader
+	// (mev/proposer.go), and a streamed top bid was not served: while the winner came only by
+	// streams, its relays confirm it over HTTP, and what they serve takes its place.
+	best, bestRoot, bestRelays := pickBid(cands)
+	confirmed := 0
+	for best != nil && !servedOverHTTP(cands, best) {
+		cands = b.confirmStreamed(hctx, cands, best, bestRelays, accept, slot, parent, pubkey, now, budget)
+		confirmed++
+		best, bestRoot, bestRelays = pickBid(cands)
+	}
+	b.log.Info("getHeader", "slot", slot, "relays", len(pol.relays), "bids", bids, "quic", viaQUIC, "confirmed", confirmed, "no_bid", noBid,
 		"refused", refused, "failed", failed, "timed_out", pending, "ms_into_slot", into.Milliseconds(), "ms", time.Since(start).Milliseconds())
 	if best == nil {
 		b.m.getHeaders.WithLabelValues("no_bid").Inc()
@@ -544,6 +555,83 @@ loop:
 	}
 	b.mu.Unlock()
 	return best, bestRoot, nil
+}
+
+// candidate is an acceptable bid and how it came: over HTTP (the relay served its header) or
+// on the relay's QUIC stream.
+type candidate struct {
+	r    *relay
+	bid  *builderspec.VersionedSignedBuilderBid
+	root phase0.Root
+	path string
+}
+
+// pickBid is the best candidate (highest value, then the smaller block hash), its root, and
+// every relay that offered that block.
+func pickBid(cands []candidate) (*builderspec.VersionedSignedBuilderBid, phase0.Root, []*relay) {
+	var best *builderspec.VersionedSignedBuilderBid
+	var root phase0.Root
+	var relays []*relay
+	for _, c := range cands {
+		switch cmp := compareBids(c.bid, best); {
+		case cmp > 0:
+			best, root, relays = c.bid, c.root, []*relay{c.r}
+		case cmp == 0:
+			relays = append(relays, c.r) // the same block from another relay
+		}
+	}
+	return best, root, relays
+}
+
+// servedOverHTTP reports whether a relay served best's header over HTTP.
+func servedOverHTTP(cands []candidate, best *builderspec.VersionedSignedBuilderBid) bool {
+	for _, c := range cands {
+		if c.path == pathHTTP && compareBids(c.bid, best) == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// confirmStreamed asks the relays of a winning streamed bid for their header over HTTP, in
+// parallel, and puts what each serves (checked like any bid; nothing on a failure) in place of
+// its streamed candidate.
+func (b *Boost) confirmStreamed(ctx context.Context, cands []candidate, best *builderspec.VersionedSignedBuilderBid, relays []*relay,
+	accept func(*relay, *builderspec.VersionedSignedBuilderBid, string) (candidate, string),
+	slot phase0.Slot, parent phase0.Hash32, pubkey phase0.BLSPubKey, now time.Time, budget time.Duration) []candidate {
+	type answer struct {
+		c      candidate
+		result string
+	}
+	out := make([]answer, len(relays))
+	var wg sync.WaitGroup
+	for i, r := range relays {
+		wg.Go(func() {
+			bid, err := r.getHeader(ctx, slot, parent, pubkey, now, budget, b.m)
+			r.record(err, b.m, b.cfg.DownAfter)
+			if err != nil {
+				out[i].result = "failed"
+				return
+			}
+			out[i].c, out[i].result = accept(r, bid, pathHTTP)
+		})
+	}
+	wg.Wait()
+	streamedHash, _ := best.BlockHash()
+	kept := slices.DeleteFunc(cands, func(c candidate) bool { return c.path == pathQUIC && slices.Contains(relays, c.r) })
+	for i, a := range out {
+		result := a.result
+		if result == "bid" {
+			if h, _ := a.c.bid.BlockHash(); h == streamedHash {
+				result = "same"
+			} else {
+				result = "changed"
+			}
+			kept = append(kept, a.c)
+		}
+		b.m.streamConfirms.WithLabelValues(relays[i].name, result).Inc()
+	}
+	return kept
 }
 
 // weiToETH is v in ETH as a float, for metrics.

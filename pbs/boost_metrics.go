@@ -41,6 +41,8 @@ type boostMetrics struct {
 	streamUp      *prometheus.GaugeVec     // zkv_boost_relay_stream_up{relay}
 	streamedBids  *prometheus.CounterVec   // zkv_boost_streamed_bids_total{relay,result}
 	configReloads *prometheus.CounterVec   // zkv_boost_config_reloads_total{result}
+	// zkv_boost_stream_confirmations_total{relay,result}: HTTP confirmations of winning streamed bids
+	streamConfirms *prometheus.CounterVec
 }
 
 var msBuckets = []float64{0.25, 0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 750, 1000, 2000, 4000}
@@ -76,6 +78,9 @@ func newBoostMetrics() *boostMetrics {
 			Help: "Top bids received on relays' QUIC streams, by result (accepted, refused)."}, []string{"relay", "result"}),
 		configReloads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "zkv_boost_config_reloads_total",
 			Help: "Relay configurations applied, by result (ok, refused)."}, []string{"result"}),
+		streamConfirms: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "zkv_boost_stream_confirmations_total",
+			Help: "getHeader over HTTP confirming a winning streamed bid, by result (same, changed: the relay served another bid; no_bid, refused, below_min_bid, failed)."},
+			[]string{"relay", "result"}),
 	}
 	return m
 }
@@ -86,7 +91,7 @@ func (m *boostMetrics) register(reg prometheus.Registerer) error {
 		return nil
 	}
 	for _, c := range []prometheus.Collector{m.beaconStatus, m.bidValues, m.belowMinBid, m.winningValue, m.latency, m.relayStatusC,
-		m.lastSlot, m.msIntoSlot, m.relayAnswers, m.getHeaders, m.up, m.streamUp, m.streamedBids, m.configReloads} {
+		m.lastSlot, m.msIntoSlot, m.relayAnswers, m.getHeaders, m.up, m.streamUp, m.streamedBids, m.configReloads, m.streamConfirms} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {

@@ -29,14 +29,15 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 // A relay's QUIC top-bid stream (a real transport server publishing on relay/top_bids, as
-// zkv relay's door does): getHeader answers from the streamed bid for the asked slot and parent
-// without asking that relay over HTTP, asks over HTTP for any other auction, refuses streamed
-// bids signed by another key, and goes back to HTTP when the stream ends.
+// zkv relay's door does): getHeader answers from the streamed bid for the asked slot and parent,
+// confirmed by one getHeader to that relay (what it serves over HTTP is what it releases), asks
+// over HTTP for any other auction, refuses streamed bids signed by another key, and goes back to
+// HTTP when the stream ends.
 func TestBoostQUICStream(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	parent := phase0.Hash32{7}
-	httpSide := newHeaderRelay(t, "none", 5, parent, 1, 1) // over HTTP the relay has no bid
+	httpSide := newHeaderRelay(t, "none", 5, parent, 1, 1) // its HTTP side: no bid, until set
 	relayID, err := transport.GenerateIdentity()
 	if err != nil {
 		t.Fatal(err)
@@ -100,27 +101,62 @@ func TestBoostQUICStream(t *testing.T) {
 		return m.GetCounter().GetValue()
 	}
 
-	top, _ := httpSide.sign(t, 5, parent, 100, 9).Electra.MarshalSSZ()
+	topBid := httpSide.sign(t, 5, parent, 100, 9)
+	top, _ := topBid.Electra.MarshalSSZ()
 	waitFor(t, "the boost's subscription", func() bool { return publish(bidFrame(top)) > 0 })
 	waitFor(t, "the streamed bid", func() bool { return accepted() >= 1 })
-
-	bid, err := b.GetHeader(ctx, 5, parent, phase0.BLSPubKey{})
-	if err != nil {
-		t.Fatalf("getHeader with the bid streamed: %v", err)
+	confirms := func(result string) float64 {
+		m := findSeries(t, reg, "zkv_boost_stream_confirmations_total", map[string]string{"result": result})
+		if m == nil {
+			return 0
+		}
+		return m.GetCounter().GetValue()
 	}
-	if v, _ := bid.Value(); v.Uint64() != 100 || len(httpSide.headerCalls()) != 0 {
-		t.Fatalf("value %d, HTTP asked %d times; want 100 from the stream, no HTTP", v.Uint64(), len(httpSide.headerCalls()))
+	value := func(slot phase0.Slot, parent phase0.Hash32) uint64 {
+		t.Helper()
+		bid, err := b.GetHeader(ctx, slot, parent, phase0.BLSPubKey{})
+		if errors.Is(err, pbs.ErrNoBid) {
+			return 0
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, _ := bid.Value()
+		return v.Uint64()
+	}
+
+	// Over HTTP the relay serves the streamed bid: the stream answers, and the relay confirms
+	// it with one getHeader (a zkv relay releases payloads only for headers it served).
+	httpSide.mu.Lock()
+	httpSide.bid = topBid
+	httpSide.mu.Unlock()
+	httpSide.mode.Store("good")
+	if v := value(5, parent); v != 100 || len(httpSide.headerCalls()) != 1 || confirms("same") != 1 {
+		t.Fatalf("value %d, HTTP asked %d times, %v confirmations; want 100 from the stream, confirmed once", v, len(httpSide.headerCalls()), confirms("same"))
 	}
 	if !hasSeries(t, reg, "zkv_boost_get_header_relay_answers_total", map[string]string{"path": "quic", "result": "bid"}) {
 		t.Fatal("the metrics do not say the QUIC path answered")
 	}
+	// The relay serves another bid than it streamed: the served one is returned.
+	httpSide.mu.Lock()
+	httpSide.bid = httpSide.sign(t, 5, parent, 150, 10)
+	httpSide.mu.Unlock()
+	if v := value(5, parent); v != 150 || confirms("changed") != 1 {
+		t.Fatalf("value %d, %v changed confirmations; want the served 150", v, confirms("changed"))
+	}
+	// The relay serves nothing: the streamed bid, which it would not release, is not returned.
+	httpSide.mode.Store("none")
+	if v := value(5, parent); v != 0 || confirms("no_bid") != 1 {
+		t.Fatalf("value %d with the relay serving no header; want no bid", v)
+	}
+	calls := len(httpSide.headerCalls())
 
 	// Another parent, another slot: the stream has no bid for them, HTTP is asked (204).
-	if _, err := b.GetHeader(ctx, 5, phase0.Hash32{8}, phase0.BLSPubKey{}); !errors.Is(err, pbs.ErrNoBid) || len(httpSide.headerCalls()) != 1 {
+	if _, err := b.GetHeader(ctx, 5, phase0.Hash32{8}, phase0.BLSPubKey{}); !errors.Is(err, pbs.ErrNoBid) || len(httpSide.headerCalls()) != calls+1 {
 		t.Fatalf("other parent: %v, HTTP asked %d times", err, len(httpSide.headerCalls()))
 	}
 	clock.at(6, 0)
-	if _, err := b.GetHeader(ctx, 6, parent, phase0.BLSPubKey{}); !errors.Is(err, pbs.ErrNoBid) || len(httpSide.headerCalls()) != 2 {
+	if _, err := b.GetHeader(ctx, 6, parent, phase0.BLSPubKey{}); !errors.Is(err, pbs.ErrNoBid) || len(httpSide.headerCalls()) != calls+2 {
 		t.Fatalf("other slot: %v, HTTP asked %d times", err, len(httpSide.headerCalls()))
 	}
 
@@ -142,7 +178,7 @@ func TestBoostQUICStream(t *testing.T) {
 		return m != nil && m.GetGauge().GetValue() == 0
 	})
 	clock.at(5, 0)
-	calls := len(httpSide.headerCalls())
+	calls = len(httpSide.headerCalls())
 	if _, err := b.GetHeader(ctx, 5, parent, phase0.BLSPubKey{}); !errors.Is(err, pbs.ErrNoBid) || len(httpSide.headerCalls()) != calls+1 {
 		t.Fatalf("after the stream ended: %v, HTTP asked %d more times", err, len(httpSide.headerCalls())-calls)
 	}

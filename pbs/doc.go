@@ -15,7 +15,9 @@
 // mev-boost's proposer-config names), swapped whole on reload. Each relay's consecutive failures
 // make its health, which status reports. A relay entry may name the relay's QUIC door
 // (#quic=ADDR@PEERID): the sidecar subscribes to its top-bid stream (transport, the frames of
-// mev/quic.go) and answers getHeader from the streamed bid of the auction, HTTP otherwise.
+// mev/quic.go) and answers getHeader from the streamed bid of the auction, HTTP otherwise;
+// a streamed winner is confirmed by one getHeader to its relay, which releases payloads only
+// for headers it served.
 // Metrics carry mev-boost's names where the meaning is the same.
 //
 // Types are go-builder-client v0.7.2's and go-eth2-client v0.27.1's; forks Electra and Fulu.

@@ -164,9 +164,10 @@ func TestBoostQUICFrameConstants(t *testing.T) {
 }
 
 // Two zkv relays stream their top bids to the boost over their QUIC doors: the node's proposal
-// takes its header from the streams (the metrics say QUIC answered, and no relay was asked over
-// HTTP), the higher bid wins, and the relay that streamed it delivers the payload through the
-// boost. A relay with no streamed bid for the slot is asked over HTTP.
+// takes its header from the streams (the metrics say QUIC answered), the higher bid wins, its
+// relay alone is asked over HTTP to confirm it (a zkv relay releases a payload only for a header
+// it served through getHeader) and delivers the payload through the boost. A relay with no
+// streamed bid for the slot is asked over HTTP.
 func TestBoostQUICTopBids(t *testing.T) {
 	bq := newBoostQUICHarness(t)
 	bq.registerWithNode()
@@ -183,6 +184,10 @@ func TestBoostQUICTopBids(t *testing.T) {
 	}
 	if n := bq.sum("zkv_boost_get_header_relay_answers_total", map[string]string{"path": "http"}); n != 0 {
 		t.Fatalf("%v relays asked over HTTP with every bid streamed", n)
+	}
+	// Only the winner's relay is asked, to confirm: it releases payloads only for headers it served.
+	if n := bq.sum("zkv_boost_stream_confirmations_total", map[string]string{"result": "same"}); n != 1 {
+		t.Fatalf("%v confirmations of the streamed winner, want 1", n)
 	}
 	resp, err := http.Get(fmt.Sprintf("%s/relay/v1/data/bidtraces/proposer_payload_delivered?slot=1", bq.relayURLs[1]))
 	if err != nil {
@@ -213,7 +218,8 @@ func containsHash(body []byte, h phase0.Hash32) bool {
 }
 
 // BenchmarkBoostGetHeaderQUIC: BenchmarkBoostGetHeader's load with both relays' bids already
-// streamed to the boost over their QUIC doors, so getHeader asks no relay over HTTP.
+// streamed to the boost over their QUIC doors: getHeader asks only the winner's relay over HTTP,
+// to confirm the header (it releases payloads only for headers it served).
 func BenchmarkBoostGetHeaderQUIC(b *testing.B) {
 	bq := newBoostQUICHarness(b)
 	bq.registerWithNode()
@@ -226,7 +232,7 @@ func BenchmarkBoostGetHeaderQUIC(b *testing.B) {
 	url := bq.boostURL + "/eth/v1/builder/header/1/" + a.ParentBlockHash.String() + "/" + pk.String()
 	boostLoad(b, url)
 	if n := bq.sum("zkv_boost_get_header_relay_answers_total", map[string]string{"path": "http"}); n != 0 {
-		b.Fatalf("%v relays asked over HTTP", n)
+		b.Fatalf("%v relays asked over HTTP for a bid (confirmations aside)", n)
 	}
 }
 
