@@ -54,7 +54,8 @@ Relay URLs carry the relay's public key: http://0xPUBKEY@host:port. A relay whos
 streams its top bids (zkv relay --quic) is written http://0xPUBKEY@host:port#quic=HOST:PORT@ID,
 ID being the key the relay prints ("relay quic: ADDR key ID"); the boost subscribes to the
 stream and answers getHeader from the streamed bid when it is for the asked slot and parent,
-asking that relay over HTTP otherwise. The boost's own QUIC key is --quic-key (created when
+asking that relay over HTTP otherwise (and asking the winner's relay once, to confirm the header:
+a relay releases the payload only of a header it served). The boost's own QUIC key is --quic-key (created when
 missing); it prints "boost quic key ID" at start, for the relay's --quic-peers.
 
 --config F names a YAML (or JSON) file of relay sets, with mev-boost's proposer-config names:
