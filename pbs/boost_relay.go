@@ -80,6 +80,9 @@ func ParseRelayURL(s string) (RelayEntry, error) {
 	if u.User == nil || u.User.Username() == "" {
 		return RelayEntry{}, fmt.Errorf("relay URL %q: the relay's public key is missing (http://0xPUBKEY@host)", s)
 	}
+	if u.Host == "" {
+		return RelayEntry{}, fmt.Errorf("relay URL %q: no host", s)
+	}
 	var e RelayEntry
 	if err := hexTo(e.Pubkey[:], u.User.Username()); err != nil {
 		return RelayEntry{}, fmt.Errorf("relay URL %q: public key: %w", s, err)
