@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -129,6 +130,17 @@ named as mev-boost's where they mean the same (mev_boost_relay_latency, ...), ar
 	if *configFile != "" {
 		if rc, err = pbs.LoadRelayConfig(*configFile, fallback); err != nil {
 			return usageErr("--config: %v", err)
+		}
+	}
+	if *quicKey == "" {
+		all := slices.Clone(rc.Default.Relays)
+		for _, p := range rc.Proposers {
+			all = append(all, p.Relays...)
+		}
+		for _, e := range all {
+			if e.QUICAddr != "" {
+				return usageErr("relay %s names a QUIC door (#quic=): give the boost a key with --quic-key", e.URL)
+			}
 		}
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))

@@ -107,6 +107,7 @@ func TestBoostTimingAndConfigFlags(t *testing.T) {
 		{"boost", "--relays", relay, "--config", filepath.Join(dir, "missing.yaml")},
 		{"boost", "--relays", relay, "--config", bad},
 		{"boost", "--config", filepath.Join(dir, "missing.yaml")},
+		{"boost", "--relays", relay + "#quic=127.0.0.1:9@" + strings.Repeat("ab", 32)}, // no --quic-key
 	} {
 		var out, errOut bytes.Buffer
 		if code := run(context.Background(), args, &out, &errOut); code != 2 || errOut.Len() == 0 {
