@@ -15,24 +15,63 @@ import (
 	apiv1electra "github.com/attestantio/go-eth2-client/api/v1/electra"
 	"github.com/attestantio/go-eth2-client/spec"
 	"github.com/attestantio/go-eth2-client/spec/phase0"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Handler serves the builder API to a beacon node or validator client: each route parses, calls
-// one Boost method and encodes.
+// one Boost method and encodes. The status route answers 200 while at least one relay is up,
+// 503 otherwise, with every relay's health (RelayHealth) in a JSON body. It serves /metrics too
+// when BoostConfig.Registerer is a prometheus.Gatherer.
 func (b *Boost) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /eth/v1/builder/validators", b.handleRegister)
-	mux.HandleFunc("GET /eth/v1/builder/header/{slot}/{parent_hash}/{pubkey}", b.handleHeader)
-	mux.HandleFunc("POST /eth/v1/builder/blinded_blocks", func(w http.ResponseWriter, r *http.Request) { b.handlePayload(w, r, false) })
-	mux.HandleFunc("POST /eth/v2/builder/blinded_blocks", func(w http.ResponseWriter, r *http.Request) { b.handlePayload(w, r, true) })
-	mux.HandleFunc("GET /eth/v1/builder/status", func(w http.ResponseWriter, r *http.Request) {
-		if err := b.Status(r.Context()); err != nil {
-			boostError(w, http.StatusServiceUnavailable, err)
-			return
+	route := func(pattern, endpoint string, h http.HandlerFunc) {
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+			h(sw, r)
+			b.m.beaconStatus.WithLabelValues(strconv.Itoa(sw.code), endpoint).Inc()
+		})
+	}
+	route("POST /eth/v1/builder/validators", endpointRegister, b.handleRegister)
+	route("GET /eth/v1/builder/header/{slot}/{parent_hash}/{pubkey}", endpointHeader, b.handleHeader)
+	route("POST /eth/v1/builder/blinded_blocks", endpointPayload, func(w http.ResponseWriter, r *http.Request) { b.handlePayload(w, r, false) })
+	route("POST /eth/v2/builder/blinded_blocks", endpointPayloadV2, func(w http.ResponseWriter, r *http.Request) { b.handlePayload(w, r, true) })
+	route("GET /eth/v1/builder/status", endpointStatus, func(w http.ResponseWriter, r *http.Request) {
+		health, err := b.Status(r.Context())
+		code := http.StatusOK
+		if err != nil {
+			code = http.StatusServiceUnavailable
 		}
-		w.WriteHeader(http.StatusOK)
+		w.Header().Set("Content-Type", MediaJSON)
+		w.WriteHeader(code)
+		_ = json.NewEncoder(w).Encode(struct {
+			Code    int           `json:"code"`
+			Message string        `json:"message,omitempty"`
+			Relays  []RelayHealth `json:"relays"`
+		}{code, errString(err), health})
 	})
+	if g, ok := b.cfg.Registerer.(prometheus.Gatherer); ok {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
+	}
 	return mux
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// statusWriter remembers the status code a handler wrote, for the beacon-node status metric.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.code = code
+	w.ResponseWriter.WriteHeader(code)
 }
 
 func boostError(w http.ResponseWriter, code int, err error) {
@@ -103,13 +142,14 @@ func (b *Boost) handleHeader(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	// X-Timeout-Ms: the beacon node's own budget for this request, when lower than ours.
-	if ms, err := strconv.ParseUint(r.Header.Get("X-Timeout-Ms"), 10, 32); err == nil && ms > 0 {
+	// X-Timeout-Ms: the beacon node's own budget for this request; GetHeader keeps within it
+	// when it is lower than ours (mev-boost honours it the same way).
+	if ms, err := strconv.ParseUint(r.Header.Get(HeaderTimeoutMs), 10, 32); err == nil && ms > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, time.Duration(ms)*time.Millisecond)
 		defer cancel()
 	}
-	bid, err := b.GetHeader(ctx, phase0.Slot(slot), parent, pubkey)
+	bid, root, err := b.getHeader(ctx, phase0.Slot(slot), parent, pubkey)
 	if errors.Is(err, ErrNoBid) {
 		w.WriteHeader(http.StatusNoContent)
 		return
@@ -118,16 +158,7 @@ func (b *Boost) handleHeader(w http.ResponseWriter, r *http.Request) {
 		boostError(w, http.StatusBadGateway, err)
 		return
 	}
-	var out []byte
-	if media == MediaSSZ {
-		sb := bid.Electra
-		if bid.Version == spec.DataVersionFulu {
-			sb = bid.Fulu
-		}
-		out, err = sb.MarshalSSZ()
-	} else {
-		out, err = bid.MarshalJSON()
-	}
+	out, err := b.encodedBid(bid, root, media)
 	if err != nil {
 		boostError(w, http.StatusInternalServerError, err)
 		return
