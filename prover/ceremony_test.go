@@ -2,6 +2,7 @@ package prover
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -207,15 +208,42 @@ func TestCeremonyThreeParties(t *testing.T) {
 	}
 }
 
-// Devnet keys are marked as such, in both caches.
+// Single-party keys are marked as such; a version-1 cache file (before the origin was
+// recorded) still loads as single-party keys; an unknown origin is a corrupt cache.
 func TestSinglePartyKeysOrigin(t *testing.T) {
 	cache := t.TempDir()
-	if _, _, err := LoadKeys(KeyConfig{Depth: 2, CacheDir: cache}); err != nil {
+	k, info, err := LoadKeys(KeyConfig{Depth: 2, CacheDir: cache})
+	if err != nil {
 		t.Fatal(err)
 	}
-	k, info, err := LoadKeys(KeyConfig{Depth: 2, CacheDir: cache, CacheOnly: true})
-	if err != nil || !info.FromCache || k.Origin().Ceremony {
-		t.Fatalf("devnet keys: from cache %v, origin %+v, %v", info.FromCache, k.Origin(), err)
+	only := KeyConfig{Depth: 2, CacheDir: cache, CacheOnly: true}
+	k2, info2, err := LoadKeys(only)
+	if err != nil || !info2.FromCache || k2.Origin().Ceremony {
+		t.Fatalf("devnet keys: from cache %v, origin %+v, %v", info2.FromCache, k2.Origin(), err)
+	}
+	data, err := os.ReadFile(info.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rewrite := func(magic [8]byte, payload []byte) {
+		sum := sha256.Sum256(payload)
+		file := append(append(magic[:], sum[:]...), payload...)
+		if err := os.WriteFile(info.Path, file, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	payload := data[len(cacheMagic)+sha256.Size:]
+	header := len(k.cacheHeader())
+	v1 := append(slices.Clone(payload[:header]), payload[header+originSize:]...)
+	rewrite(cacheMagicV1, v1)
+	if k3, info3, err := LoadKeys(only); err != nil || !info3.FromCache || k3.Origin().Ceremony {
+		t.Fatalf("version-1 cache: from cache %v, %v", info3.FromCache, err)
+	}
+	bad := slices.Clone(payload)
+	bad[header] = 7
+	rewrite(cacheMagic, bad)
+	if _, _, err := LoadKeys(only); !errors.Is(err, ErrCorruptCache) {
+		t.Fatalf("unknown origin: %v, want ErrCorruptCache", err)
 	}
 }
 
@@ -319,9 +347,12 @@ func TestCeremonyRefusesBadRecords(t *testing.T) {
 	p1Good := phase1Ceremony(t, []int{2}, 2)
 	other := phase1Ceremony(t, []int{2}, 2)  // another ceremony of the same circuits
 	deeper := phase1Ceremony(t, []int{4}, 2) // a ceremony for another depth
+	if _, err := VerifyCeremony(p1Good); err != nil {
+		t.Fatal(err)
+	}
 	var p2Good string
 	if !testing.Short() {
-		p2Good = sealedCeremony(t)
+		p2Good = sealedCeremony(t) // verified by runCeremony
 	}
 	const (
 		p1c2 = "phase1/0002.zkvc"
@@ -418,9 +449,6 @@ func TestCeremonyRefusesBadRecords(t *testing.T) {
 					t.Skip("phase-2 records need a sealed phase 1: not in short mode")
 				}
 				good = p2Good
-			}
-			if _, err := VerifyCeremony(good); err != nil {
-				t.Fatal(err)
 			}
 			dir := copyTree(t, good)
 			c.spoil(t, dir)
