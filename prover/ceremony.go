@@ -511,7 +511,8 @@ func kindName(k uint8) string {
 // transcript that does not verify is ErrBadTranscript naming the first bad record.
 //
 // Recomputing a circuit's initial phase-2 record (gnark's Phase2.Initialize) is the slow
-// part: about 16 s for the depth-2 to depth-18 circuits (domain 2048) on 2 shared cores.
+// part: about 16 s for a depth-2 or depth-4 circuit (domain 2048) and some 30 s at depth 20
+// (domain 4096) on 2 shared cores (BenchmarkCeremonyDepth20).
 func VerifyCeremony(dir string) (*CeremonyTranscript, error) {
 	s, err := loadCeremony(dir, loadFull)
 	if err != nil {
