@@ -54,5 +54,9 @@
 //
 // # Keys
 //
-// Keys from LoadKeys come from a single-party setup and are for devnets only (DevnetWarning).
+// Keys that LoadKeys makes come from a single-party setup and are for devnets only
+// (DevnetWarning). Production keys come from a multi-party ceremony (InitCeremony,
+// ContributeCeremony, VerifyCeremony, FinalizeCeremony: gnark's mpcsetup with a chained,
+// hashed transcript), whose keys LoadKeys and LoadIdentityKeys read from the same cache with
+// Origin().Ceremony set.
 package prover

@@ -32,16 +32,32 @@ func init() {
 
 // Keys are the compiled circuit and the Groth16 keys of one registry depth.
 //
-// Keys made by LoadKeys come from a single-party setup: whoever ran it knows the toxic waste
-// and can forge proofs. They are for devnets and tests only; production keys come from a
-// multi-party ceremony (gnark backend/groth16/bn254/mpcsetup), which this package does not run.
+// Keys that LoadKeys makes come from a single-party setup: whoever ran it knows the toxic
+// waste and can forge proofs. They are for devnets and tests only; production keys come from
+// a multi-party ceremony (see Ceremony), which writes them into the same cache, where
+// LoadKeys reads them with Origin().Ceremony set.
 type Keys struct {
 	depth       int
 	ccs         *cs.R1CS
 	pk          *groth16bn254.ProvingKey
 	vk          *VerifyingKey
 	circuitHash [32]byte
+	origin      KeyOrigin
 }
+
+// KeyOrigin says where a set of keys comes from.
+type KeyOrigin struct {
+	// Ceremony is set for keys of a multi-party ceremony (Ceremony.Finalize), unset for keys
+	// of a single-party setup (DevnetWarning applies).
+	Ceremony bool
+	// Transcript is, for ceremony keys, the hash of the ceremony's final record for this
+	// circuit (its beacon record), which chains every contribution of both phases: 'zkv
+	// prover ceremony verify' prints it.
+	Transcript [32]byte
+}
+
+// Origin says whether the keys come from a ceremony (and which) or a single-party setup.
+func (k *Keys) Origin() KeyOrigin { return k.origin }
 
 // Depth returns the registry depth the keys prove for.
 func (k *Keys) Depth() int { return k.depth }
@@ -196,10 +212,47 @@ func (k *Keys) cacheName() string {
 	return fmt.Sprintf("zkv-groth16-bn254-d%d-gnark%s-%s-%x.keys", k.depth, gnark.Version, runtime.GOARCH, k.circuitHash[:8])
 }
 
-// Cache file: magic | SHA-256 of the rest | header | proving key (gnark dump) | verifying key.
-// The proving key is a raw memory dump (gnark WriteDump), the fastest form to load, which is
-// why the name carries the architecture and the checksum guards the content.
-var cacheMagic = [8]byte{'Z', 'K', 'V', 'K', 'E', 'Y', 'S', 1}
+// Cache file: magic | SHA-256 of the rest | header | origin | proving key (gnark dump) |
+// verifying key. The proving key is a raw memory dump (gnark WriteDump), the fastest form to
+// load, which is why the name carries the architecture and the checksum guards the content.
+// Version 2 added the origin (a kind byte and the ceremony transcript hash); a version-1
+// file has none and holds single-party keys.
+var (
+	cacheMagic   = [8]byte{'Z', 'K', 'V', 'K', 'E', 'Y', 'S', 2}
+	cacheMagicV1 = [8]byte{'Z', 'K', 'V', 'K', 'E', 'Y', 'S', 1}
+)
+
+// originSize is the encoded size of a KeyOrigin: a kind byte (0 single-party, 1 ceremony)
+// and the transcript hash.
+const originSize = 1 + sha256.Size
+
+func (o KeyOrigin) encode() []byte {
+	b := make([]byte, originSize)
+	if o.Ceremony {
+		b[0] = 1
+		copy(b[1:], o.Transcript[:])
+	}
+	return b
+}
+
+func decodeOrigin(b []byte) (KeyOrigin, error) {
+	var o KeyOrigin
+	if len(b) < originSize {
+		return o, errors.New("truncated key origin")
+	}
+	switch b[0] {
+	case 0:
+		if !bytes.Equal(b[1:originSize], make([]byte, sha256.Size)) {
+			return o, errors.New("single-party keys with a transcript hash")
+		}
+	case 1:
+		o.Ceremony = true
+		copy(o.Transcript[:], b[1:originSize])
+	default:
+		return o, fmt.Errorf("unknown key origin %d", b[0])
+	}
+	return o, nil
+}
 
 func (k *Keys) cacheHeader() []byte {
 	var b bytes.Buffer
@@ -219,6 +272,7 @@ func (k *Keys) cacheHeader() []byte {
 func (k *Keys) writeCache(path string) error {
 	var payload bytes.Buffer
 	payload.Write(k.cacheHeader())
+	payload.Write(k.origin.encode())
 	var pkBuf bytes.Buffer
 	if err := k.pk.WriteDump(&pkBuf); err != nil {
 		return fmt.Errorf("encode proving key: %w", err)
@@ -268,7 +322,11 @@ func (k *Keys) readCache(path string) error {
 	corrupt := func(format string, a ...any) error {
 		return fmt.Errorf("%w: %s: %s", ErrCorruptCache, path, fmt.Sprintf(format, a...))
 	}
-	if len(data) < len(cacheMagic)+sha256.Size || !bytes.Equal(data[:len(cacheMagic)], cacheMagic[:]) {
+	if len(data) < len(cacheMagic)+sha256.Size {
+		return corrupt("not a zkv key cache")
+	}
+	v1 := bytes.Equal(data[:len(cacheMagicV1)], cacheMagicV1[:])
+	if !v1 && !bytes.Equal(data[:len(cacheMagic)], cacheMagic[:]) {
 		return corrupt("not a zkv key cache")
 	}
 	sum, payload := data[len(cacheMagic):len(cacheMagic)+sha256.Size], data[len(cacheMagic)+sha256.Size:]
@@ -279,7 +337,15 @@ func (k *Keys) readCache(path string) error {
 	if !bytes.HasPrefix(payload, header) {
 		return corrupt("made for another circuit, gnark version or architecture")
 	}
-	r := bytes.NewReader(payload[len(header):])
+	rest := payload[len(header):]
+	var origin KeyOrigin
+	if !v1 {
+		if origin, err = decodeOrigin(rest); err != nil {
+			return corrupt("%v", err)
+		}
+		rest = rest[originSize:]
+	}
+	r := bytes.NewReader(rest)
 	var n uint64
 	if err := binary.Read(r, binary.BigEndian, &n); err != nil || n > uint64(r.Len()) {
 		return corrupt("truncated proving key")
@@ -314,7 +380,7 @@ func (k *Keys) readCache(path string) error {
 	if err != nil {
 		return corrupt("%v", err)
 	}
-	k.pk, k.vk = pk, vkw
+	k.pk, k.vk, k.origin = pk, vkw, origin
 	return nil
 }
 

@@ -62,12 +62,48 @@ func IdentityBinding(domain [32]byte, pubkey []byte) fr.Element {
 	return e
 }
 
-// IdentityKeys prove and verify identity proofs. Like Keys, keys from LoadIdentityKeys come
-// from a single-party setup and are for devnets only (DevnetWarning).
+// IdentityKeys prove and verify identity proofs. Like Keys, keys that LoadIdentityKeys makes
+// come from a single-party setup and are for devnets only (DevnetWarning); keys of a
+// ceremony (Ceremony.Finalize) are read from the same cache with Origin().Ceremony set.
 type IdentityKeys struct {
-	ccs *cs.R1CS
-	pk  *groth16bn254.ProvingKey
-	vk  *IdentityVerifyingKey
+	ccs    *cs.R1CS
+	pk     *groth16bn254.ProvingKey
+	vk     *IdentityVerifyingKey
+	origin KeyOrigin
+}
+
+// Origin says whether the keys come from a ceremony (and which) or a single-party setup.
+func (k *IdentityKeys) Origin() KeyOrigin { return k.origin }
+
+func identityCacheName(ccs *cs.R1CS) string {
+	h := circuitHash(ccs)
+	return fmt.Sprintf("zkv-identity-groth16-bn254-gnark%s-%x.keys", gnark.Version, h[:8])
+}
+
+// writeCache writes the keys to path: written beside it and renamed, so that a reader never
+// sees half a file.
+func (k *IdentityKeys) writeCache(path string) error {
+	var buf bytes.Buffer
+	buf.Write(k.origin.encode())
+	if _, err := k.pk.WriteTo(&buf); err != nil {
+		return fmt.Errorf("encode identity proving key: %w", err)
+	}
+	if _, err := k.vk.vk.WriteTo(&buf); err != nil {
+		return fmt.Errorf("encode identity verifying key: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("identity keys: %w", err)
+	}
+	sum := sha256.Sum256(buf.Bytes())
+	file := append(append(identityMagic[:], sum[:]...), buf.Bytes()...)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, file, 0o644); err != nil {
+		return fmt.Errorf("identity keys: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("identity keys: %w", err)
+	}
+	return nil
 }
 
 // IdentityVerifyingKey verifies identity proofs. It is safe for concurrent use.
@@ -115,10 +151,9 @@ func LoadIdentityKeys(cacheDir string, cacheOnly bool) (*IdentityKeys, error) {
 		return nil, err
 	}
 	k := &IdentityKeys{ccs: ccs}
-	h := circuitHash(ccs)
 	path := ""
 	if cacheDir != "" {
-		path = filepath.Join(cacheDir, fmt.Sprintf("zkv-identity-groth16-bn254-gnark%s-%x.keys", gnark.Version, h[:8]))
+		path = filepath.Join(cacheDir, identityCacheName(ccs))
 		b, err := os.ReadFile(path)
 		switch {
 		case err == nil:
@@ -142,41 +177,42 @@ func LoadIdentityKeys(cacheDir string, cacheOnly bool) (*IdentityKeys, error) {
 		return nil, err
 	}
 	if path != "" {
-		var buf bytes.Buffer
-		if _, err := k.pk.WriteTo(&buf); err != nil {
-			return nil, fmt.Errorf("encode identity proving key: %w", err)
-		}
-		if _, err := k.vk.vk.WriteTo(&buf); err != nil {
-			return nil, fmt.Errorf("encode identity verifying key: %w", err)
-		}
-		if err := os.MkdirAll(cacheDir, 0o755); err != nil {
-			return nil, fmt.Errorf("identity keys: %w", err)
-		}
-		sum := sha256.Sum256(buf.Bytes())
-		file := append(append(identityMagic[:], sum[:]...), buf.Bytes()...)
-		tmp := path + ".tmp"
-		if err := os.WriteFile(tmp, file, 0o644); err != nil {
-			return nil, fmt.Errorf("identity keys: %w", err)
-		}
-		if err := os.Rename(tmp, path); err != nil {
-			return nil, fmt.Errorf("identity keys: %w", err)
+		if err := k.writeCache(path); err != nil {
+			return nil, err
 		}
 	}
 	return k, nil
 }
 
-// identityMagic starts an identity key cache file: magic | SHA-256 of the rest | proving key |
-// verifying key. The checksum catches damage that gnark's decoders accept (a flipped byte in a
-// point-at-infinity flag or a count decodes into other, wrong keys).
-var identityMagic = [8]byte{'Z', 'K', 'V', 'I', 'D', 'K', 'E', 1}
+// identityMagic starts an identity key cache file: magic | SHA-256 of the rest | origin |
+// proving key | verifying key. The checksum catches damage that gnark's decoders accept (a
+// flipped byte in a point-at-infinity flag or a count decodes into other, wrong keys).
+// Version 2 added the origin (KeyOrigin); a version-1 file has none and holds single-party
+// keys.
+var (
+	identityMagic   = [8]byte{'Z', 'K', 'V', 'I', 'D', 'K', 'E', 2}
+	identityMagicV1 = [8]byte{'Z', 'K', 'V', 'I', 'D', 'K', 'E', 1}
+)
 
 func (k *IdentityKeys) decode(data []byte) error {
-	if len(data) < len(identityMagic)+sha256.Size || !bytes.Equal(data[:len(identityMagic)], identityMagic[:]) {
+	if len(data) < len(identityMagic)+sha256.Size {
+		return errors.New("not a zkv identity key cache")
+	}
+	v1 := bytes.Equal(data[:len(identityMagicV1)], identityMagicV1[:])
+	if !v1 && !bytes.Equal(data[:len(identityMagic)], identityMagic[:]) {
 		return errors.New("not a zkv identity key cache")
 	}
 	sum, b := data[len(identityMagic):len(identityMagic)+sha256.Size], data[len(identityMagic)+sha256.Size:]
 	if got := sha256.Sum256(b); !bytes.Equal(got[:], sum) {
 		return errors.New("checksum mismatch")
+	}
+	var origin KeyOrigin
+	if !v1 {
+		var err error
+		if origin, err = decodeOrigin(b); err != nil {
+			return err
+		}
+		b = b[originSize:]
 	}
 	r := bytes.NewReader(b)
 	pk := new(groth16bn254.ProvingKey)
@@ -202,7 +238,7 @@ func (k *IdentityKeys) decode(data []byte) error {
 	if err != nil {
 		return err
 	}
-	k.pk, k.vk = pk, vkw
+	k.pk, k.vk, k.origin = pk, vkw, origin
 	return nil
 }
 

@@ -28,7 +28,8 @@ func init() {
 }
 
 var proverSubcommands = []subcommand{
-	{"setup", "compile the circuit and create or load its (devnet) keys", runProverSetup},
+	{"setup", "compile the circuit and create or load its keys (a devnet setup when none are cached)", runProverSetup},
+	{"ceremony", "multi-party key ceremony for production keys: init, contribute, verify, finalize", runProverCeremony},
 	{"register", "sign a validator's registration and queue it in a registry", runProverRegister},
 	{"seal", "apply queued registrations and fix the registry root of an epoch", runProverSeal},
 	{"prove", "prove one attestation from a witness spec or a BLS key and a registry", runProverProve},
@@ -40,8 +41,8 @@ func runProver(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return dispatchGroup(ctx, "prover", `
 Private attestation proofs without the rest of zkv: a Groth16 circuit over BN254 proving that
 some validator of a registry attested (root, epoch, x, y, nullifier, minimum weight public;
-the validator secret; bound to the network). Keys come from a single-party setup and are for
-devnets only.`, proverSubcommands, args, stdout, stderr)
+the validator secret; bound to the network). Keys come from 'zkv prover ceremony' (a
+multi-party setup, for production) or from 'zkv prover setup' (single-party, devnets only).`, proverSubcommands, args, stdout, stderr)
 }
 
 // keyFlags are the flags that select the keys.
@@ -90,6 +91,10 @@ func printKeyInfo(w io.Writer, keys *prover.Keys, info prover.KeyInfo) {
 	default:
 		fmt.Fprintf(w, "keys: new setup in %v, not cached\n", info.Setup.Round(time.Millisecond))
 	}
+	if o := keys.Origin(); o.Ceremony {
+		fmt.Fprintf(w, "keys: from a multi-party ceremony, transcript hash %x\n", o.Transcript)
+		return
+	}
 	fmt.Fprintf(w, "WARNING: %s\n", prover.DevnetWarning)
 }
 
@@ -107,7 +112,9 @@ Compiles the circuit for a registry depth and makes its Groth16 keys, and those 
 identity proof that registrations carry: from the cache when a valid cache file exists,
 otherwise by a single-party setup (DEVNET ONLY: whoever runs it can forge proofs) whose
 result is cached. Cache files are named by gnark version, circuit hash,
-depth and architecture and carry a checksum; a damaged file is reported and regenerated.`, stderr)
+depth and architecture and carry a checksum; a damaged file is reported and regenerated.
+This is the devnet path: production keys come from 'zkv prover ceremony', whose finalize
+writes them into the same cache (setup then loads them and makes none).`, stderr)
 	kf := addKeyFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -127,7 +134,11 @@ depth and architecture and carry a checksum; a damaged file is reported and rege
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "identity proof keys: %d constraints, ready in %v (devnet only as well)\n", ik.Constraints(), time.Since(start).Round(time.Millisecond))
+	origin := "devnet only as well"
+	if o := ik.Origin(); o.Ceremony {
+		origin = fmt.Sprintf("from a multi-party ceremony, transcript hash %x", o.Transcript)
+	}
+	fmt.Fprintf(stdout, "identity proof keys: %d constraints, ready in %v (%s)\n", ik.Constraints(), time.Since(start).Round(time.Millisecond), origin)
 	return nil
 }
 
