@@ -109,7 +109,9 @@ func (s *Service) dial(ctx context.Context) (*fallback, error) {
 		}
 		bns = append(bns, bn)
 	}
-	return newFallback(bns, s.o.beaconURLs, s.o.timeout, s.log), nil
+	f := newFallback(bns, s.o.beaconURLs, s.o.timeout, s.log)
+	f.m = s.m
+	return f, nil
 }
 
 // zeroize wipes the secret keys.
@@ -127,6 +129,8 @@ func (s *Service) resolveIndices(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("validator indices: %w", err)
 	}
+	s.m.keys.Set(float64(len(pks)))
+	s.m.setStatuses(resp.Data)
 	s.vals = map[phase0.ValidatorIndex]phase0.BLSPubKey{}
 	for idx, v := range resp.Data {
 		if v.Validator == nil {
@@ -170,6 +174,7 @@ func (s *Service) onHead(_ context.Context, ev *apiv1.HeadEvent) {
 		return
 	}
 	e := s.net.EpochOf(ev.Slot)
+	s.brk.observe(ev.Slot)
 	s.mu.Lock()
 	h := s.headSignalLocked(ev.Slot)
 	if !h.fired {
@@ -207,7 +212,9 @@ func (s *Service) loop(ctx context.Context) error {
 	if err := s.bn.Events(evCtx, &api.EventsOpts{Topics: []string{"head"}, HeadHandler: s.onHead}); err != nil {
 		return fmt.Errorf("subscribe to head events: %w", err)
 	}
+	s.brk.watchFrom(s.currentSlot() + 1)
 	wg.Go(func() { s.refetcher(evCtx, work) })
+	wg.Go(func() { s.watchHealth(evCtx) })
 	if s.nodes != nil {
 		// A quarter slot: a primary back within a slot's first quarter serves that slot's
 		// attestation.
@@ -313,6 +320,7 @@ func (s *Service) epochStart(ctx context.Context, wg *sync.WaitGroup, e phase0.E
 		return
 	}
 	wg.Go(func() { s.prepareProposers(ctx) })
+	wg.Go(func() { s.refreshStatuses(ctx) })
 	if s.o.registrations {
 		s.mu.Lock()
 		stale := s.regsStale
