@@ -1,0 +1,408 @@
+package e2e_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/attestantio/go-eth2-client/api"
+	builderfulu "github.com/attestantio/go-builder-client/api/fulu"
+	builderapiv1 "github.com/attestantio/go-builder-client/api/v1"
+	"github.com/attestantio/go-eth2-client/spec"
+	"github.com/attestantio/go-eth2-client/spec/bellatrix"
+	"github.com/attestantio/go-eth2-client/spec/deneb"
+	"github.com/attestantio/go-eth2-client/spec/phase0"
+	"github.com/holiman/uint256"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/zkvlabs/zkv/crypto/bls"
+	"github.com/zkvlabs/zkv/db"
+	"github.com/zkvlabs/zkv/devnet/beacon"
+	"github.com/zkvlabs/zkv/devnet/beacon/execution"
+	"github.com/zkvlabs/zkv/mev"
+	"github.com/zkvlabs/zkv/pbs"
+	"github.com/zkvlabs/zkv/validator/client"
+)
+
+// pbsNet is a devnet beacon node on the wall clock whose builder is a real zkv boost in front of
+// a real zkv relay, and a builder that bids on the relay for the slots bid selects.
+type pbsNet struct {
+	node     *beacon.Node
+	url      string
+	keyDir   string
+	relayURL string // plain http://host:port
+	builder  *wallBuilder
+}
+
+// proposerFee is the fee recipient the tests' validator clients register.
+var proposerFee = bellatrix.ExecutionAddress{0xfe, 0xe5}
+
+func newPBSNet(t *testing.T, validators int, bid func(phase0.Slot) bool) *pbsNet {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	log := testLogger(t)
+	boostLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	relayLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Genesis leaves time for the relay, the boost, the builder and the client to start.
+	node, url, keyDir := devnetWith(t, beacon.Config{Validators: validators, SlotTime: slotTime(), GenesisDelay: 3 * time.Second,
+		KeystoreDir: t.TempDir(), BuilderURL: "http://" + boostLn.Addr().String(), Logger: log.With("part", "node")})
+	p := &pbsNet{node: node, url: url, keyDir: keyDir, relayURL: "http://" + relayLn.Addr().String()}
+
+	// The relay, on a badger directory, following the node.
+	sk, err := bls.GenerateSecretKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := db.Open(db.Config{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bc, err := mev.NewBeaconClient(ctx, []string{url}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	relay, err := mev.New(ctx, mev.Config{SecretKey: sk, Beacon: bc, Store: mev.NewBadgerStore(d), BlockHasher: execution.BlockHash,
+		Logger: log.With("part", "relay"), Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	relayDone := make(chan error, 1)
+	go func() { relayDone <- relay.Run(ctx, relayLn) }()
+	// The boost, serving the node's builder API.
+	pk := sk.PublicKey().Bytes()
+	entry, err := pbs.ParseRelayURL(fmt.Sprintf("http://%#x@%s", pk[:], relayLn.Addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	boost, err := pbs.NewBoost(ctx, pbs.BoostConfig{Relays: []pbs.RelayEntry{entry}, GenesisForkVersion: beacon.GenesisForkVersion,
+		Logger: log.With("part", "boost")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: boost.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = srv.Serve(boostLn) })
+	t.Cleanup(func() {
+		cancel()
+		_ = srv.Close()
+		wg.Wait()
+		if err := <-relayDone; err != nil {
+			t.Errorf("relay: %v", err)
+		}
+		d.Close()
+	})
+	select {
+	case <-relay.Ready():
+	case err := <-relayDone:
+		t.Fatalf("relay stopped: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("relay did not connect to the node")
+	}
+	p.builder = newWallBuilder(t, ctx, p, bid)
+	return p
+}
+
+// wallBuilder is a block builder on the wall clock: it keeps an execution chain in step with
+// the node's blocks (its own payloads and the node's local ones), and submits a bid to the relay
+// on the payload attributes of each slot bid selects, until the relay accepts one or the slot
+// starts.
+type wallBuilder struct {
+	t     *testing.T
+	p     *pbsNet
+	bid   func(phase0.Slot) bool
+	sk    *bls.SecretKey
+	chain *execution.Chain
+
+	mu      sync.Mutex
+	attrs   map[phase0.Slot]map[phase0.Hash32]*mev.Attributes
+	bids    map[phase0.Slot]map[phase0.Hash32]phase0.Hash32 // parent hash -> accepted submission's block hash
+	lastErr map[phase0.Slot]string
+}
+
+func newWallBuilder(t *testing.T, ctx context.Context, p *pbsNet, bid func(phase0.Slot) bool) *wallBuilder {
+	t.Helper()
+	sk, err := bls.GenerateSecretKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain, err := execution.NewChain(execution.Config{GenesisTime: uint64(p.node.GenesisTime().Unix()), ChainID: beacon.DevnetChainID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &wallBuilder{t: t, p: p, bid: bid, sk: sk, chain: chain, attrs: map[phase0.Slot]map[phase0.Hash32]*mev.Attributes{},
+		bids: map[phase0.Slot]map[phase0.Hash32]phase0.Hash32{}, lastErr: map[phase0.Slot]string{}}
+	bc, err := mev.NewBeaconClient(ctx, []string{p.url}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs := dial(t, p.url)
+	connected := make(chan struct{})
+	var once sync.Once
+	var wg sync.WaitGroup
+	ctx, cancel := context.WithCancel(ctx)
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	wg.Go(func() {
+		_ = bc.Follow(ctx, mev.Events{
+			Connected: func(string) { once.Do(func() { close(connected) }) },
+			PayloadAttributes: func(a *mev.Attributes) {
+				b.mu.Lock()
+				if b.attrs[a.Slot] == nil {
+					b.attrs[a.Slot] = map[phase0.Hash32]*mev.Attributes{}
+				}
+				b.attrs[a.Slot][a.ParentBlockHash] = a
+				b.mu.Unlock()
+			},
+			Head: func(slot phase0.Slot, root phase0.Root) { b.follow(ctx, obs, slot, root) },
+		})
+	})
+	wg.Go(func() { b.run(ctx) })
+	select {
+	case <-connected:
+	case <-time.After(10 * time.Second):
+		t.Fatal("builder did not connect to the node's events")
+	}
+	return b
+}
+
+func execAttributes(a *mev.Attributes, fee bellatrix.ExecutionAddress) execution.Attributes {
+	return execution.Attributes{Slot: a.Slot, ProposerIndex: a.ProposerIndex, ParentBlockRoot: a.ParentBeaconBlockRoot,
+		ParentBlockHash: a.ParentBlockHash, ParentBlockNumber: a.ParentBlockNumber, Timestamp: a.Timestamp,
+		PrevRandao: a.PrevRandao, SuggestedFeeRecipient: fee, Withdrawals: a.Withdrawals}
+}
+
+// follow imports the execution payload of the node's new head block into the builder's chain.
+func (b *wallBuilder) follow(ctx context.Context, obs interface {
+	SignedBeaconBlock(context.Context, *api.SignedBeaconBlockOpts) (*api.Response[*spec.VersionedSignedBeaconBlock], error)
+}, slot phase0.Slot, root phase0.Root) {
+	resp, err := obs.SignedBeaconBlock(ctx, &api.SignedBeaconBlockOpts{Block: fmt.Sprintf("%#x", root)})
+	if err != nil || resp.Data == nil || resp.Data.Electra == nil {
+		b.t.Logf("builder: block %d: %v", slot, err)
+		return
+	}
+	body := resp.Data.Electra.Message.Body
+	p := body.ExecutionPayload
+	if err := b.chain.Import(p); errors.Is(err, execution.ErrNotChecked) {
+		// The node's local payload: check it against the slot's attributes, then import it.
+		b.mu.Lock()
+		a := b.attrs[slot][p.ParentHash]
+		b.mu.Unlock()
+		if a == nil {
+			b.t.Logf("builder: no attributes for the block of slot %d", slot)
+			return
+		}
+		if err := b.chain.Check(execAttributes(a, p.FeeRecipient), p, body.ExecutionRequests); err != nil {
+			b.t.Logf("builder: check the block of slot %d: %v", slot, err)
+			return
+		}
+		err = b.chain.Import(p)
+		if err != nil {
+			b.t.Logf("builder: import the block of slot %d: %v", slot, err)
+		}
+	} else if err != nil {
+		b.t.Logf("builder: import the block of slot %d: %v", slot, err)
+	}
+}
+
+// run bids for the current and the next slot whenever their attributes on the builder's head
+// are known, every 10 ms, until ctx ends: once per slot and parent, so that a bid made on the
+// previous head before the slot's parent arrived is followed by one on the new head.
+func (b *wallBuilder) run(ctx context.Context) {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		cur := b.p.node.CurrentSlot()
+		for _, slot := range []phase0.Slot{cur, cur + 1} {
+			if !b.bid(slot) || time.Now().After(b.p.slotStart(slot)) {
+				continue
+			}
+			head, _ := b.chain.Head()
+			b.mu.Lock()
+			a := b.attrs[slot][head]
+			_, done := b.bids[slot][head]
+			b.mu.Unlock()
+			if a == nil || done {
+				continue
+			}
+			hash, err := b.submit(a)
+			b.mu.Lock()
+			if err != nil {
+				b.lastErr[slot] = err.Error()
+			} else {
+				if b.bids[slot] == nil {
+					b.bids[slot] = map[phase0.Hash32]phase0.Hash32{}
+				}
+				b.bids[slot][head] = hash
+			}
+			b.mu.Unlock()
+		}
+	}
+}
+
+// submit builds a payload with one transaction for a's slot, paying the proposer's registered
+// fee recipient, and posts the signed submission to the relay (SSZ).
+func (b *wallBuilder) submit(a *mev.Attributes) (phase0.Hash32, error) {
+	p, reqs, err := b.chain.Build(execAttributes(a, proposerFee), []bellatrix.Transaction{{0x02, 0xb1, byte(a.Slot)}}, 21_000,
+		uint256.NewInt(1_000_000_000+uint64(a.Slot)))
+	if err != nil {
+		return phase0.Hash32{}, err
+	}
+	trace := &builderapiv1.BidTrace{Slot: uint64(a.Slot), ParentHash: p.ParentHash, BlockHash: p.BlockHash,
+		BuilderPubkey: phase0.BLSPubKey(b.sk.PublicKey().Bytes()), ProposerPubkey: b.p.node.Genesis().Validators[a.ProposerIndex].Pubkey,
+		ProposerFeeRecipient: proposerFee, GasLimit: p.GasLimit, GasUsed: p.GasUsed, Value: uint256.NewInt(1_000_000_000 + uint64(a.Slot))}
+	s := &mev.Submission{Version: spec.DataVersionElectra, Trace: trace, Payload: p, Requests: reqs,
+		Bundle: &builderfulu.BlobsBundle{Commitments: []deneb.KZGCommitment{}, Proofs: []deneb.KZGProof{}, Blobs: []deneb.Blob{}}}
+	if s.Signature, err = pbs.Sign(b.sk, trace, pbs.BuilderDomain(beacon.GenesisForkVersion)); err != nil {
+		return phase0.Hash32{}, err
+	}
+	body, err := s.Encode(pbs.MediaSSZ)
+	if err != nil {
+		return phase0.Hash32{}, err
+	}
+	req, err := http.NewRequest(http.MethodPost, b.p.relayURL+"/relay/v1/builder/blocks", bytes.NewReader(body))
+	if err != nil {
+		return phase0.Hash32{}, err
+	}
+	req.Header.Set("Content-Type", pbs.MediaSSZ)
+	req.Header.Set("Eth-Consensus-Version", "electra")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return phase0.Hash32{}, err
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return phase0.Hash32{}, fmt.Errorf("relay: %d %s", resp.StatusCode, msg)
+	}
+	return p.BlockHash, nil
+}
+
+// bidOf is the block hash of the builder's accepted bid for slot on parent, if any.
+func (b *wallBuilder) bidOf(slot phase0.Slot, parent phase0.Hash32) (phase0.Hash32, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	h, ok := b.bids[slot][parent]
+	return h, ok
+}
+
+func (b *wallBuilder) errOf(slot phase0.Slot) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.lastErr[slot]
+}
+
+func (p *pbsNet) slotStart(s phase0.Slot) time.Time {
+	return p.node.GenesisTime().Add(time.Duration(s) * p.node.SlotTime())
+}
+
+// payloadHash is the execution block hash and parent hash of the chain's block at slot (false:
+// no block).
+func (p *pbsNet) payloadHash(t *testing.T, slot phase0.Slot) (hash, parent phase0.Hash32, ok bool) {
+	t.Helper()
+	resp, err := dial(t, p.url).SignedBeaconBlock(context.Background(), &api.SignedBeaconBlockOpts{Block: fmt.Sprint(slot)})
+	if err != nil || resp.Data == nil || resp.Data.Electra == nil {
+		return phase0.Hash32{}, phase0.Hash32{}, false
+	}
+	ep := resp.Data.Electra.Message.Body.ExecutionPayload
+	return ep.BlockHash, ep.ParentHash, true
+}
+
+// delivered is the block hash the relay says it delivered for slot (proposer_payload_delivered).
+func (p *pbsNet) delivered(t *testing.T, slot phase0.Slot) string {
+	t.Helper()
+	resp, err := http.Get(fmt.Sprintf("%s/relay/v1/data/bidtraces/proposer_payload_delivered?slot=%d", p.relayURL, slot))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out []mev.TraceJSON
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || len(out) == 0 {
+		return ""
+	}
+	return out[0].BlockHash
+}
+
+// proposals are a run's proposal reports by slot.
+func proposals(rep *reports) map[phase0.Slot]string {
+	out := map[phase0.Slot]string{}
+	for _, r := range rep.all() {
+		if r.Kind == "proposal" && r.Done > 0 {
+			out[r.Slot] = r.Path
+		}
+	}
+	return out
+}
+
+// The blinded path on the wall clock, end to end: the validator client proposes through the
+// devnet beacon node, whose builder is a zkv boost in front of a zkv relay that holds a builder's
+// bid for the odd slots. A bid slot's block is blinded, signed by the client, unblinded by the
+// relay (through the boost) and published: the chain has the builder's payload and the relay
+// lists the delivery. An even slot, with no bid, is proposed locally.
+func TestBlindedPathOnWallClock(t *testing.T) {
+	const validators = 16
+	bid := func(s phase0.Slot) bool { return s%2 == 1 }
+	p := newPBSNet(t, validators, bid)
+	var rep reports
+	startValidatorWith(t, p.url, p.keyDir, t.TempDir(), &rep, client.WithDoppelganger(0), client.WithShutdownGrace(0),
+		client.WithFeeRecipient(proposerFee))
+
+	const end = 7
+	waitUntil(t, p.slotStart(end).Add(p.node.SlotTime()/2))
+	paths := proposals(&rep)
+	builder, local := 0, 0
+	for s := phase0.Slot(1); s < end; s++ {
+		hash, parent, ok := p.payloadHash(t, s)
+		if !ok {
+			t.Errorf("slot %d has no block", s)
+			continue
+		}
+		bidHash, hasBid := p.builder.bidOf(s, parent)
+		switch {
+		case paths[s] == "builder":
+			builder++
+			if !hasBid || hash != bidHash {
+				t.Errorf("slot %d: blinded proposal, but the chain's payload %#x is not the builder's bid %#x", s, hash, bidHash)
+			}
+			if got := p.delivered(t, s); got != bidHash.String() {
+				t.Errorf("slot %d: the relay lists delivery %q, want %s", s, got, bidHash)
+			}
+		case paths[s] == "local":
+			local++
+			if hasBid && hash == bidHash {
+				t.Errorf("slot %d: a local proposal carries the builder's payload", s)
+			}
+			if bid(s) {
+				// A bid that reached the relay too late (a loaded machine) is no fault of the
+				// client's; say so rather than fail.
+				t.Logf("slot %d: bid slot proposed locally (builder: accepted %v, last error %q)", s, hasBid, p.builder.errOf(s))
+			}
+		default:
+			t.Errorf("slot %d: the client reported no proposal", s)
+		}
+		if !bid(s) && paths[s] != "local" {
+			t.Errorf("slot %d: no bid, proposed by path %q, want local", s, paths[s])
+		}
+	}
+	if builder == 0 || local == 0 {
+		t.Errorf("%d blocks through the builder and %d local, want both", builder, local)
+	}
+	t.Logf("slots 1-%d: %d through the builder, %d local", end-1, builder, local)
+}
