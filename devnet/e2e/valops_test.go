@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/attestantio/go-eth2-client/api"
 	builderfulu "github.com/attestantio/go-builder-client/api/fulu"
 	builderapiv1 "github.com/attestantio/go-builder-client/api/v1"
+	"github.com/attestantio/go-eth2-client/api"
 	"github.com/attestantio/go-eth2-client/spec"
 	"github.com/attestantio/go-eth2-client/spec/bellatrix"
 	"github.com/attestantio/go-eth2-client/spec/deneb"
