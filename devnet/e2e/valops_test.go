@@ -406,3 +406,136 @@ func TestBlindedPathOnWallClock(t *testing.T) {
 	}
 	t.Logf("slots 1-%d: %d through the builder, %d local", end-1, builder, local)
 }
+
+// metricValue is the value of the series of name whose labels include labels, summed over the
+// matching series (0 when none).
+func metricValue(t *testing.T, g prometheus.Gatherer, name string, labels map[string]string) float64 {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	series:
+		for _, m := range mf.GetMetric() {
+			have := map[string]string{}
+			for _, lp := range m.GetLabel() {
+				have[lp.GetName()] = lp.GetValue()
+			}
+			for k, v := range labels {
+				if have[k] != v {
+					continue series
+				}
+			}
+			switch {
+			case m.Counter != nil:
+				sum += m.Counter.GetValue()
+			case m.Gauge != nil:
+				sum += m.Gauge.GetValue()
+			case m.Histogram != nil:
+				sum += float64(m.Histogram.GetSampleCount())
+			}
+		}
+	}
+	return sum
+}
+
+// The validator's metrics against the devnet beacon node: after an epoch and a slot, the
+// attestation success counter equals the attestations the node accepted (its own counter), the
+// block counter the node's blocks, and the epoch summary's figures are in the metrics; when the
+// node's server stops, the node shows as down (and the failed requests as errors); when it comes
+// back, as up.
+func TestValidatorMetricsOnDevnet(t *testing.T) {
+	const validators = 8
+	node, _, keyDir := devnet(t, validators)
+	slotStart := func(s phase0.Slot) time.Time { return node.GenesisTime().Add(time.Duration(s) * node.SlotTime()) }
+	srv := &countingServer{t: t, handler: node.Handler()}
+	srv.start("127.0.0.1:0")
+	t.Cleanup(srv.stop)
+	url := srv.url()
+
+	reg := prometheus.NewRegistry()
+	var rep reports
+	startValidatorWith(t, url, keyDir, t.TempDir(), &rep, client.WithDoppelganger(0), client.WithShutdownGrace(0),
+		client.WithMetrics(reg))
+
+	// Slot 8 (epoch 1) at nine tenths: its attestations are in, epoch 0's summary is out.
+	spe := phase0.Slot(node.Preset().SlotsPerEpoch)
+	waitUntil(t, slotStart(spe).Add(node.SlotTime()*9/10))
+	attested := metricValue(t, reg, "vc_signed_attestations_total", map[string]string{"status": "success"})
+	accepted := metricValue(t, node.Registry(), "zkv_devnet_attestations_accepted_total", nil)
+	timedOut := metricValue(t, reg, "vc_signed_attestations_total", map[string]string{"status": "error"})
+	// A submission that timed out on the client's side (a loaded machine) may still have reached
+	// the node: those are the only difference allowed.
+	if attested == 0 || accepted < attested || accepted > attested+timedOut {
+		t.Errorf("vc_signed_attestations_total{status=success} = %v (error: %v), the node accepted %v", attested, timedOut, accepted)
+	}
+	blocks := metricValue(t, reg, "vc_signed_beacon_blocks_total", map[string]string{"status": "success"})
+	if nodeBlocks := metricValue(t, node.Registry(), "zkv_devnet_blocks_total", nil); blocks == 0 || blocks != nodeBlocks {
+		t.Errorf("vc_signed_beacon_blocks_total{status=success} = %v, the node accepted %v blocks", blocks, nodeBlocks)
+	}
+	// The summary's figures, from the duty reports of epoch 0: every attestation (one per
+	// validator), and the aggregates' and contributions' failures as their misses.
+	done, failed := map[string]float64{}, map[string]float64{}
+	for _, r := range rep.all() {
+		if r.Slot < spe {
+			done[r.Kind] += float64(r.Done)
+			failed[r.Kind] += float64(r.Failed)
+		}
+	}
+	if done["attestation"] != validators {
+		t.Errorf("epoch 0: %v attestations reported, want %d", done["attestation"], validators)
+	}
+	for _, kind := range []string{"attestation", "aggregate", "contribution", "sync_message"} {
+		if got := metricValue(t, reg, "zkv_validator_epoch_duties_total", map[string]string{"duty": kind, "result": "done"}); got != done[kind] {
+			t.Errorf("epoch 0's summary in the metrics: %v %s done, the reports say %v", got, kind, done[kind])
+		}
+	}
+	for _, kind := range []string{"aggregate", "contribution"} {
+		if got := metricValue(t, reg, "zkv_validator_epoch_duties_total", map[string]string{"duty": kind, "result": "missed"}); got != failed[kind] {
+			t.Errorf("epoch 0's summary in the metrics: %v %s missed, the reports say %v failed", got, kind, failed[kind])
+		}
+	}
+	if got := metricValue(t, reg, "zkv_validator_blocks_proposed_total", map[string]string{"path": "local"}); got != float64(spe-1) {
+		t.Errorf("epoch 0's summary: %v local blocks, want %d (slots 1-7)", got, spe-1)
+	}
+	for name, want := range map[string]float64{"vc_beacon_nodes_available_count": 1, "vc_beacon_nodes_synced_count": 1,
+		"zkv_validator_beacon_node_primary_in_use": 1, "vc_validators_total_count": validators} {
+		if got := metricValue(t, reg, name, nil); got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+	if got := metricValue(t, reg, "zkv_validator_validators", map[string]string{"status": "active_ongoing"}); got != validators {
+		t.Errorf("zkv_validator_validators{status=active_ongoing} = %v, want %d", got, validators)
+	}
+
+	// The node's server stops: within a slot and a half the node is down, and a slot's
+	// requests failed.
+	srv.stop()
+	up := map[string]string{"beacon_node": url}
+	waitMetric := func(name string, labels map[string]string, want float64) {
+		t.Helper()
+		deadline := time.Now().Add(3 * node.SlotTime())
+		for metricValue(t, reg, name, labels) != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s%v = %v, want %v", name, labels, metricValue(t, reg, name, labels), want)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitMetric("zkv_validator_beacon_node_up", up, 0)
+	waitMetric("vc_beacon_nodes_available_count", nil, 0)
+	waitMetric("zkv_validator_beacon_node_primary_in_use", nil, 0)
+	down := node.CurrentSlot()
+	waitUntil(t, slotStart(down+2))
+	if got := metricValue(t, reg, "zkv_validator_beacon_node_requests_total", map[string]string{"beacon_node": url, "result": "error"}); got == 0 {
+		t.Error("no failed request counted while the node was down")
+	}
+	srv.start(srv.addr)
+	waitMetric("zkv_validator_beacon_node_up", up, 1)
+	waitMetric("vc_beacon_nodes_synced_count", nil, 1)
+}
