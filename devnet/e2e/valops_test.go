@@ -539,3 +539,115 @@ func TestValidatorMetricsOnDevnet(t *testing.T) {
 	waitMetric("zkv_validator_beacon_node_up", up, 1)
 	waitMetric("vc_beacon_nodes_synced_count", nil, 1)
 }
+
+// The builder circuit breaker on the devnet beacon node. Client A holds 4 of the 16 validators,
+// so most slots have no block; a builder bids on every slot A proposes in, through the relay and
+// the boost. Once too many slots are missed (3 in a row, or 6 of the last 8: the defaults), A's
+// proposals are local although a bid is there. Then client B starts with the other 12: every
+// slot has a block again, the breaker closes, and A proposes through the builder again. Each of
+// A's proposals is checked against the breaker's rule applied to the chain itself, and the trip
+// and the reset show in A's metrics.
+func TestBuilderCircuitBreakerOnDevnet(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a devnet for about four epochs")
+	}
+	const validators, ownA = 16, 4
+	p := newPBSNet(t, validators, func(phase0.Slot) bool { return true })
+	spe := phase0.Slot(p.node.Preset().SlotsPerEpoch)
+	regA := prometheus.NewRegistry()
+	var repA, repB reports
+	startValidatorWith(t, p.url, keySubset(t, p.keyDir, 0, ownA), t.TempDir(), &repA, client.WithDoppelganger(0),
+		client.WithShutdownGrace(0), client.WithFeeRecipient(proposerFee), client.WithMetrics(regA))
+
+	obs := dial(t, p.url)
+	hasBlock := map[phase0.Slot]bool{}
+	blockAt := func(s phase0.Slot) bool {
+		if b, ok := hasBlock[s]; ok {
+			return b
+		}
+		h, err := obs.BeaconBlockHeader(context.Background(), &api.BeaconBlockHeaderOpts{Block: fmt.Sprint(s)})
+		hasBlock[s] = err == nil && h.Data != nil && h.Data.Header.Message.Slot == s
+		return hasBlock[s]
+	}
+	// openByChain applies the breaker's default rule to the chain's blocks before slot.
+	def := client.DefaultBreakerConfig
+	openByChain := func(slot phase0.Slot) bool {
+		inARow, missed, run := 0, 0, true
+		for s := slot - 1; s >= 1 && s+spe >= slot; s-- {
+			if blockAt(s) {
+				run = false
+				continue
+			}
+			missed++
+			if run {
+				inARow++
+			}
+		}
+		return inARow >= def.Consecutive || missed >= def.PerEpoch
+	}
+	// check goes through A's proposals so far; it returns the slots proposed locally while the
+	// breaker was open and a bid was there, and those proposed through the builder.
+	check := func(after phase0.Slot) (localOpen, builder []phase0.Slot) {
+		for s, path := range proposals(&repA) {
+			if s <= after {
+				continue
+			}
+			hash, parent, ok := p.payloadHash(t, s)
+			if !ok {
+				t.Errorf("slot %d: A reported a proposal, the chain has no block", s)
+				continue
+			}
+			bidHash, hasBid := p.builder.bidOf(s, parent)
+			switch {
+			case openByChain(s) && path != "local":
+				t.Errorf("slot %d: the chain missed too many slots, yet A proposed through the %s", s, path)
+			case openByChain(s) && hasBid:
+				localOpen = append(localOpen, s)
+			case path == "builder":
+				if !hasBid || hash != bidHash {
+					t.Errorf("slot %d: builder proposal without the builder's payload", s)
+				}
+				builder = append(builder, s)
+			}
+		}
+		return localOpen, builder
+	}
+
+	// Phase 1: until A has proposed locally with the breaker open and a bid at hand.
+	var heal phase0.Slot
+	for s := phase0.Slot(2); ; s++ {
+		waitUntil(t, p.slotStart(s).Add(p.node.SlotTime()/2))
+		if lo, _ := check(0); len(lo) > 0 {
+			heal = s
+			t.Logf("A proposed locally in slots %v while the breaker was open", lo)
+			break
+		}
+		if s > 4*spe {
+			t.Fatalf("by slot %d A made no local proposal with the breaker open: proposals %v", s, proposals(&repA))
+		}
+	}
+	if got := metricValue(t, regA, "zkv_validator_builder_circuit_breaker_transitions_total", map[string]string{"state": "open"}); got == 0 {
+		t.Error("the breaker's trip is not in the metrics")
+	}
+
+	// Phase 2: B brings the other validators; A's next proposals go through the builder.
+	startValidatorWith(t, p.url, keySubset(t, p.keyDir, ownA, validators), t.TempDir(), &repB, client.WithDoppelganger(0),
+		client.WithShutdownGrace(0), client.WithFeeRecipient(proposerFee))
+	for s := heal + 1; ; s++ {
+		waitUntil(t, p.slotStart(s).Add(p.node.SlotTime()/2))
+		if _, b := check(heal + spe/2); len(b) > 0 {
+			t.Logf("B joined in slot %d; A proposed through the builder again in slots %v", heal, b)
+			break
+		}
+		if s > heal+5*spe {
+			t.Fatalf("by slot %d A made no builder proposal after B joined in slot %d: proposals %v", s, heal, proposals(&repA))
+		}
+	}
+	if got := metricValue(t, regA, "zkv_validator_builder_circuit_breaker_transitions_total", map[string]string{"state": "closed"}); got == 0 {
+		t.Error("the breaker's reset is not in the metrics")
+	}
+	if got := metricValue(t, regA, "zkv_validator_builder_circuit_breaker_open", nil); got != 0 {
+		t.Errorf("breaker gauge %v after the chain healed", got)
+	}
+	check(0)
+}
