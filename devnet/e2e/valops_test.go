@@ -477,9 +477,9 @@ func TestValidatorMetricsOnDevnet(t *testing.T) {
 	startValidatorWith(t, url, keyDir, t.TempDir(), &rep, client.WithDoppelganger(0), client.WithShutdownGrace(0),
 		client.WithMetrics(reg))
 
-	// Slot 8 (epoch 1) at nine tenths: its attestations are in, epoch 0's summary is out.
+	// Slot 10 (epoch 1's third) at nine tenths: its attestations are in, epoch 0's summary is out.
 	spe := phase0.Slot(node.Preset().SlotsPerEpoch)
-	waitUntil(t, slotStart(spe).Add(node.SlotTime()*9/10))
+	waitUntil(t, slotStart(spe+2).Add(node.SlotTime()*9/10))
 	attested := metricValue(t, reg, "vc_signed_attestations_total", map[string]string{"status": "success"})
 	accepted := metricValue(t, node.Registry(), "zkv_devnet_attestations_accepted_total", nil)
 	timedOut := metricValue(t, reg, "vc_signed_attestations_total", map[string]string{"status": "error"})

@@ -234,6 +234,7 @@ func (s *Service) loop(ctx context.Context) error {
 		s.log.Warn("doppelganger protection is off: if these keys run anywhere else, both clients may be slashed")
 	}
 	first := true
+	var startEpoch phase0.Epoch
 	for {
 		if !s.waitUntil(ctx, s.slotStart(slot)) {
 			break
@@ -244,8 +245,14 @@ func (s *Service) loop(ctx context.Context) error {
 		}
 		e := s.net.EpochOf(slot)
 		if first || uint64(slot)%s.spec.slotsPerEpoch == 0 {
+			if first {
+				startEpoch = e
+			}
 			s.epochStart(work, &wg, e, first, dg.watching(e))
 			first = false
+		}
+		if e > startEpoch && uint64(slot)%s.spec.slotsPerEpoch == summarySlot(s.spec.slotsPerEpoch) {
+			s.summarize(e - 1)
 		}
 		if dg != nil {
 			if err := s.checkLiveness(ctx, dg, e); err != nil {
@@ -284,8 +291,13 @@ func (s *Service) drain(_ context.Context, cancelWork context.CancelFunc, wg *sy
 	return nil
 }
 
-// epochStart does the once-an-epoch work: duties of e (now) and e+1 (in the background), the
-// summary of e-1, proposer preparation and builder registrations (not while doppelganger
+// summarySlot is the slot of an epoch, counted from its first, at whose start the previous
+// epoch's summary is written: the second, since a slot's duties may run until the start of the
+// slot after next (runSlot's deadline), so the last slot's are all reported by then.
+func summarySlot(slotsPerEpoch uint64) uint64 { return min(2, slotsPerEpoch-1) }
+
+// epochStart does the once-an-epoch work: duties of e (now) and e+1 (in the background),
+// proposer preparation and builder registrations (not while doppelganger
 // protection watches: this instance does not yet speak for its validators).
 func (s *Service) epochStart(ctx context.Context, wg *sync.WaitGroup, e phase0.Epoch, first, watching bool) {
 	if _, err := s.dutiesFor(ctx, e); err != nil {
@@ -296,9 +308,6 @@ func (s *Service) epochStart(ctx context.Context, wg *sync.WaitGroup, e phase0.E
 			s.log.Warn("duties", "epoch", e+1, "error", err)
 		}
 	})
-	if !first && e > 0 {
-		s.summarize(e - 1)
-	}
 	s.mu.Lock()
 	for slot := range s.heads {
 		if s.net.EpochOf(slot)+1 < e {
