@@ -82,7 +82,7 @@ func TestValidatorServesMetrics(t *testing.T) {
 		`vc_beacon_nodes_available_count 1`,
 		`vc_validators_total_count 8`,
 		`zkv_validator_validators\{status="active_ongoing"\} 8`,
-		`zkv_validator_beacon_node_request_seconds_count\{beacon_node="http://127\.0\.0\.1:\d+",request="attestation data"\} [1-9]`,
+		`zkv_validator_beacon_node_request_seconds_count\{beacon_node="http://127\.0\.0\.1:\d+",request="attestation_data"\} [1-9]`,
 		`go_goroutines`,
 	} {
 		if !regexp.MustCompile(re).MatchString(body) {

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	eth2client "github.com/attestantio/go-eth2-client"
@@ -152,8 +153,10 @@ func (m *metrics) report(r Report, delay time.Duration) {
 	m.dutySeconds.WithLabelValues(r.Kind).Observe(delay.Seconds())
 }
 
-// request counts one Beacon API request to the node at addr.
+// request counts one Beacon API request to the node at addr; the request label is what the
+// fallback calls it, in snake case ("attestation data" is attestation_data).
 func (m *metrics) request(addr, what string, d time.Duration, err error) {
+	what = strings.ReplaceAll(what, " ", "_")
 	result := "ok"
 	if err != nil {
 		result = "error"

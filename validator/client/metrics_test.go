@@ -53,8 +53,8 @@ func TestHealthMetricsTwoNodes(t *testing.T) {
 			"available":          {m.bnAvailable, 1},
 			"synced":             {m.bnSyncedCount, 1},
 			"primary in use":     {m.primaryInUse, 0},
-			"primary errors":     {m.bnRequests.WithLabelValues("primary", "attestation data", "error"), 1},
-			"secondary answered": {m.bnRequests.WithLabelValues("secondary", "attestation data", "ok"), 1},
+			"primary errors":     {m.bnRequests.WithLabelValues("primary", "attestation_data", "error"), 1},
+			"secondary answered": {m.bnRequests.WithLabelValues("secondary", "attestation_data", "ok"), 1},
 		} {
 			if got := testutil.ToFloat64(c.g); got != c.want {
 				t.Errorf("primary failing: %s = %v, want %v", name, got, c.want)
