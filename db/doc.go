@@ -13,6 +13,8 @@
 //	Meta                       0x01  UTF-8 name                             owner-defined
 //	                                 "db.schema_version"                    uint32 (this package)
 //	                                 "slashing.genesis_validators_root"     32 bytes
+//	                                 "validator.proposer_overrides"         JSON: pubkey -> keymanager API
+//	                                                                        overrides (validator/client)
 //	SlashingBlocks             0x10  pubkey(48) | slot(8)                   signing root (32) or empty (unknown)
 //	SlashingAttestations       0x11  pubkey(48) | target(8) | source(8)     signing root (32) or empty (unknown)
 //	SlashingWatermarks         0x12  pubkey(48)                             flags(1) | slot(8) | source(8) | target(8)

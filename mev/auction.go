@@ -1,6 +1,7 @@
 package mev
 
 import (
+	"context"
 	"sync"
 
 	builderelectra "github.com/attestantio/go-builder-client/api/electra"
@@ -39,6 +40,21 @@ type bid struct {
 
 	storeMu sync.Mutex
 	payload *Payload // until the Store holds it (bid.store), then nil
+	served  bool     // the Store records its header as served (markServed); guarded by storeMu
+}
+
+// markServed records durably, once, that b's header was served for the auction key.
+func (b *bid) markServed(ctx context.Context, s Store, key auctionKey) error {
+	b.storeMu.Lock()
+	defer b.storeMu.Unlock()
+	if b.served {
+		return nil
+	}
+	if err := s.PutServed(ctx, key.slot, key.parent, key.proposer, b.header.BlockHash); err != nil {
+		return err
+	}
+	b.served = true
+	return nil
 }
 
 // sign returns the relay's signed builder bid for b (builder-specs BuilderBid under

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // Bids are written behind the submission. A builder's submission is acknowledged once it is
@@ -22,15 +23,18 @@ const pendingBids = 64
 
 // store writes b's record and payload to s durably, once: later calls return at once, a call
 // concurrent with the write waits for it, and a failed write is tried again by the next call.
-func (b *bid) store(ctx context.Context, s Store) error {
+func (b *bid) store(ctx context.Context, s Store, m *metrics) error {
 	b.storeMu.Lock()
 	defer b.storeMu.Unlock()
 	if b.payload == nil {
 		return nil
 	}
+	start := time.Now()
 	if err := s.PutBid(ctx, b.rec, b.payload); err != nil {
+		m.bidWrites.WithLabelValues("failed").Inc()
 		return err
 	}
+	m.bidWriteSecs.Observe(time.Since(start).Seconds())
 	b.payload = nil // the Store holds it now
 	return nil
 }
@@ -44,13 +48,14 @@ func (r *Relay) queueBid(ctx context.Context, b *bid) error {
 	case r.writes <- b:
 		return nil
 	default:
+		r.m.bidWrites.WithLabelValues("inline").Inc()
 		return r.storeBid(ctx, b)
 	}
 }
 
 // storeBid writes b now (if it is not written yet) and forgets it as pending.
 func (r *Relay) storeBid(ctx context.Context, b *bid) error {
-	if err := b.store(ctx, r.cfg.Store); err != nil {
+	if err := b.store(ctx, r.cfg.Store, r.m); err != nil {
 		return fmt.Errorf("%w: store bid: %v", ErrUnavailable, err)
 	}
 	r.pendingMu.Lock()
@@ -97,6 +102,7 @@ func (r *Relay) writeBids(ctx context.Context) {
 		}
 		for _, b := range batch {
 			wg.Go(func() {
+				r.m.bidWrites.WithLabelValues("writer").Inc()
 				if err := r.storeBid(wctx, b); err != nil {
 					r.log.Warn("store bid", "slot", b.rec.Trace.Slot, "block_hash", fmt.Sprintf("%#x", b.rec.Trace.BlockHash[:]), "error", err)
 				}

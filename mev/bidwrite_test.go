@@ -113,7 +113,7 @@ func TestBidWriter(t *testing.T) {
 	if !stored(t, st, third) || len(r.pending) != 0 {
 		t.Fatal("storePending left a bid unwritten")
 	}
-	if err := third.store(ctx, st); err != nil { // written once; again is a no-op
+	if err := third.store(ctx, st, r.m); err != nil { // written once; again is a no-op
 		t.Fatal(err)
 	}
 }

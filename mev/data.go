@@ -26,6 +26,9 @@ type TraceJSON struct {
 	NumTx                string `json:"num_tx"`
 	Timestamp            string `json:"timestamp,omitempty"`
 	TimestampMs          string `json:"timestamp_ms,omitempty"`
+	// OptimisticSubmission, in builder_blocks_received only (mev-boost-relay's
+	// BidTraceV2WithTimestamp): the bid was accepted before its simulation finished.
+	OptimisticSubmission *bool `json:"optimistic_submission,omitempty"`
 }
 
 func traceJSON(rec *BidRecord) TraceJSON {
@@ -201,7 +204,9 @@ func (r *Relay) BlocksReceived(ctx context.Context, q url.Values) ([]TraceJSON, 
 	slices.SortStableFunc(recs, func(a, b *BidRecord) int { return a.ReceivedAt.Compare(b.ReceivedAt) })
 	out := make([]TraceJSON, 0, min(len(recs), f.limit))
 	for _, rec := range recs[:min(len(recs), f.limit)] {
-		out = append(out, traceJSON(rec))
+		j := traceJSON(rec)
+		j.OptimisticSubmission = &rec.Optimistic
+		out = append(out, j)
 	}
 	return out, nil
 }

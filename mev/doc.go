@@ -12,11 +12,22 @@
 // bid is written to the Store behind the builder's acknowledgement (Run's writer), and is
 // durable before its header is first served: a crash loses only bids no proposer has seen.
 //
+// The payload is released only for a header the relay served to that proposer: GetHeader
+// records the served bid durably before the header leaves (Store.PutServed).
+//
+// Builders have a status (BuilderStatus, mev-boost-relay's block_builder row), kept in the
+// Store and set through AdminHandler (mev-boost-relay's internal API, served on its own
+// address): blacklisted builders are refused, high-priority ones are admitted first when
+// submissions queue up, and optimistic ones have bids within their collateral accepted before
+// the Simulator (an execution client's flashbots_validateBuilderSubmissionV4/V5) has answered;
+// a failed late simulation or a failed publication demotes the builder, durably.
+//
 // It reads the chain through the standard Beacon API (Beacon; BeaconClient over go-eth2-client
 // and the event stream). Handlers are thin: each parses, calls a method returning (result,
-// error) and encodes, so the same methods can serve other transports.
+// error) and encodes, so the same methods serve every door: HTTP/1.1+2 (Run), HTTP/3 and HTTPS
+// (HTTP3Server) and QUIC frames (QUICServer: submissions and the top-bid stream, which carries
+// every change of an auction's top bid, a cancellation's included).
 //
-// Not here yet: QUIC and HTTP/3, builder status (blacklist, priority, optimistic relaying with
-// collateral and demotion), simulation through an execution client, metrics beyond the basic
-// counters. The proposer's sidecar is package pbs's Boost.
+// Not here yet: several relay replicas over one shared Store (mev-boost-relay's Redis). The
+// proposer's sidecar is package pbs's Boost.
 package mev

@@ -12,6 +12,7 @@ type Step int
 // Submission checks, in order.
 const (
 	StepDecode     Step = iota + 1 // size and decoding
+	StepBuilder                    // the builder is not blacklisted
 	StepFork                       // the fork matches the slot
 	StepSlot                       // the slot is not in the past
 	StepTimestamp                  // the payload's timestamp is the slot's
@@ -21,12 +22,14 @@ const (
 	StepSignature                  // builder's signature under the builder domain
 	StepDelivered                  // the slot's payload is not yet delivered
 	StepFloor                      // above the auction's floor
+	StepSimulation                 // the execution client's simulation (when configured)
 )
 
 var stepNames = map[Step]string{
 	StepDecode: "decode", StepFork: "fork", StepSlot: "slot", StepTimestamp: "timestamp",
 	StepProposer: "proposer", StepTrace: "bid trace", StepAttributes: "payload attributes",
 	StepSignature: "signature", StepDelivered: "delivered", StepFloor: "bid floor",
+	StepBuilder: "builder", StepSimulation: "simulation",
 }
 
 // String names the step.

@@ -75,6 +75,8 @@ func statusOf(err error) int {
 		return http.StatusUnsupportedMediaType
 	case errors.Is(err, ErrUnavailable):
 		return http.StatusServiceUnavailable
+	case errors.Is(err, ErrSimulationTimeout):
+		return http.StatusGatewayTimeout
 	}
 	return http.StatusInternalServerError
 }

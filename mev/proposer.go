@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	builderapi "github.com/attestantio/go-builder-client/api"
 	builderapiv1 "github.com/attestantio/go-builder-client/api/v1"
@@ -118,8 +119,11 @@ func (r *Relay) RegisterValidators(ctx context.Context, regs []*builderapiv1.Sig
 // GetHeader returns the relay-signed top bid for (slot, parent hash, proposer), or ErrNoBid
 // (builder-specs getHeader: 204).
 func (r *Relay) GetHeader(ctx context.Context, slot phase0.Slot, parent phase0.Hash32, pubkey phase0.BLSPubKey) (*builderspec.VersionedSignedBuilderBid, error) {
+	start := time.Now()
+	defer func() { r.m.getHeaderMs.Observe(float64(time.Since(start).Microseconds()) / 1000) }()
+	key := auctionKey{slot: slot, parent: parent, proposer: pubkey}
 	r.mu.Lock()
-	au := r.auctions[auctionKey{slot: slot, parent: parent, proposer: pubkey}]
+	au := r.auctions[key]
 	var top *bid
 	if au != nil {
 		top = au.top
@@ -128,6 +132,8 @@ func (r *Relay) GetHeader(ctx context.Context, slot phase0.Slot, parent phase0.H
 	r.mu.Unlock()
 	if top == nil || delivered {
 		r.m.headers.WithLabelValues("no_bid").Inc()
+		r.log.Info("header request", "slot", slot, "parent_hash", fmt.Sprintf("%#x", parent[:]), "proposer", fmt.Sprintf("%#x", pubkey[:]),
+			"outcome", "no_bid", "delivered", delivered)
 		return nil, ErrNoBid
 	}
 	// The payload of a served header must survive a crash (getPayload reads it from the
@@ -136,13 +142,20 @@ func (r *Relay) GetHeader(ctx context.Context, slot phase0.Slot, parent phase0.H
 		r.m.headers.WithLabelValues("error").Inc()
 		return nil, err
 	}
+	// And the relay records that it served this bid's header to this proposer, durably, before
+	// the header leaves: getPayload releases a payload only for a header the relay served.
+	if err := top.markServed(ctx, r.cfg.Store, key); err != nil {
+		r.m.headers.WithLabelValues("error").Inc()
+		return nil, fmt.Errorf("%w: record the served header: %v", ErrUnavailable, err)
+	}
 	signed, err := top.sign(r.cfg.SecretKey, r.pubkey, r.domain)
 	if err != nil {
 		r.m.headers.WithLabelValues("error").Inc()
 		return nil, fmt.Errorf("sign bid: %w", err)
 	}
 	r.m.headers.WithLabelValues("bid").Inc()
-	r.log.Info("header served", "slot", slot, "value", top.value.Dec(), "block_hash", fmt.Sprintf("%#x", top.header.BlockHash[:]))
+	r.log.Info("header served", "slot", slot, "builder", fmt.Sprintf("%#x", top.rec.Trace.BuilderPubkey[:]), "value", top.value.Dec(),
+		"block_hash", fmt.Sprintf("%#x", top.header.BlockHash[:]), "outcome", "bid")
 	return signed, nil
 }
 
@@ -155,7 +168,9 @@ func (r *Relay) GetHeader(ctx context.Context, slot phase0.Slot, parent phase0.H
 // (durably) before the payload is returned or published. The same blinded block again gets the
 // same payload (mev-boost retries); a different one for a delivered slot is ErrEquivocation.
 func (r *Relay) GetPayload(ctx context.Context, p *consensusapi.VersionedSignedBlindedProposal, publish bool) (*builderapi.VersionedSubmitBlindedBlockResponse, error) {
+	start := time.Now()
 	res, err := r.getPayload(ctx, p, publish)
+	r.m.getPayloadMs.Observe(float64(time.Since(start).Microseconds()) / 1000)
 	result := "delivered"
 	switch {
 	case errors.Is(err, ErrEquivocation):
@@ -168,6 +183,14 @@ func (r *Relay) GetPayload(ctx context.Context, p *consensusapi.VersionedSignedB
 		result = "published"
 	}
 	r.m.payloads.WithLabelValues(result).Inc()
+	if err != nil {
+		// Deliveries log their own line with the bid's details; an equivocation has its warning too.
+		var slot phase0.Slot
+		if b, berr := pbs.BlindedBlock(p); berr == nil {
+			slot = b.Message.Slot
+		}
+		r.log.Info("payload request", "slot", slot, "outcome", result, "v2", publish, "reason", err)
+	}
 	return res, err
 }
 
@@ -205,6 +228,12 @@ func (r *Relay) getPayload(ctx context.Context, p *consensusapi.VersionedSignedB
 	}
 	if rec.Trace.ProposerPubkey != duty.PubKey {
 		return nil, badRequest("the bid with block hash %#x was for another proposer", hash[:])
+	}
+	// Only for a header the relay signed and served to this proposer (recorded by GetHeader).
+	if served, err := r.cfg.Store.Served(ctx, slot, duty.PubKey, hash); err != nil {
+		return nil, fmt.Errorf("%w: read the served headers: %v", ErrUnavailable, err)
+	} else if !served {
+		return nil, badRequest("the relay did not serve a header with block hash %#x for slot %d to proposer %#x", hash[:], slot, duty.PubKey[:])
 	}
 	if payload.Version != p.Version {
 		return nil, badRequest("the bid is of version %s, the blinded block %s", payload.Version, p.Version)
@@ -250,16 +279,20 @@ func (r *Relay) getPayload(ctx context.Context, p *consensusapi.VersionedSignedB
 		}
 		if err := r.cfg.Beacon.Publish(ctx, full); err != nil {
 			log.Warn("publish failed", "error", err)
+			if rec.Optimistic {
+				// mev-boost-relay demotes an optimistic builder whose block fails to go out.
+				r.demote(context.WithoutCancel(ctx), rec.Trace.BuilderPubkey, slot, hash, fmt.Sprintf("delivery: publish failed: %v", err))
+			}
 			return nil, fmt.Errorf("%w: publish the block: %v", ErrUnavailable, err)
 		}
-		log.Info("payload delivered", "outcome", "published", "first", fresh)
+		log.Info("payload delivered", "builder", fmt.Sprintf("%#x", rec.Trace.BuilderPubkey[:]), "outcome", "published", "first", fresh)
 		return nil, nil
 	}
 	resp, err := pbs.PayloadResponse(p.Version, payload.Bundle.ExecutionPayload, payload.Bundle.BlobsBundle)
 	if err != nil {
 		return nil, err
 	}
-	log.Info("payload delivered", "outcome", "returned", "first", fresh)
+	log.Info("payload delivered", "builder", fmt.Sprintf("%#x", rec.Trace.BuilderPubkey[:]), "outcome", "returned", "first", fresh)
 	return resp, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"sync"
 	"time"
 
@@ -52,6 +53,12 @@ type Config struct {
 	// MaxRegistrationSkew is how far in the future a registration's timestamp may be; default
 	// 10 s.
 	MaxRegistrationSkew time.Duration
+	// Simulator, optional, executes each submission's block before its bid is accepted (or,
+	// for an optimistic builder whose collateral covers the bid, after: see BuilderStatus).
+	Simulator Simulator
+	// MaxConcurrentSubmissions bounds the submissions checked at once; more wait, high-priority
+	// builders' first. Default 4 × GOMAXPROCS.
+	MaxConcurrentSubmissions int
 }
 
 // Relay is an MEV-boost-compatible relay. Errors its methods return: *SubmissionError (a refused
@@ -84,6 +91,11 @@ type Relay struct {
 
 	top *topBidPublisher // set by QUICServer; guarded by mu
 
+	builders map[phase0.BLSPubKey]*BuilderStatus // guarded by mu
+	statusMu sync.Mutex                          // serialises status changes (store, then memory)
+	gate     *priorityGate
+	late     sync.WaitGroup // optimistic bids' simulations, waited for by Run
+
 	ready     chan struct{}
 	readyOnce sync.Once
 }
@@ -108,6 +120,9 @@ func New(ctx context.Context, cfg Config) (*Relay, error) {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = MaxSubmissionBytes
 	}
+	if cfg.MaxConcurrentSubmissions <= 0 {
+		cfg.MaxConcurrentSubmissions = 4 * runtime.GOMAXPROCS(0)
+	}
 	if cfg.MaxRegistrationSkew <= 0 {
 		cfg.MaxRegistrationSkew = 10 * time.Second
 	}
@@ -127,8 +142,12 @@ func New(ctx context.Context, cfg Config) (*Relay, error) {
 		auctions: map[auctionKey]*auction{}, delivered: map[phase0.Slot]*Delivery{},
 		ready:  make(chan struct{}),
 		writes: make(chan *bid, pendingBids), pending: map[*bid]struct{}{},
+		builders: map[phase0.BLSPubKey]*BuilderStatus{}, gate: newPriorityGate(cfg.MaxConcurrentSubmissions),
 	}
 	if r.m, err = newMetrics(cfg.Registerer); err != nil {
+		return nil, fmt.Errorf("mev: metrics: %w", err)
+	}
+	if err := r.registerQueues(cfg.Registerer); err != nil {
 		return nil, fmt.Errorf("mev: metrics: %w", err)
 	}
 	if err := cfg.Store.Registrations(ctx, func(reg *builderapiv1.SignedValidatorRegistration) bool {
@@ -136,6 +155,12 @@ func New(ctx context.Context, cfg Config) (*Relay, error) {
 		return true
 	}); err != nil {
 		return nil, fmt.Errorf("mev: load registrations: %w", err)
+	}
+	if err := cfg.Store.BuilderStatuses(ctx, func(st *BuilderStatus) bool {
+		r.builders[st.Pubkey] = st
+		return true
+	}); err != nil {
+		return nil, fmt.Errorf("mev: load builder statuses: %w", err)
 	}
 	// Deliveries of recent slots are kept in memory for the submission pipeline's check; the
 	// store remains the authority when a payload is released.
@@ -163,8 +188,10 @@ func (r *Relay) Ready() <-chan struct{} { return r.ready }
 func (r *Relay) Spec() *ChainSpec { return r.spec }
 
 // Run follows the beacon node (head, payload attributes, duties), prunes old slots, and, when
-// ln is not nil, serves the relay's HTTP API on it until ctx ends. It returns nil on a clean stop.
+// ln is not nil, serves the relay's HTTP API on it until ctx ends. It returns nil on a clean stop,
+// after the simulations of optimistic bids still running have finished.
 func (r *Relay) Run(ctx context.Context, ln net.Listener) error {
+	defer r.late.Wait()
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		r.writeBids(ctx)
@@ -218,6 +245,7 @@ func (r *Relay) onHead(slot phase0.Slot, _ phase0.Root) {
 	r.mu.Lock()
 	if slot > r.headSlot {
 		r.headSlot = slot
+		r.m.headSlot.Set(float64(slot))
 	}
 	r.mu.Unlock()
 }

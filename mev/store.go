@@ -29,6 +29,8 @@ type BidRecord struct {
 	NumTx         uint64                 `json:"num_tx"`
 	ReceivedAt    time.Time              `json:"received_at"`
 	Cancellations bool                   `json:"cancellations"`
+	// Optimistic: accepted before its simulation finished (its builder's collateral covers it).
+	Optimistic bool `json:"optimistic,omitempty"`
 }
 
 // Payload is a submission's execution payload with its blobs bundle. The Fulu bundle type
@@ -72,6 +74,18 @@ type Store interface {
 	// PutRegistration keeps a validator's latest registration; Registrations walks them.
 	PutRegistration(ctx context.Context, r *builderapiv1.SignedValidatorRegistration) error
 	Registrations(ctx context.Context, fn func(*builderapiv1.SignedValidatorRegistration) bool) error
+	// PutBuilderStatus keeps a builder's status; BuilderStatuses walks them.
+	PutBuilderStatus(ctx context.Context, s *BuilderStatus) error
+	BuilderStatuses(ctx context.Context, fn func(*BuilderStatus) bool) error
+	// Demote records d and the builder's new status s in one durable write; Demotions walks
+	// the records, lowest slot first.
+	Demote(ctx context.Context, d *Demotion, s *BuilderStatus) error
+	Demotions(ctx context.Context, fn func(*Demotion) bool) error
+	// PutServed records, with the bid, which bid's header the relay served for the auction
+	// (slot, parent, proposer): the payload is released only for a header the relay served.
+	// Served reports the block hashes served for a slot and proposer.
+	PutServed(ctx context.Context, slot phase0.Slot, parent phase0.Hash32, proposer phase0.BLSPubKey, blockHash phase0.Hash32) error
+	Served(ctx context.Context, slot phase0.Slot, proposer phase0.BLSPubKey, blockHash phase0.Hash32) (bool, error)
 }
 
 // Key layout (db's schema table lists it too). Integers big-endian so keys sort by slot.
@@ -80,14 +94,23 @@ type Store interface {
 //	Payloads   0x22  'p' | slot(8) | block_hash(32)   version(1) | SSZ of the       TTL
 //	                                                   ExecutionPayloadAndBlobsBundle (fulu type)
 //	Payloads   0x22  'd' | slot(8)                    Delivery as JSON              DeliveryTTL
+//	Payloads   0x22  's' | slot(8) | proposer(48) | block_hash(32)   parent hash(32)       DeliveryTTL
+//	                 (a header the relay served: the payload is released only for one)
 //	Registrations 0x20 "zkv/relay/registration/" | pubkey(48)   SSZ of SignedValidatorRegistration
+//	Registrations 0x20 "zkv/relay/builder/" | pubkey(48)        BuilderStatus as JSON (no TTL)
+//	Registrations 0x20 "zkv/relay/demotion/" | slot(8) | block_hash(32) | unix_nano(8)   Demotion as JSON (no TTL)
 const (
 	prefixBid      = 'b'
 	prefixPayload  = 'p'
 	prefixDelivery = 'd'
+	prefixServed   = 's'
 )
 
-var registrationPrefix = []byte("zkv/relay/registration/")
+var (
+	registrationPrefix  = []byte("zkv/relay/registration/")
+	builderStatusPrefix = []byte("zkv/relay/builder/")
+	demotionPrefix      = []byte("zkv/relay/demotion/")
+)
 
 // BadgerStore is a Store on zkv's badger database (package db).
 type BadgerStore struct {
@@ -270,4 +293,94 @@ func (s *BadgerStore) Registrations(_ context.Context, fn func(*builderapiv1.Sig
 
 func bundleOf(p *deneb.ExecutionPayload, b *builderfulu.BlobsBundle) *builderfulu.ExecutionPayloadAndBlobsBundle {
 	return &builderfulu.ExecutionPayloadAndBlobsBundle{ExecutionPayload: p, BlobsBundle: b}
+}
+
+func builderStatusKey(pk phase0.BLSPubKey) []byte {
+	return append(append(make([]byte, 0, len(builderStatusPrefix)+48), builderStatusPrefix...), pk[:]...)
+}
+
+// PutBuilderStatus implements Store.
+func (s *BadgerStore) PutBuilderStatus(_ context.Context, st *BuilderStatus) error {
+	enc, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("encode builder status: %w", err)
+	}
+	return s.d.Put(db.Registrations, builderStatusKey(st.Pubkey), enc)
+}
+
+// BuilderStatuses implements Store.
+func (s *BadgerStore) BuilderStatuses(_ context.Context, fn func(*BuilderStatus) bool) error {
+	return s.d.View(func(tx *db.Txn) error {
+		return tx.Iterate(db.Registrations, builderStatusPrefix, func(_, v []byte) error {
+			var st BuilderStatus
+			if err := json.Unmarshal(v, &st); err != nil {
+				return fmt.Errorf("decode builder status: %w", err)
+			}
+			if !fn(&st) {
+				return db.ErrStop
+			}
+			return nil
+		})
+	})
+}
+
+// Demote implements Store.
+func (s *BadgerStore) Demote(_ context.Context, d *Demotion, st *BuilderStatus) error {
+	denc, err := json.Marshal(d)
+	if err != nil {
+		return fmt.Errorf("encode demotion: %w", err)
+	}
+	senc, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("encode builder status: %w", err)
+	}
+	// The write's time in the key keeps every demotion of a bid (a failed delivery, then its
+	// late simulation failing too) instead of the last one only.
+	k := binary.BigEndian.AppendUint64(append([]byte{}, demotionPrefix...), uint64(d.Slot))
+	k = append(k, d.BlockHash[:]...)
+	k = binary.BigEndian.AppendUint64(k, uint64(time.Now().UnixNano()))
+	return s.d.Update(func(tx *db.Txn) error {
+		if err := tx.Put(db.Registrations, k, denc); err != nil {
+			return err
+		}
+		return tx.Put(db.Registrations, builderStatusKey(st.Pubkey), senc)
+	})
+}
+
+// Demotions implements Store.
+func (s *BadgerStore) Demotions(_ context.Context, fn func(*Demotion) bool) error {
+	return s.d.View(func(tx *db.Txn) error {
+		return tx.Iterate(db.Registrations, demotionPrefix, func(_, v []byte) error {
+			var d Demotion
+			if err := json.Unmarshal(v, &d); err != nil {
+				return fmt.Errorf("decode demotion: %w", err)
+			}
+			if !fn(&d) {
+				return db.ErrStop
+			}
+			return nil
+		})
+	})
+}
+
+func servedKey(slot phase0.Slot, proposer phase0.BLSPubKey, hash phase0.Hash32) []byte {
+	k := slotKey(prefixServed, slot, nil)
+	return append(append(k, proposer[:]...), hash[:]...)
+}
+
+// PutServed implements Store. It is a synced write: the record must hold after a crash for the
+// payload of the served header to be released.
+func (s *BadgerStore) PutServed(_ context.Context, slot phase0.Slot, parent phase0.Hash32, proposer phase0.BLSPubKey, hash phase0.Hash32) error {
+	return s.d.Update(func(tx *db.Txn) error {
+		return tx.PutTTL(db.Payloads, servedKey(slot, proposer, hash), parent[:], s.DeliveryTTL)
+	})
+}
+
+// Served implements Store.
+func (s *BadgerStore) Served(_ context.Context, slot phase0.Slot, proposer phase0.BLSPubKey, hash phase0.Hash32) (bool, error) {
+	_, err := s.d.Get(db.Payloads, servedKey(slot, proposer, hash))
+	if errors.Is(err, db.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }

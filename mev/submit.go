@@ -27,9 +27,11 @@ type SubmitOpts struct {
 
 // SubmitResult says what became of an accepted submission.
 type SubmitResult struct {
-	Slot     phase0.Slot
-	Top      bool
-	Received time.Time
+	Slot phase0.Slot
+	Top  bool
+	// Optimistic: the bid was accepted before its simulation finished.
+	Optimistic bool
+	Received   time.Time
 }
 
 // SubmitBlock decodes and checks a builder submission, keeps it and enters it in its auction
@@ -57,8 +59,22 @@ func (r *Relay) submit(ctx context.Context, s *Submission, cancellations bool, n
 	t, p := s.Trace, s.Payload
 	slot := phase0.Slot(t.Slot)
 	log := r.log.With("slot", slot, "builder", fmt.Sprintf("%#x", t.BuilderPubkey[:]), "value", t.Value.Dec(), "block_hash", fmt.Sprintf("%#x", t.BlockHash[:]))
-	res, err := r.check(ctx, s, cancellations, now)
-	r.m.submitSeconds.Observe(time.Since(now).Seconds())
+	// The builder's status: a blacklisted builder is refused before any work is spent on it; a
+	// high-priority one is admitted first when submissions queue for the gate.
+	st := r.BuilderStatus(t.BuilderPubkey)
+	var res *SubmitResult
+	var err error
+	if st.Blacklisted {
+		err = refuse(StepBuilder, "builder %#x is blacklisted by this relay", t.BuilderPubkey[:])
+	} else if err = r.gate.acquire(ctx, st.HighPriority); err == nil {
+		res, err = r.check(ctx, s, &st, cancellations, now)
+		r.gate.release()
+	} else {
+		err = fmt.Errorf("%w: submission abandoned while waiting to be checked: %v", ErrUnavailable, err)
+	}
+	took := time.Since(now)
+	r.m.submitSeconds.Observe(took.Seconds())
+	r.m.submitMs.Observe(float64(took.Microseconds()) / 1000)
 	if err != nil {
 		result := "error"
 		var se *SubmissionError
@@ -66,15 +82,15 @@ func (r *Relay) submit(ctx context.Context, s *Submission, cancellations bool, n
 			result = strings.ReplaceAll(se.Step.String(), " ", "_")
 		}
 		r.m.submissions.WithLabelValues(result).Inc()
-		log.Info("submission refused", "outcome", "refused", "reason", err)
+		log.Info("submission refused", "outcome", "refused", "step", result, "high_priority", st.HighPriority, "reason", err)
 		return nil, err
 	}
 	r.m.submissions.WithLabelValues("accepted").Inc()
-	log.Info("submission accepted", "outcome", "accepted", "top", res.Top, "num_tx", len(p.Transactions))
+	log.Info("submission accepted", "outcome", "accepted", "top", res.Top, "optimistic", res.Optimistic, "high_priority", st.HighPriority, "num_tx", len(p.Transactions))
 	return res, nil
 }
 
-func (r *Relay) check(ctx context.Context, s *Submission, cancellations bool, now time.Time) (*SubmitResult, error) {
+func (r *Relay) check(ctx context.Context, s *Submission, st *BuilderStatus, cancellations bool, now time.Time) (*SubmitResult, error) {
 	t, p := s.Trace, s.Payload
 	slot := phase0.Slot(t.Slot)
 
@@ -199,6 +215,29 @@ func (r *Relay) check(ctx context.Context, s *Submission, cancellations bool, no
 		}
 	}
 	r.mu.Unlock()
+	// Simulation through the execution client, last as in mev-boost-relay: an optimistic
+	// builder whose collateral covers the bid is simulated after its bid is in the auction.
+	var late *SimulationRequest
+	if r.cfg.Simulator != nil {
+		sreq := &SimulationRequest{Submission: s, RegisteredGasLimit: reg.Message.GasLimit, ParentBeaconBlockRoot: a.ParentBeaconBlockRoot, HighPriority: st.HighPriority}
+		if st.covers(t.Value) {
+			late = sreq
+		} else {
+			start := time.Now()
+			err := r.cfg.Simulator.Simulate(ctx, sreq)
+			r.m.simulationMs.Observe(float64(time.Since(start).Microseconds()) / 1000)
+			r.m.simulations.WithLabelValues(simulationResult(err), "sync").Inc()
+			var se *SimulationError
+			switch {
+			case errors.As(err, &se):
+				return nil, refuse(StepSimulation, "%s", se.Reason)
+			case errors.Is(err, ErrSimulationTimeout):
+				return nil, err
+			case err != nil:
+				return nil, fmt.Errorf("%w: simulation: %v", ErrUnavailable, err)
+			}
+		}
+	}
 
 	hr := awaitHeader()
 	if hr.err != nil {
@@ -206,7 +245,7 @@ func (r *Relay) check(ctx context.Context, s *Submission, cancellations bool, no
 	}
 	header := hr.h
 	rec := &BidRecord{Version: s.Version, Trace: t, BlockNumber: p.BlockNumber, NumTx: uint64(len(p.Transactions)),
-		ReceivedAt: r.cfg.Now(), Cancellations: cancellations}
+		ReceivedAt: r.cfg.Now(), Cancellations: cancellations, Optimistic: late != nil}
 	b := &bid{version: s.Version, rec: rec, header: header, blobs: s.Bundle.Commitments, requests: s.Requests, value: t.Value,
 		payload: &Payload{Version: s.Version, Bundle: bundleOf(p, s.Bundle)}}
 	// Written behind the acknowledgement, durable before its header is served (bidwrite.go).
@@ -227,12 +266,19 @@ func (r *Relay) check(ctx context.Context, s *Submission, cancellations bool, no
 	}
 	// The relay signs a bid when the first getHeader asks for it (bid.sign), not here: builders
 	// submit many bids a slot, proposers ask for a few.
+	prev := au.top
 	top := au.add(b, cancellations)
+	newTop := au.top
 	r.mu.Unlock()
-	if top {
-		r.publishTop(key, b)
+	if late != nil {
+		r.late.Go(func() { r.simulateLate(late) })
 	}
-	return &SubmitResult{Slot: slot, Top: top, Received: rec.ReceivedAt}, nil
+	// The stream carries every change of the top bid: this bid, or another builder's that a
+	// cancellation (this builder lowering its bid) has put back on top.
+	if newTop != prev && newTop != nil {
+		r.publishTop(key, newTop)
+	}
+	return &SubmitResult{Slot: slot, Top: top, Optimistic: late != nil, Received: rec.ReceivedAt}, nil
 }
 
 // cancellationsParam reads ?cancellations= as mev-boost-relay does ("1" or "true").

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/attestantio/go-eth2-client/spec/phase0"
@@ -17,16 +18,21 @@ import (
 func init() {
 	register(&command{
 		name:  "devnet",
-		short: "a local network on this machine (for now: its beacon node on its own)",
+		short: "the whole network on this machine: beacon node, builders, relays, boost, validators (make run)",
 		run:   runDevnet,
 	})
 }
 
 var devnetSubcommands = []subcommand{
+	{"run", "the whole network in one process, with a live view (the default: zkv devnet [flags])", runDevnetNetwork},
 	{"beacon", "run the devnet beacon node alone: a Beacon API simulator that checks what validators send", runDevnetBeacon},
 }
 
 func runDevnet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	// No subcommand, or flags first (--help too): the whole network (zkv devnet run).
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return runDevnetNetwork(ctx, args, stdout, stderr)
+	}
 	return dispatchGroup(ctx, "devnet", `
 A local proof-of-stake network on 127.0.0.1 for trying zkv and testing clients against.`, devnetSubcommands, args, stdout, stderr)
 }

@@ -46,18 +46,22 @@ m/12381/3600/i/0/0) and EIP-2335 keystores (written with mode 0600).`, keysSubco
 }
 
 func runKeysCreate(ctx context.Context, sub string, args []string, stdout, stderr io.Writer) error {
-	synopsis := "keys new --dir D [--count N] [--start-index I] [--password-file F]"
+	synopsis := "keys new --dir D [--count N] [--start-index I] [--password-file F] [--network N] [--withdrawal-address A [--compounding]] [--amount ETH]"
 	about := `Makes a new 24-word BIP-39 mnemonic from the system's randomness, prints it once, and writes
 the signing keys of validators I .. I+N-1 as EIP-2335 keystores into D. Write the mnemonic down
 and keep it offline: it is the only backup of these keys and of their withdrawal keys.
 
-The keystore password comes from --password-file (its first line) or, on a terminal, a prompt.`
+The keystore password comes from --password-file (its first line) or, on a terminal, a prompt.
+
+` + depositAbout
 	if sub == "recover" {
-		synopsis = "keys recover --mnemonic-file F --dir D [--count N] [--start-index I] [--password-file F]"
+		synopsis = "keys recover --mnemonic-file F --dir D [--count N] [--start-index I] [--password-file F] [--network N] [--withdrawal-address A [--compounding]] [--amount ETH]"
 		about = `Derives the signing keys of validators I .. I+N-1 from an existing BIP-39 mnemonic (read from
 --mnemonic-file) and writes them as EIP-2335 keystores into D. Existing files are never replaced.
 
-The keystore password comes from --password-file (its first line) or, on a terminal, a prompt.`
+The keystore password comes from --password-file (its first line) or, on a terminal, a prompt.
+
+` + depositAbout
 	}
 	fs := newFlagSet("keys "+sub, synopsis, about, stderr)
 	dir := fs.String("dir", "", "directory for the keystores (created with mode 0700)")
@@ -66,6 +70,7 @@ The keystore password comes from --password-file (its first line) or, on a termi
 	passwordFile := fs.String("password-file", "", "file whose first line is the keystore password")
 	passphraseFile := fs.String("passphrase-file", "", "file whose first line is the optional BIP-39 passphrase")
 	kdf := fs.String("kdf", keys.KDFScrypt, "keystore KDF: scrypt or pbkdf2 (both with the EIP's 2^18 work)")
+	dep := addDepositFlags(fs)
 	var mnemonicFile *string
 	if sub == "recover" {
 		mnemonicFile = fs.String("mnemonic-file", "", "file holding the BIP-39 mnemonic (required)")
@@ -90,6 +95,11 @@ The keystore password comes from --password-file (its first line) or, on a termi
 	}
 	if *kdf != keys.KDFScrypt && *kdf != keys.KDFPBKDF2 {
 		fmt.Fprintf(stderr, "zkv keys %s: --kdf %q: want scrypt or pbkdf2\n", sub, *kdf)
+		return errUsage
+	}
+	depOpts, err := dep.options()
+	if err != nil {
+		fmt.Fprintf(stderr, "zkv keys %s: %v\n", sub, err)
 		return errUsage
 	}
 	var mnemonic string
@@ -156,6 +166,11 @@ The keystore password comes from --password-file (its first line) or, on a termi
 	for _, c := range created {
 		fmt.Fprintf(stdout, "%s  %s  %s\n", c.Pubkey, c.Path, c.File)
 	}
+	file, err := writeDepositData(*dir, mnemonic, passphrase, uint32(*start), *count, depOpts)
+	if err != nil {
+		return fmt.Errorf("deposit data (the keystores above are written): %w", err)
+	}
+	fmt.Fprintf(stdout, "deposit data: %s\n", file)
 	return nil
 }
 

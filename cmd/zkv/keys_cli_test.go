@@ -44,7 +44,7 @@ func TestKeysCLI(t *testing.T) {
 	if !strings.Contains(listA, "m/12381/3600/0/0/0") || !strings.Contains(listA, "m/12381/3600/1/0/0") {
 		t.Fatalf("list lacks EIP-2334 paths:\n%s", listA)
 	}
-	files, _ := filepath.Glob(filepath.Join(a, "*.json"))
+	files, _ := filepath.Glob(filepath.Join(a, "keystore-*.json"))
 	if len(files) != 2 {
 		t.Fatalf("%d keystores, want 2", len(files))
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -9,9 +10,11 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -43,7 +46,7 @@ var genesisForkVersions = map[string]phase0.Version{
 }
 
 func runRelay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fset := newFlagSet("relay", "relay --beacon-node URL[,URL] --secret-key-file F --db DIR [--listen ADDR] [--network NAME] [--quic ADDR --quic-peers ID[,ID]]", `
+	fset := newFlagSet("relay", "relay --beacon-node URL[,URL] --secret-key-file F --db DIR [--listen ADDR] [--network NAME] [--quic ADDR --quic-peers ID[,ID]] [--http3 ADDR] [--admin ADDR] [--execution-node URL]", `
 Runs a relay between block builders and proposers, compatible with flashbots mev-boost and with
 anything that speaks the builder API (ethereum/builder-specs) and mev-boost-relay's builder API.
 
@@ -68,16 +71,40 @@ relay-signed SSZ SignedBuilderBid). Only the keys listed in --quic-peers may con
 relay's own key is kept in --quic-key (default <db>/quic.key, created 0600 on first start)
 and printed at start as "relay quic: <address> key <id>": peers pin that id.
 
-Not yet: HTTP/3, optimistic relaying, and simulation of blocks through an execution client.`, stderr)
+HTTP/3 (--http3 ADDR): the same API over HTTP/3 (UDP) and HTTPS (TCP, with Alt-Svc) on one
+port, with the self-signed certificate of the --quic-key identity: clients pin it.
+
+Simulation (--execution-node URL): each submission's block is executed by an execution client
+with the flashbots block-validation API (flashbots_validateBuilderSubmissionV4 for Electra, V5
+for Fulu) before its bid is accepted; a refusal is the submission's 400 with the client's
+reason, no answer within --simulation-timeout a 504.
+
+Builder status (--admin ADDR): mev-boost-relay's internal API on a separate address, which only
+operators should reach (bind it to 127.0.0.1 or a private network; the builder API port never
+serves it):
+  GET  /internal/v1/builder/{pubkey}
+  POST /internal/v1/builder/{pubkey}?blacklisted=true|false&high_prio=true|false&optimistic=true|false
+  POST /internal/v1/builder/collateral/{pubkey}?collateral=BUILDER_ID&value=WEI
+  GET  /internal/v1/builder/demotions
+Blacklisted builders' submissions are refused; high-priority ones are checked first when
+submissions queue up; an optimistic builder's bid of at most its collateral is accepted before
+its simulation finishes, and a failed simulation or a failed publication demotes the builder.
+Statuses and demotions are kept in the database.
+
+Not yet: several relay replicas over one shared store (mev-boost-relay's Redis).`, stderr)
 	beacons := fset.String("beacon-node", "", "Beacon API URL of the beacon node(s) to follow, comma-separated, tried in order (required)")
 	keyFile := fset.String("secret-key-file", "", "file with the relay's BLS secret key, 0x-prefixed hex (required)")
 	newKey := fset.Bool("new-key", false, "create --secret-key-file with a new random key, print its public key and exit")
 	dir := fset.String("db", "", "database directory for bids, payloads and delivery records (required)")
 	listen := fset.String("listen", "127.0.0.1:9062", "address of the relay's HTTP API")
 	quic := fset.String("quic", "", "UDP address of the QUIC door (block submissions and the top-bid stream); off when empty")
-	quicKey := fset.String("quic-key", "", "the relay's QUIC identity key file (default <db>/quic.key; created when missing)")
+	quicKey := fset.String("quic-key", "", "the relay's transport identity key file for --quic and --http3 (default <db>/quic.key; created when missing)")
 	quicPeers := fset.String("quic-peers", "", "transport ids (64 hex digits) of the builders and proposers allowed on --quic, comma-separated")
 	network := fset.String("network", "", "mainnet, hoodi, sepolia or devnet: refuse a beacon node of another network")
+	http3 := fset.String("http3", "", "address (UDP and TCP, one port) of the API over HTTP/3 and HTTPS; off when empty")
+	adminAddr := fset.String("admin", "", "address of the operators' builder-status API; off when empty")
+	execNode := fset.String("execution-node", "", "JSON-RPC URL of an execution client with flashbots_validateBuilderSubmission*: simulate every submission")
+	simTimeout := fset.Duration("simulation-timeout", mev.DefaultSimulationTimeout, "how long a simulation may take before the submission is answered 504")
 	if err := parseFlags(fset, args); err != nil {
 		return err
 	}
@@ -99,8 +126,14 @@ Not yet: HTTP/3, optimistic relaying, and simulation of blocks through an execut
 		return usageErr("--beacon-node is required")
 	case *dir == "":
 		return usageErr("--db is required")
-	case *quic == "" && (*quicPeers != "" || *quicKey != ""):
-		return usageErr("--quic-peers and --quic-key need --quic")
+	case *quic == "" && *quicPeers != "":
+		return usageErr("--quic-peers needs --quic")
+	case *quic == "" && *http3 == "" && *quicKey != "":
+		return usageErr("--quic-key needs --quic or --http3")
+	case *simTimeout <= 0:
+		return usageErr("--simulation-timeout must be positive")
+	case *execNode == "" && *simTimeout != mev.DefaultSimulationTimeout:
+		return usageErr("--simulation-timeout needs --execution-node")
 	case *quic != "" && *quicPeers == "":
 		return usageErr("--quic needs --quic-peers: the keys allowed to connect")
 	}
@@ -122,6 +155,14 @@ Not yet: HTTP/3, optimistic relaying, and simulation of blocks through an execut
 		}
 		want = &v
 	}
+	var sim mev.Simulator
+	if *execNode != "" {
+		x, err := mev.NewExecutionSimulator(*execNode, *simTimeout)
+		if err != nil {
+			return usageErr("--execution-node: %v", err)
+		}
+		sim = x
+	}
 	sk, err := readKey(*keyFile)
 	if err != nil {
 		return err
@@ -137,7 +178,7 @@ Not yet: HTTP/3, optimistic relaying, and simulation of blocks through an execut
 	}
 	defer d.Close()
 	r, err := mev.New(ctx, mev.Config{SecretKey: sk, Beacon: bc, Store: mev.NewBadgerStore(d), Logger: log,
-		BlockHasher: execution.BlockHash, GenesisForkVersion: want, Registerer: prometheus.NewRegistry()})
+		BlockHasher: execution.BlockHash, GenesisForkVersion: want, Registerer: prometheus.NewRegistry(), Simulator: sim})
 	if err != nil {
 		return err
 	}
@@ -147,31 +188,72 @@ Not yet: HTTP/3, optimistic relaying, and simulation of blocks through an execut
 	}
 	pk := r.Pubkey()
 	fmt.Fprintf(stdout, "relay: http://%#x@%s\n", pk[:], ln.Addr())
-	if *quic == "" {
-		return r.Run(ctx, ln)
-	}
-	if *quicKey == "" {
-		*quicKey = filepath.Join(*dir, "quic.key")
-	}
-	id, err := transport.LoadOrCreateIdentity(*quicKey)
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	srv, err := r.QUICServer(id, transport.ServerConfig{Config: transport.Config{Logger: log}, Peers: peers})
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	addr, err := srv.Listen(*quic)
-	if err != nil {
-		ln.Close()
-		return fmt.Errorf("--quic %s: %w", *quic, err)
-	}
-	fmt.Fprintf(stdout, "relay quic: %s key %s\n", addr, id.ID())
 	g, gctx := errgroup.WithContext(ctx)
+	// Whatever fails to start below closes what started before it.
+	var closers []func()
+	fail := func(err error) error {
+		ln.Close()
+		for _, c := range closers {
+			c()
+		}
+		return err
+	}
+	if *adminAddr != "" {
+		aln, err := net.Listen("tcp", *adminAddr)
+		if err != nil {
+			return fail(fmt.Errorf("--admin %s: %w", *adminAddr, err))
+		}
+		closers = append(closers, func() { aln.Close() })
+		fmt.Fprintf(stdout, "relay admin: http://%s\n", aln.Addr())
+		asrv := &http.Server{Handler: r.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
+		g.Go(func() error {
+			if err := asrv.Serve(aln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("admin server: %w", err)
+			}
+			return nil
+		})
+		g.Go(func() error {
+			<-gctx.Done()
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			return asrv.Shutdown(sctx)
+		})
+	}
+	var id *transport.Identity
+	if *quic != "" || *http3 != "" {
+		if *quicKey == "" {
+			*quicKey = filepath.Join(*dir, "quic.key")
+		}
+		if id, err = transport.LoadOrCreateIdentity(*quicKey); err != nil {
+			return fail(err)
+		}
+	}
+	if *http3 != "" {
+		hsrv, err := r.HTTP3Server(&tls.Config{Certificates: []tls.Certificate{id.Certificate()}}, transport.HTTPConfig{Logger: log})
+		if err != nil {
+			return fail(err)
+		}
+		addr, err := hsrv.Listen(*http3)
+		if err != nil {
+			return fail(fmt.Errorf("--http3 %s: %w", *http3, err))
+		}
+		closers = append(closers, func() { hsrv.Close() })
+		fmt.Fprintf(stdout, "relay http3: https://%s key %s\n", addr, id.ID())
+		g.Go(func() error { return hsrv.Run(gctx) })
+	}
+	if *quic != "" {
+		srv, err := r.QUICServer(id, transport.ServerConfig{Config: transport.Config{Logger: log}, Peers: peers})
+		if err != nil {
+			return fail(err)
+		}
+		addr, err := srv.Listen(*quic)
+		if err != nil {
+			return fail(fmt.Errorf("--quic %s: %w", *quic, err))
+		}
+		fmt.Fprintf(stdout, "relay quic: %s key %s\n", addr, id.ID())
+		g.Go(func() error { return srv.Run(gctx) })
+	}
 	g.Go(func() error { return r.Run(gctx, ln) })
-	g.Go(func() error { return srv.Run(gctx) })
 	return g.Wait()
 }
 

@@ -107,7 +107,7 @@ Builder circuit breaker: when --builder-fallback-skips slots in a row right befo
 have no block, or --builder-fallback-skips-per-epoch of the last epoch's slots, proposals ask for
 a local block (builder_boost_factor 0) until the chain is healthy again; 0 turns a rule off.
 
-Not yet here: the keymanager API.`, stderr)
+`+keymanagerAbout, stderr)
 	beaconURL := fs.String("beacon-node", "http://127.0.0.1:5052", "the beacon nodes' Beacon API URLs, comma-separated, the primary first")
 	keystores := fs.String("keystores", "", "directory of EIP-2335 keystores (*.json), all with one password (required)")
 	passwordFile := fs.String("password-file", "", "file whose first line is the keystores' password (asked on the terminal when absent)")
@@ -126,6 +126,7 @@ Not yet here: the keymanager API.`, stderr)
 	metricsAddr := fs.String("metrics-address", "", "serve Prometheus metrics at http://ADDR/metrics (host:port; empty: off)")
 	fallbackSkips := fs.Int("builder-fallback-skips", client.DefaultBreakerConfig.Consecutive, "builder circuit breaker: missed slots in a row before a proposal that make it local (0: rule off)")
 	fallbackEpoch := fs.Int("builder-fallback-skips-per-epoch", client.DefaultBreakerConfig.PerEpoch, "builder circuit breaker: missed slots in the last epoch that make proposals local (0: rule off)")
+	km := addKeymanagerFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -217,6 +218,10 @@ Not yet here: the keymanager API.`, stderr)
 	if err != nil {
 		return err
 	}
+	kmServer, err := km.server(svc, *insecureKDF, logger, stderr)
+	if err != nil {
+		return err
+	}
 	if *proposerConfig != "" {
 		hup := make(chan os.Signal, 1)
 		signal.Notify(hup, syscall.SIGHUP)
@@ -227,7 +232,7 @@ Not yet here: the keymanager API.`, stderr)
 		defer func() { stopReload(); wg.Wait() }()
 	}
 	start := time.Now()
-	err = svc.Run(ctx)
+	err = runValidatorService(ctx, svc, kmServer)
 	fmt.Fprintf(stdout, "zkv validator stopped after %v\n", time.Since(start).Round(time.Second))
 	return err
 }

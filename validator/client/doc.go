@@ -49,5 +49,11 @@
 // of slashing protection (validator/slashing), signing roots (validator/signer), keystores
 // (validator/keys).
 //
-// Not yet here: the keymanager API, deposit data.
+// Keys managed while running (keymanager.go, for validator/keymanager): AddKeys writes the
+// keystores into the keystore directory and starts the keys' duties at the next slot; RemoveKeys
+// returns once no signature by the removed keys is in flight or can follow, so their exported
+// slashing protection history is final; per-validator fee recipient, gas limit and graffiti
+// overrides sit on top of the proposer config and are kept in the database (Meta key
+// "validator.proposer_overrides"). Keys added while running are not watched by doppelganger
+// protection.
 package client

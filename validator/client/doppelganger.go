@@ -50,11 +50,12 @@ func (s *Service) checkLiveness(ctx context.Context, d *doppelganger, cur phase0
 	if cur > 0 {
 		epochs = []phase0.Epoch{cur - 1, cur}
 	}
+	vals, indices := s.validatorSet()
 	for _, e := range epochs {
 		if e <= d.start || e > d.last {
 			continue
 		}
-		resp, err := s.bn.ValidatorLiveness(ctx, &api.ValidatorLivenessOpts{Epoch: e, Indices: s.indices})
+		resp, err := s.bn.ValidatorLiveness(ctx, &api.ValidatorLivenessOpts{Epoch: e, Indices: indices})
 		if err != nil {
 			// Not knowing is not a doppelganger; the watch goes on, and the last epoch is asked
 			// again at the next slot.
@@ -64,7 +65,7 @@ func (s *Service) checkLiveness(ctx context.Context, d *doppelganger, cur phase0
 		var live []phase0.ValidatorIndex
 		for _, l := range resp.Data {
 			if l.IsLive {
-				if _, mine := s.vals[l.Index]; mine {
+				if _, mine := vals[l.Index]; mine {
 					live = append(live, l.Index)
 				}
 			}

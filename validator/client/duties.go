@@ -48,25 +48,26 @@ func dependentRoot(md map[string]any) phase0.Root {
 // keeps the result.
 func (s *Service) fetchDuties(ctx context.Context, e phase0.Epoch) (*epochDuties, error) {
 	d := &epochDuties{proposers: map[phase0.Slot]*apiv1.ProposerDuty{}, attesters: map[phase0.Slot][]*attesterDuty{}}
+	vals, indices := s.validatorSet()
 	pr, err := s.bn.ProposerDuties(ctx, &api.ProposerDutiesOpts{Epoch: e})
 	if err != nil {
 		return nil, fmt.Errorf("proposer duties: %w", err)
 	}
 	d.proposerDep = dependentRoot(pr.Metadata)
 	for _, p := range pr.Data {
-		if pk, ok := s.vals[p.ValidatorIndex]; ok && pk == p.PubKey && p.Slot > 0 { // slot 0 holds the genesis block
+		if pk, ok := vals[p.ValidatorIndex]; ok && pk == p.PubKey && p.Slot > 0 { // slot 0 holds the genesis block
 			d.proposers[p.Slot] = p
 		}
 	}
-	ar, err := s.bn.AttesterDuties(ctx, &api.AttesterDutiesOpts{Epoch: e, Indices: s.indices})
+	ar, err := s.bn.AttesterDuties(ctx, &api.AttesterDutiesOpts{Epoch: e, Indices: indices})
 	if err != nil {
 		return nil, fmt.Errorf("attester duties: %w", err)
 	}
 	d.attesterDep = dependentRoot(ar.Metadata)
 	var subs []*apiv1.BeaconCommitteeSubscription
 	for _, a := range ar.Data {
-		pk, ok := s.vals[a.ValidatorIndex]
-		if !ok || pk != a.PubKey || s.net.EpochOf(a.Slot) != e {
+		pk, ok := vals[a.ValidatorIndex]
+		if !ok || pk != a.PubKey || s.net.EpochOf(a.Slot) != e || !s.sig.Has(pk) {
 			s.log.Warn("attester duty not for this client or epoch: ignored", "validator_index", a.ValidatorIndex, "slot", a.Slot)
 			continue
 		}
@@ -89,14 +90,14 @@ func (s *Service) fetchDuties(ctx context.Context, e phase0.Epoch) (*epochDuties
 				CommitteeIndex: ad.CommitteeIndex, CommitteesAtSlot: ad.CommitteesAtSlot, IsAggregator: ad.aggregator})
 		}
 	}
-	sr, err := s.bn.SyncCommitteeDuties(ctx, &api.SyncCommitteeDutiesOpts{Epoch: e, Indices: s.indices})
+	sr, err := s.bn.SyncCommitteeDuties(ctx, &api.SyncCommitteeDutiesOpts{Epoch: e, Indices: indices})
 	if err != nil {
 		return nil, fmt.Errorf("sync committee duties: %w", err)
 	}
 	var syncSubs []*apiv1.SyncCommitteeSubscription
 	period := uint64(e) / s.spec.epochsPerSyncCommittee
 	for _, sd := range sr.Data {
-		if pk, ok := s.vals[sd.ValidatorIndex]; ok && pk == sd.PubKey {
+		if pk, ok := vals[sd.ValidatorIndex]; ok && pk == sd.PubKey {
 			d.sync = append(d.sync, sd)
 			syncSubs = append(syncSubs, &apiv1.SyncCommitteeSubscription{ValidatorIndex: sd.ValidatorIndex,
 				SyncCommitteeIndices: sd.ValidatorSyncCommitteeIndices, UntilEpoch: phase0.Epoch((period + 1) * s.spec.epochsPerSyncCommittee)})

@@ -139,9 +139,10 @@ func (st *epochStats) figures() summaryFigures {
 // prepareProposers tells the beacon node each validator's fee recipient
 // (prepare_beacon_proposer), once an epoch as the Beacon API asks.
 func (s *Service) prepareProposers(ctx context.Context) {
-	preps := make([]*apiv1.ProposalPreparation, 0, len(s.indices))
-	for _, idx := range s.indices {
-		preps = append(preps, &apiv1.ProposalPreparation{ValidatorIndex: idx, FeeRecipient: s.settingsFor(s.vals[idx]).feeRecipient})
+	vals, indices := s.validatorSet()
+	preps := make([]*apiv1.ProposalPreparation, 0, len(indices))
+	for _, idx := range indices {
+		preps = append(preps, &apiv1.ProposalPreparation{ValidatorIndex: idx, FeeRecipient: s.settingsFor(vals[idx]).feeRecipient})
 	}
 	if err := s.bn.SubmitProposalPreparations(ctx, preps); err != nil {
 		s.log.Warn("prepare_beacon_proposer", "error", err)
@@ -158,13 +159,14 @@ type registration = api.VersionedSignedValidatorRegistration
 // registered.
 func (s *Service) signRegistrations() error {
 	ts := time.Unix(s.o.now().Unix(), 0)
-	regs := make([]*registration, 0, len(s.indices))
-	for _, idx := range s.indices {
-		ps := s.settingsFor(s.vals[idx])
+	vals, indices := s.validatorSet()
+	regs := make([]*registration, 0, len(indices))
+	for _, idx := range indices {
+		ps := s.settingsFor(vals[idx])
 		if !ps.builder {
 			continue
 		}
-		msg := &apiv1.ValidatorRegistration{FeeRecipient: ps.feeRecipient, GasLimit: ps.gasLimit, Timestamp: ts, Pubkey: s.vals[idx]}
+		msg := &apiv1.ValidatorRegistration{FeeRecipient: ps.feeRecipient, GasLimit: ps.gasLimit, Timestamp: ts, Pubkey: vals[idx]}
 		sig, err := s.sig.SignRegistration(msg)
 		if err != nil {
 			return fmt.Errorf("sign registration of validator %d: %w", idx, err)

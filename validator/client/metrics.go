@@ -271,13 +271,18 @@ func probeHealth(ctx context.Context, bn BeaconNode, timeout time.Duration) (up,
 	return true, !resp.Data.IsSyncing || resp.Data.SyncDistance <= 1
 }
 
-// refreshStatuses reads this client's validators' statuses for the gauge (with WithMetrics, once
-// an epoch).
+// refreshStatuses reads this client's validators' statuses for the gauge, and counts the keys
+// held (with WithMetrics, once an epoch: the keymanager API may have added or removed keys).
 func (s *Service) refreshStatuses(ctx context.Context) {
-	if s.o.metricsReg == nil || len(s.indices) == 0 {
+	if s.o.metricsReg == nil {
 		return
 	}
-	resp, err := s.bn.Validators(ctx, &api.ValidatorsOpts{State: "head", Indices: s.indices})
+	s.m.keys.Set(float64(len(s.sig.PublicKeys())))
+	_, indices := s.validatorSet()
+	if len(indices) == 0 {
+		return
+	}
+	resp, err := s.bn.Validators(ctx, &api.ValidatorsOpts{State: "head", Indices: indices})
 	if err != nil {
 		s.log.Debug("validator statuses", "error", err)
 		return

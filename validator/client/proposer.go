@@ -36,6 +36,7 @@ func (s *Service) settingsFor(pk phase0.BLSPubKey) proposerSettings {
 	c := s.prop
 	s.mu.Unlock()
 	if c == nil {
+		s.applyOverride(pk, &ps)
 		return ps
 	}
 	v := c.For(pk)
@@ -55,6 +56,7 @@ func (s *Service) settingsFor(pk phase0.BLSPubKey) proposerSettings {
 		ps.boost = v.BoostFactor
 	}
 	ps.minBid = v.MinBid
+	s.applyOverride(pk, &ps)
 	if !ps.builder {
 		// Beacon API produceBlockV3: builder_boost_factor 0 asks for a local payload.
 		ps.boost = new(uint64)

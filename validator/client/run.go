@@ -57,6 +57,10 @@ func (s *Service) Run(ctx context.Context) error {
 	if err := s.holdKeys(s.sig.PublicKeys()); err != nil {
 		return err
 	}
+	if err := s.startKeyManagement(d, prot, ks); err != nil {
+		return err
+	}
+	defer s.stopKeyManagement()
 	if err := s.resolveIndices(ctx); err != nil {
 		return err
 	}
@@ -131,6 +135,7 @@ func (s *Service) resolveIndices(ctx context.Context) error {
 	}
 	s.m.keys.Set(float64(len(pks)))
 	s.m.setStatuses(resp.Data)
+	s.mu.Lock()
 	s.vals = map[phase0.ValidatorIndex]phase0.BLSPubKey{}
 	for idx, v := range resp.Data {
 		if v.Validator == nil {
@@ -139,6 +144,7 @@ func (s *Service) resolveIndices(ctx context.Context) error {
 		s.vals[idx] = v.Validator.PublicKey
 		s.indices = append(s.indices, idx)
 	}
+	s.mu.Unlock()
 	if len(s.vals) < len(pks) {
 		s.log.Warn("keys unknown to the beacon node are idle", "unknown", len(pks)-len(s.vals))
 	}

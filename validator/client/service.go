@@ -204,6 +204,8 @@ type Service struct {
 
 	m   *metrics
 	brk *breaker
+
+	km keyState // keys added and removed while running, proposer overrides (keymanager.go)
 }
 
 // New checks the options. It starts nothing and loads nothing: Run does.

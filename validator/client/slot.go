@@ -123,7 +123,8 @@ func (s *Service) propose(ctx context.Context, slot phase0.Slot, idx phase0.Vali
 		}
 		s.report(r)
 	}()
-	pk := s.vals[idx]
+	vals, _ := s.validatorSet()
+	pk := vals[idx]
 	randao, err := s.sig.SignRandao(pk, s.net.EpochOf(slot))
 	if err != nil {
 		r.Err = err

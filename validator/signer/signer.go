@@ -36,6 +36,10 @@ var ErrUnknownKey = errors.New("signer: no key for this validator")
 type Signer struct {
 	net  *Network
 	prot Protector
+	// mu guards keys: every signing call holds it for reading from the key lookup to the
+	// signature (slashing protection's record included), so that RemoveKeys, which takes it for
+	// writing, returns only once no call can still sign with a removed key.
+	mu   sync.RWMutex
 	keys map[phase0.BLSPubKey]*bls.SecretKey
 }
 
@@ -70,6 +74,8 @@ func (s *Signer) Network() *Network { return s.net }
 
 // PublicKeys returns the public keys the Signer holds, in no particular order.
 func (s *Signer) PublicKeys() []phase0.BLSPubKey {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	out := make([]phase0.BLSPubKey, 0, len(s.keys))
 	for pk := range s.keys {
 		out = append(out, pk)
@@ -78,6 +84,12 @@ func (s *Signer) PublicKeys() []phase0.BLSPubKey {
 }
 
 func (s *Signer) sign(pk phase0.BLSPubKey, root phase0.Root) (phase0.BLSSignature, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.signLocked(pk, root)
+}
+
+func (s *Signer) signLocked(pk phase0.BLSPubKey, root phase0.Root) (phase0.BLSSignature, error) {
 	sk, ok := s.keys[pk]
 	if !ok {
 		return phase0.BLSSignature{}, fmt.Errorf("%w %#x", ErrUnknownKey, pk[:6])
@@ -88,6 +100,8 @@ func (s *Signer) sign(pk phase0.BLSPubKey, root phase0.Root) (phase0.BLSSignatur
 // SignBlock signs the block (or blinded block) of slot whose hash_tree_root is blockRoot, once
 // slashing protection has recorded it.
 func (s *Signer) SignBlock(ctx context.Context, pk phase0.BLSPubKey, slot phase0.Slot, blockRoot phase0.Root) (phase0.BLSSignature, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	if _, ok := s.keys[pk]; !ok {
 		return phase0.BLSSignature{}, fmt.Errorf("%w %#x", ErrUnknownKey, pk[:6])
 	}
@@ -95,7 +109,7 @@ func (s *Signer) SignBlock(ctx context.Context, pk phase0.BLSPubKey, slot phase0
 	if err := s.prot.CheckAndRecordBlock(ctx, slashing.Block{Pubkey: slashing.Pubkey(pk), Slot: uint64(slot), SigningRoot: slashing.Root(root)}); err != nil {
 		return phase0.BLSSignature{}, err
 	}
-	return s.sign(pk, root)
+	return s.signLocked(pk, root)
 }
 
 // AttestationRequest is one validator's attestation to sign.
@@ -109,6 +123,8 @@ type AttestationRequest struct {
 // approved record is durable before any signature exists; then it signs the approved ones on
 // every core. It returns one signature or error per request, in order.
 func (s *Signer) SignAttestations(ctx context.Context, reqs []AttestationRequest) ([]phase0.BLSSignature, []error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	sigs := make([]phase0.BLSSignature, len(reqs))
 	errs := make([]error, len(reqs))
 	roots := make([]phase0.Root, len(reqs))
@@ -197,6 +213,8 @@ func (s *Signer) SignSelectionProof(pk phase0.BLSPubKey, slot phase0.Slot) (phas
 // epoch's attesters of a slot): the slot's signing root is hashed to G2 once, and the keys sign
 // on every core. An unknown key fails the whole call.
 func (s *Signer) SignSelectionProofs(slot phase0.Slot, pks []phase0.BLSPubKey) ([]phase0.BLSSignature, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	sks := make([]*bls.SecretKey, len(pks))
 	for i, pk := range pks {
 		sk, ok := s.keys[pk]
