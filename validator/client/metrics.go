@@ -226,7 +226,9 @@ func (s *Service) watchHealth(ctx context.Context) {
 	for {
 		up, synced := 0, 0
 		for _, n := range nodes {
-			u, sy := probeHealth(ctx, n.bn, s.healthInterval())
+			// A third of a slot, as the other short requests, but at least a second: a node slow
+			// to answer node/syncing on a loaded host is not down.
+			u, sy := probeHealth(ctx, n.bn, max(s.spec.slotDuration/3, time.Second))
 			s.m.bnUp.WithLabelValues(n.addr).Set(b2f(u))
 			s.m.bnSynced.WithLabelValues(n.addr).Set(b2f(sy))
 			if u {
