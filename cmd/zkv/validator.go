@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"slices"
@@ -16,6 +19,9 @@ import (
 
 	"github.com/attestantio/go-eth2-client/spec/bellatrix"
 	"github.com/attestantio/go-eth2-client/spec/phase0"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/zkvlabs/zkv/validator/client"
 	"github.com/zkvlabs/zkv/validator/keys"
@@ -91,6 +97,16 @@ process SIGHUP after editing the file: it is read again, and used from the next 
 (builder registrations are signed again at the next epoch); a file with an error is not
 used, the previous settings stay, and the log says why.
 
+Metrics: --metrics-address 127.0.0.1:5064 serves Prometheus metrics at /metrics (off by
+default): vc_signed_{beacon_blocks,attestations,aggregates,sync_committee_messages,
+sync_committee_contributions}_total{status}, vc_beacon_nodes_{total,available,synced}_count,
+zkv_validator_* (duty delays, late duties, slashing-protection refusals, per-node request
+durations and health, the epoch summaries' figures, the builder circuit breaker).
+
+Builder circuit breaker: when --builder-fallback-skips slots in a row right before a proposal
+have no block, or --builder-fallback-skips-per-epoch of the last epoch's slots, proposals ask for
+a local block (builder_boost_factor 0) until the chain is healthy again; 0 turns a rule off.
+
 `+keymanagerAbout, stderr)
 	beaconURL := fs.String("beacon-node", "http://127.0.0.1:5052", "the beacon nodes' Beacon API URLs, comma-separated, the primary first")
 	keystores := fs.String("keystores", "", "directory of EIP-2335 keystores (*.json), all with one password (required)")
@@ -107,6 +123,9 @@ used, the previous settings stay, and the log says why.
 	insecureKDF := fs.Bool("insecure-kdf", false, "accept keystores with a weak KDF (devnet throwaway keys only)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	proposerConfig := fs.String("proposer-config", "", "YAML file of per-validator proposer settings (see above), read again on SIGHUP")
+	metricsAddr := fs.String("metrics-address", "", "serve Prometheus metrics at http://ADDR/metrics (host:port; empty: off)")
+	fallbackSkips := fs.Int("builder-fallback-skips", client.DefaultBreakerConfig.Consecutive, "builder circuit breaker: missed slots in a row before a proposal that make it local (0: rule off)")
+	fallbackEpoch := fs.Int("builder-fallback-skips-per-epoch", client.DefaultBreakerConfig.PerEpoch, "builder circuit breaker: missed slots in the last epoch that make proposals local (0: rule off)")
 	km := addKeymanagerFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -169,6 +188,20 @@ used, the previous settings stay, and the log says why.
 	}
 	if *insecureKDF {
 		opts = append(opts, client.WithKDFLimits(keys.InsecureKDFLimits))
+	}
+	if *fallbackSkips < 0 || *fallbackEpoch < 0 {
+		return usageErr("--builder-fallback-skips and --builder-fallback-skips-per-epoch must not be negative")
+	}
+	opts = append(opts, client.WithBuilderCircuitBreaker(client.BreakerConfig{Consecutive: *fallbackSkips, PerEpoch: *fallbackEpoch}))
+	if *metricsAddr != "" {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		opts = append(opts, client.WithMetrics(reg))
+		stopMetrics, err := serveMetrics(*metricsAddr, reg, logger)
+		if err != nil {
+			return usageErr("--metrics-address: %v", err)
+		}
+		defer stopMetrics()
 	}
 	if *timeout <= 0 || *grace < 0 {
 		return usageErr("--timeout must be positive and --shutdown-grace not negative")
@@ -271,6 +304,25 @@ client may keep running; it stops having duties once the exit takes effect.`, st
 		fmt.Fprintf(stdout, "exit submitted: validator %d at epoch %d\n", e.Message.ValidatorIndex, e.Message.Epoch)
 	}
 	return err
+}
+
+// serveMetrics serves reg at http://addr/metrics until the returned stop is called.
+func serveMetrics(addr string, reg *prometheus.Registry, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Warn("metrics server stopped", "error", err)
+		}
+	})
+	log.Info("metrics", "url", "http://"+ln.Addr().String()+"/metrics")
+	return func() { _ = srv.Close(); wg.Wait() }, nil
 }
 
 // proposerConfigSetter is the part of the validator client a reload needs.

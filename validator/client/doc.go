@@ -38,7 +38,14 @@
 // builder_boost_factor in produceBlockV3 (0, and no registration, when its builder is off), and
 // a min_bid below which a builder's blinded block is dropped for a local one.
 //
-// It logs with log/slog and writes one summary line per epoch. What it does not own: the rules
+// The builder circuit breaker (WithBuilderCircuitBreaker, breaker.go): from the beacon node's
+// head events the client counts the slots without a block; after 3 in a row before a proposal,
+// or 6 in the last epoch (the rules Lighthouse, Prysm and Teku apply in their beacon nodes), it
+// asks for a local block (builder_boost_factor 0) until the chain is healthy again.
+//
+// It logs with log/slog and writes one summary line per epoch (duties done, missed and late,
+// blocks proposed through the builder and locally), and with WithMetrics exports Prometheus
+// metrics (metrics.go) on the registerer it is given. What it does not own: the rules
 // of slashing protection (validator/slashing), signing roots (validator/signer), keystores
 // (validator/keys).
 //

@@ -17,6 +17,7 @@ type epochStats struct {
 	proposedBuilder, proposedLocal, proposalsFailed       int
 	attested, attestFailed, aggregated, aggregateFailed   int
 	syncDone, syncFailed, contributed, contributeFailed   int
+	late                                                  map[string]int // messages published after lateDeadline, by Report.Kind
 }
 
 func (s *Service) statsLocked(e phase0.Epoch) *epochStats {
@@ -33,6 +34,12 @@ func (st *epochStats) setExpected(proposals, attestations, sync int) {
 }
 
 func (st *epochStats) add(r Report) {
+	if r.Late && r.Done > 0 {
+		if st.late == nil {
+			st.late = map[string]int{}
+		}
+		st.late[r.Kind] += r.Done
+	}
 	switch r.Kind {
 	case "proposal":
 		switch {
@@ -72,14 +79,61 @@ func (s *Service) summarize(e phase0.Epoch) {
 	if st == nil {
 		return
 	}
-	missedAtt := max(0, st.attestationsExpected-st.attested)
+	f := st.figures()
+	s.m.summary(f)
 	s.log.Info("epoch summary", "epoch", e,
-		"attestations", st.attested, "attestations_missed", missedAtt,
+		"duties_done", f.done, "duties_missed", f.missed, "duties_late", f.late,
+		"attestations", st.attested, "attestations_missed", f.byKind("attestation").missed, "attestations_late", st.late["attestation"],
 		"aggregates", st.aggregated, "aggregates_failed", st.aggregateFailed,
 		"sync_messages", st.syncDone, "sync_messages_failed", st.syncFailed,
 		"contributions", st.contributed, "contributions_failed", st.contributeFailed,
 		"proposals", st.proposalsExpected, "proposed_builder", st.proposedBuilder, "proposed_local", st.proposedLocal,
-		"proposals_missed", st.proposalsFailed)
+		"proposals_missed", f.byKind("proposal").missed, "proposals_late", st.late["proposal"])
+}
+
+// summaryFigures are an epoch summary's totals, which the metrics repeat.
+type summaryFigures struct {
+	done, missed, late int
+	builder, local     int
+	duties             []dutyFigures
+}
+
+type dutyFigures struct {
+	kind               string
+	done, missed, late int
+}
+
+func (f summaryFigures) byKind(kind string) dutyFigures {
+	for _, d := range f.duties {
+		if d.kind == kind {
+			return d
+		}
+	}
+	return dutyFigures{kind: kind}
+}
+
+// figures counts the epoch's duties done, missed and late. A duty with a known count (proposals,
+// attestations, sync committee messages) is missed when it produced no accepted message, whether
+// it failed or never started; aggregates and contributions exist only once selected, so their
+// failures are their misses.
+func (st *epochStats) figures() summaryFigures {
+	f := summaryFigures{builder: st.proposedBuilder, local: st.proposedLocal}
+	proposed := st.proposedBuilder + st.proposedLocal
+	f.duties = []dutyFigures{
+		{kind: "proposal", done: proposed, missed: max(st.proposalsFailed, st.proposalsExpected-proposed)},
+		{kind: "attestation", done: st.attested, missed: max(0, st.attestationsExpected-st.attested)},
+		{kind: "aggregate", done: st.aggregated, missed: st.aggregateFailed},
+		{kind: "sync_message", done: st.syncDone, missed: max(st.syncFailed, st.syncExpected-st.syncDone)},
+		{kind: "contribution", done: st.contributed, missed: st.contributeFailed},
+	}
+	for i := range f.duties {
+		d := &f.duties[i]
+		d.late = st.late[d.kind]
+		f.done += d.done
+		f.missed += d.missed
+		f.late += d.late
+	}
+	return f
 }
 
 // prepareProposers tells the beacon node each validator's fee recipient

@@ -34,6 +34,7 @@ type fallback struct {
 	log   *slog.Logger
 	short atomic.Int64 // time.Duration: reads and submissions due within the slot
 	long  time.Duration
+	m     *metrics // nil: not counted
 }
 
 type beaconNode struct {
@@ -113,7 +114,9 @@ func first[T any](ctx context.Context, f *fallback, long bool, what string, call
 	var zero T
 	var errs []error
 	for _, n := range f.order() {
+		start := time.Now()
 		res, err := bounded(ctx, f, long, func(ctx context.Context) (T, error) { return call(ctx, n.bn) })
+		f.observe(n, what, start, err)
 		if err == nil {
 			return res, nil
 		}
@@ -144,9 +147,18 @@ func bounded[T any](ctx context.Context, f *fallback, long bool, call func(conte
 }
 
 // submit runs a submission on n under the request's timeout.
-func (f *fallback) submit(ctx context.Context, n *beaconNode, long bool, call func(context.Context, BeaconNode) error) error {
+func (f *fallback) submit(ctx context.Context, n *beaconNode, what string, long bool, call func(context.Context, BeaconNode) error) error {
+	start := time.Now()
 	_, err := bounded(ctx, f, long, func(ctx context.Context) (struct{}, error) { return struct{}{}, call(ctx, n.bn) })
+	f.observe(n, what, start, err)
 	return err
+}
+
+// observe counts a request to n in the metrics.
+func (f *fallback) observe(n *beaconNode, what string, start time.Time, err error) {
+	if f.m != nil {
+		f.m.request(n.addr, what, time.Since(start), err)
+	}
 }
 
 // broadcast runs call on every healthy node at once; it succeeds when one node accepts.
@@ -154,7 +166,7 @@ func (f *fallback) broadcast(ctx context.Context, what string, long bool, call f
 	nodes := f.healthyNodes()
 	if len(nodes) == 1 {
 		n := nodes[0]
-		err := f.submit(ctx, n, long, call)
+		err := f.submit(ctx, n, what, long, call)
 		if err != nil && nodeFault(ctx, err) {
 			f.markDown(n, what, err)
 		}
@@ -164,7 +176,7 @@ func (f *fallback) broadcast(ctx context.Context, what string, long bool, call f
 	var wg sync.WaitGroup
 	for i, n := range nodes {
 		wg.Go(func() {
-			errs[i] = f.submit(ctx, n, long, call)
+			errs[i] = f.submit(ctx, n, what, long, call)
 		})
 	}
 	wg.Wait()

@@ -117,7 +117,9 @@ func (s *Service) dial(ctx context.Context) (*fallback, error) {
 		}
 		bns = append(bns, bn)
 	}
-	return newFallback(bns, s.o.beaconURLs, s.o.timeout, s.log), nil
+	f := newFallback(bns, s.o.beaconURLs, s.o.timeout, s.log)
+	f.m = s.m
+	return f, nil
 }
 
 // zeroize wipes the secret keys.
@@ -135,6 +137,8 @@ func (s *Service) resolveIndices(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("validator indices: %w", err)
 	}
+	s.m.keys.Set(float64(len(pks)))
+	s.m.setStatuses(resp.Data)
 	s.mu.Lock()
 	s.vals = map[phase0.ValidatorIndex]phase0.BLSPubKey{}
 	for idx, v := range resp.Data {
@@ -180,6 +184,7 @@ func (s *Service) onHead(_ context.Context, ev *apiv1.HeadEvent) {
 		return
 	}
 	e := s.net.EpochOf(ev.Slot)
+	s.brk.observe(ev.Slot)
 	s.mu.Lock()
 	h := s.headSignalLocked(ev.Slot)
 	if !h.fired {
@@ -217,7 +222,9 @@ func (s *Service) loop(ctx context.Context) error {
 	if err := s.bn.Events(evCtx, &api.EventsOpts{Topics: []string{"head"}, HeadHandler: s.onHead}); err != nil {
 		return fmt.Errorf("subscribe to head events: %w", err)
 	}
+	s.brk.watchFrom(s.currentSlot() + 1)
 	wg.Go(func() { s.refetcher(evCtx, work) })
+	wg.Go(func() { s.watchHealth(evCtx) })
 	if s.nodes != nil {
 		// A quarter slot: a primary back within a slot's first quarter serves that slot's
 		// attestation.
@@ -237,6 +244,7 @@ func (s *Service) loop(ctx context.Context) error {
 		s.log.Warn("doppelganger protection is off: if these keys run anywhere else, both clients may be slashed")
 	}
 	first := true
+	var startEpoch phase0.Epoch
 	for {
 		if !s.waitUntil(ctx, s.slotStart(slot)) {
 			break
@@ -247,8 +255,14 @@ func (s *Service) loop(ctx context.Context) error {
 		}
 		e := s.net.EpochOf(slot)
 		if first || uint64(slot)%s.spec.slotsPerEpoch == 0 {
+			if first {
+				startEpoch = e
+			}
 			s.epochStart(work, &wg, e, first, dg.watching(e))
 			first = false
+		}
+		if e > startEpoch && uint64(slot)%s.spec.slotsPerEpoch == summarySlot(s.spec.slotsPerEpoch) {
+			s.summarize(e - 1)
 		}
 		if dg != nil {
 			if err := s.checkLiveness(ctx, dg, e); err != nil {
@@ -287,8 +301,13 @@ func (s *Service) drain(_ context.Context, cancelWork context.CancelFunc, wg *sy
 	return nil
 }
 
-// epochStart does the once-an-epoch work: duties of e (now) and e+1 (in the background), the
-// summary of e-1, proposer preparation and builder registrations (not while doppelganger
+// summarySlot is the slot of an epoch, counted from its first, at whose start the previous
+// epoch's summary is written: the second, since a slot's duties may run until the start of the
+// slot after next (runSlot's deadline), so the last slot's are all reported by then.
+func summarySlot(slotsPerEpoch uint64) uint64 { return min(2, slotsPerEpoch-1) }
+
+// epochStart does the once-an-epoch work: duties of e (now) and e+1 (in the background),
+// proposer preparation and builder registrations (not while doppelganger
 // protection watches: this instance does not yet speak for its validators).
 func (s *Service) epochStart(ctx context.Context, wg *sync.WaitGroup, e phase0.Epoch, first, watching bool) {
 	if _, err := s.dutiesFor(ctx, e); err != nil {
@@ -299,9 +318,6 @@ func (s *Service) epochStart(ctx context.Context, wg *sync.WaitGroup, e phase0.E
 			s.log.Warn("duties", "epoch", e+1, "error", err)
 		}
 	})
-	if !first && e > 0 {
-		s.summarize(e - 1)
-	}
 	s.mu.Lock()
 	for slot := range s.heads {
 		if s.net.EpochOf(slot)+1 < e {
@@ -323,6 +339,7 @@ func (s *Service) epochStart(ctx context.Context, wg *sync.WaitGroup, e phase0.E
 		return
 	}
 	wg.Go(func() { s.prepareProposers(ctx) })
+	wg.Go(func() { s.refreshStatuses(ctx) })
 	if s.o.registrations {
 		s.mu.Lock()
 		stale := s.regsStale

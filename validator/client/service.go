@@ -13,6 +13,7 @@ import (
 	eth2client "github.com/attestantio/go-eth2-client"
 	"github.com/attestantio/go-eth2-client/spec/bellatrix"
 	"github.com/attestantio/go-eth2-client/spec/phase0"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/zkvlabs/zkv/db"
 	"github.com/zkvlabs/zkv/validator/keys"
@@ -67,6 +68,7 @@ type Report struct {
 	Done   int    // messages signed and accepted by the beacon node
 	Failed int    // duties that produced no accepted message
 	Path   string // proposals: "builder" or "local"
+	Late   bool   // published after the duty's deadline in the slot (see the epoch summary)
 	Err    error
 }
 
@@ -96,8 +98,10 @@ type options struct {
 
 	proposerConfig *propconfig.Config
 
-	hook AttestationHook // WithAttestationHook
-	db   *db.DB          // WithDB
+	hook       AttestationHook // WithAttestationHook
+	db         *db.DB          // WithDB
+	metricsReg prometheus.Registerer
+	breaker    BreakerConfig
 }
 
 // WithBeaconNode is the beacon node's Beacon API URL (http://host:port).
@@ -202,6 +206,9 @@ type Service struct {
 	regs      []*registration    // signed builder registrations, sent every epoch
 	regsStale bool               // the config changed: sign the registrations again
 
+	m   *metrics
+	brk *breaker
+
 	km keyState // keys added and removed while running, proposer overrides (keymanager.go)
 }
 
@@ -212,7 +219,7 @@ func New(_ context.Context, opts ...Option) (*Service, error) {
 
 // newService checks the options; needDB is false for Exit, which signs nothing slashable.
 func newService(needDB bool, opts []Option) (*Service, error) {
-	o := options{registrations: true, timeout: DefaultTimeout, grace: DefaultShutdownGrace, gasLimit: DefaultGasLimit,
+	o := options{breaker: DefaultBreakerConfig, registrations: true, timeout: DefaultTimeout, grace: DefaultShutdownGrace, gasLimit: DefaultGasLimit,
 		doppelganger: DefaultDoppelgangerEpochs}
 	for _, opt := range opts {
 		opt(&o)
@@ -236,6 +243,12 @@ func newService(needDB bool, opts []Option) (*Service, error) {
 		return nil, errors.New("client: gas limit is zero")
 	case o.doppelganger < 0:
 		return nil, fmt.Errorf("client: %d doppelganger epochs", o.doppelganger)
+	case o.breaker.Consecutive < 0 || o.breaker.PerEpoch < 0:
+		return nil, fmt.Errorf("client: builder circuit breaker thresholds %d and %d: want 0 (off) or more", o.breaker.Consecutive, o.breaker.PerEpoch)
+	}
+	m, err := newMetrics(o.metricsReg)
+	if err != nil {
+		return nil, fmt.Errorf("client: register metrics: %w", err)
 	}
 	if o.log == nil {
 		o.log = slog.New(slog.DiscardHandler)
@@ -249,5 +262,5 @@ func newService(needDB bool, opts []Option) (*Service, error) {
 	return &Service{o: o, log: o.log.With("component", "validator"),
 		duties: map[phase0.Epoch]*epochDuties{}, heads: map[phase0.Slot]*headSignal{},
 		blinded: map[phase0.Slot]bool{}, stats: map[phase0.Epoch]*epochStats{}, refetch: make(chan struct{}, 1),
-		stop: make(chan struct{}), prop: o.proposerConfig}, nil
+		stop: make(chan struct{}), prop: o.proposerConfig, m: m, brk: newBreaker(o.breaker)}, nil
 }

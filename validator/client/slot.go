@@ -30,6 +30,7 @@ func (s *Service) runSlot(ctx context.Context, slot phase0.Slot) {
 		s.log.Warn("no duties for slot", "slot", slot, "error", err)
 		return
 	}
+	s.checkBreaker(slot)
 	var syncDuties []*apiSyncDuty
 	if next, err := s.dutiesFor(ctx, s.net.EpochOf(slot+1)); err == nil {
 		// The sync committee of slot is that of epoch(slot+1) (altair validator.md, "Sync
@@ -103,6 +104,9 @@ func (s *Service) stopping(slot phase0.Slot, what string) bool {
 type apiSyncDuty struct{ *apiv1.SyncCommitteeDuty }
 
 func (s *Service) report(r Report) {
+	delay := s.o.now().Sub(s.slotStart(r.Slot))
+	r.Late = r.Done > 0 && delay > s.lateDeadline(r.Kind)
+	s.m.report(r, delay)
 	s.mu.Lock()
 	s.statsLocked(s.net.EpochOf(r.Slot)).add(r)
 	s.mu.Unlock()
@@ -127,6 +131,12 @@ func (s *Service) propose(ctx context.Context, slot phase0.Slot, idx phase0.Vali
 		return
 	}
 	ps := s.settingsFor(pk)
+	if s.brk.isOpen() && (ps.boost == nil || *ps.boost > 0) {
+		// The builder circuit breaker is open: the chain is missing blocks, so a local block
+		// (builder_boost_factor 0) is the safer proposal (breaker.go).
+		s.log.Info("builder circuit breaker open: proposing a local block", "slot", slot, "validator_index", idx)
+		ps.boost = new(uint64)
+	}
 	opts := &api.ProposalOpts{Slot: slot, RandaoReveal: randao, Graffiti: ps.graffiti, BuilderBoostFactor: ps.boost}
 	resp, err := s.bn.Proposal(ctx, opts)
 	if err != nil {
