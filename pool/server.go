@@ -1,0 +1,634 @@
+package pool
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/zkvlabs/zkv/crypto/bls"
+	"github.com/zkvlabs/zkv/db"
+	"github.com/zkvlabs/zkv/prover"
+	"github.com/zkvlabs/zkv/prover/registry"
+	"github.com/zkvlabs/zkv/transport"
+)
+
+// Defaults of Config.
+const (
+	DefaultVerifyBatch = 1024
+	DefaultQueue       = 64
+)
+
+// ErrShuttingDown reports a call made while the server stops or after it has stopped.
+var ErrShuttingDown = errors.New("pool: shutting down")
+
+// Clock is the chain's clock: when each epoch starts.
+type Clock struct {
+	Genesis       time.Time
+	SlotDuration  time.Duration
+	SlotsPerEpoch uint64
+}
+
+// Epoch returns the epoch at t, and false before genesis.
+func (c Clock) Epoch(t time.Time) (uint64, bool) {
+	if t.Before(c.Genesis) || c.SlotDuration <= 0 || c.SlotsPerEpoch == 0 {
+		return 0, false
+	}
+	return uint64(t.Sub(c.Genesis) / c.SlotDuration / time.Duration(c.SlotsPerEpoch)), true
+}
+
+// Config configures a Server. Key, Registry and DB are required.
+type Config struct {
+	// Key is the circuit's verifying key (prover.Keys.VerifyingKey) at the registry's depth.
+	Key *prover.VerifyingKey
+	// Registry is the pool's registry: its sealed roots are the only ones proofs may use,
+	// registrations go into it, and equivocators are revoked in it.
+	Registry *registry.Registry
+	// DB keeps nullifiers and evidence (bucket db.Nullifiers).
+	DB *db.DB
+	// MinWeight is the least minimum weight a proof must show (prover.Verifier.MinWeight).
+	MinWeight uint64
+	// Clock, when set, makes Run seal the registry's root of each epoch as the epoch starts.
+	// Without it the caller seals (Server.Seal).
+	Clock *Clock
+	// VerifyBatch is the most proofs verified together, across senders. Default 1024.
+	VerifyBatch int
+	// Queue is how many batch requests may wait for verification; a request that finds the
+	// queue full waits (its sender's stream with it) until there is room or it gives up.
+	// Default 64.
+	Queue int
+	// Registerer receives the pool's metrics (zkv_pool_*); nil keeps them unregistered.
+	Registerer prometheus.Registerer
+	// Logger is the pool's logger; nil discards.
+	Logger *slog.Logger
+}
+
+// Counts are one epoch's proofs by outcome.
+type Counts struct {
+	Epoch         uint64 `json:"epoch"`
+	Received      uint64 `json:"received"`
+	Verified      uint64 `json:"verified"`
+	Duplicates    uint64 `json:"duplicates"`
+	Refused       uint64 `json:"refused"`
+	Equivocations uint64 `json:"equivocations"`
+}
+
+// Server is a private-attestation pool: it verifies batches of proofs from many validators
+// together, records one nullifier per validator and epoch, and turns a second attestation of
+// one validator in one epoch into evidence, which it stores, publishes and acts on (the key
+// is revoked in the registry). Its entry points (Submit, Register, Member) are plain
+// functions; QUICServer and Handler put them on the network.
+//
+// Errors its callers may see: ErrShuttingDown, the context's error, registry errors from
+// Register and Member, ErrNoRoot, ErrPathNotToRoot.
+type Server struct {
+	cfg      Config
+	reg      *registry.Registry
+	db       *db.DB
+	verifier *prover.Verifier
+	log      *slog.Logger
+	m        *metrics
+
+	jobs    chan *job
+	stopped chan struct{}
+
+	mu     sync.Mutex
+	counts map[uint64]*Counts
+	quic   *transport.Server
+}
+
+// ErrNoRoot reports a member request for an epoch the registry has no root for yet.
+var ErrNoRoot = errors.New("pool: no registry root for the epoch")
+
+// ErrPathNotToRoot reports a member request for an epoch whose root is not the last sealed
+// one: the registry gives paths in the latest tree only.
+var ErrPathNotToRoot = errors.New("pool: the member's path does not lead to the epoch's root")
+
+type job struct {
+	items   []Item
+	answers []Answer // pre-filled for items that did not decode
+	done    chan struct{}
+}
+
+// New checks cfg and returns a Server. It starts nothing.
+func New(cfg Config) (*Server, error) {
+	switch {
+	case cfg.Key == nil:
+		return nil, errors.New("pool: no verifying key")
+	case cfg.Registry == nil:
+		return nil, errors.New("pool: no registry")
+	case cfg.DB == nil:
+		return nil, errors.New("pool: no database")
+	}
+	if cfg.VerifyBatch <= 0 {
+		cfg.VerifyBatch = DefaultVerifyBatch
+	}
+	if cfg.Queue <= 0 {
+		cfg.Queue = DefaultQueue
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	return &Server{
+		cfg: cfg, reg: cfg.Registry, db: cfg.DB, log: cfg.Logger.With("component", "pool"), m: m,
+		verifier: &prover.Verifier{Key: cfg.Key, Network: cfg.Registry.Network().ID(), Roots: cfg.Registry, MinWeight: cfg.MinWeight},
+		jobs:     make(chan *job, cfg.Queue),
+		stopped:  make(chan struct{}),
+		counts:   map[uint64]*Counts{},
+	}, nil
+}
+
+// Verifier returns the verifier the pool checks proofs and evidence with: its verifying key,
+// network and registry roots.
+func (s *Server) Verifier() *prover.Verifier { return s.verifier }
+
+// Registry returns the pool's registry.
+func (s *Server) Registry() *registry.Registry { return s.reg }
+
+// Run verifies queued batches, and seals each epoch's root when Config.Clock is set, until
+// ctx ends. Calls waiting for a verdict then fail with ErrShuttingDown.
+func (s *Server) Run(ctx context.Context) error {
+	defer close(s.stopped)
+	done := make(chan struct{})
+	if s.cfg.Clock != nil {
+		go func() {
+			defer close(done)
+			s.sealLoop(ctx)
+		}()
+	} else {
+		close(done)
+	}
+	defer func() { <-done }()
+	for {
+		var first *job
+		select {
+		case <-ctx.Done():
+			return nil
+		case first = <-s.jobs:
+		}
+		batch := []*job{first}
+		n := len(first.items)
+	gather:
+		for n < s.cfg.VerifyBatch {
+			select {
+			case j := <-s.jobs:
+				batch = append(batch, j)
+				n += len(j.items)
+			default:
+				break gather
+			}
+		}
+		s.process(batch)
+		for _, j := range batch {
+			close(j.done)
+		}
+	}
+}
+
+func (s *Server) sealLoop(ctx context.Context) {
+	tick := min(s.cfg.Clock.SlotDuration, time.Second)
+	t := time.NewTicker(max(tick, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		if e, ok := s.cfg.Clock.Epoch(time.Now()); ok {
+			if last, sealed := s.reg.LastSeal(); !sealed || last.Epoch < e {
+				if _, err := s.Seal(e); err != nil {
+					s.log.Error("seal", "epoch", e, "error", err)
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Seal applies the queued registrations and fixes the registry's root of epoch.
+func (s *Server) Seal(epoch uint64) (registry.Seal, error) {
+	seal, err := s.reg.Seal(epoch)
+	if err != nil {
+		return seal, err
+	}
+	s.m.sealed.Set(float64(epoch))
+	s.log.Info("sealed", "epoch", epoch, "root", prover.HexField(&seal.Root), "leaves", seal.Leaves)
+	return seal, nil
+}
+
+// Submit verifies a batch of items (as DecodeBatch returns them: errs[i] set for an item that
+// did not decode) together with those of other senders and returns one answer per item, once
+// every accepted item's nullifier is durable. It waits while the queue is full.
+func (s *Server) Submit(ctx context.Context, items []Item, errs []error) ([]Answer, error) {
+	j := &job{answers: make([]Answer, len(items)), done: make(chan struct{})}
+	var live []int
+	for i := range items {
+		if errs != nil && errs[i] != nil {
+			j.answers[i] = Answer{Status: StatusMalformed, Reason: errs[i].Error()}
+			continue
+		}
+		live = append(live, i)
+	}
+	j.items = make([]Item, len(live))
+	for k, i := range live {
+		j.items[k] = items[i]
+	}
+	s.count(items, errs)
+	if len(live) > 0 {
+		sub := make([]Answer, len(live))
+		jj := &job{items: j.items, answers: sub, done: j.done}
+		select {
+		case s.jobs <- jj:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-s.stopped:
+			return nil, ErrShuttingDown
+		}
+		s.m.queue.Inc()
+		select {
+		case <-jj.done:
+		case <-s.stopped:
+			return nil, ErrShuttingDown
+		}
+		for k, i := range live {
+			j.answers[i] = sub[k]
+		}
+	}
+	s.tally(items, errs, j.answers)
+	return j.answers, nil
+}
+
+// count adds received items to their epochs' counts.
+func (s *Server) count(items []Item, errs []error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range items {
+		if errs != nil && errs[i] != nil {
+			continue // no epoch to count it in: counted in the metrics only
+		}
+		s.epochCounts(items[i].Claim.Statement.Epoch).Received++
+	}
+}
+
+func (s *Server) tally(items []Item, errs []error, as []Answer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, a := range as {
+		s.m.proofs.WithLabelValues(a.Status.String()).Inc()
+		if errs != nil && errs[i] != nil {
+			continue // no epoch to count it in: counted in the metrics only
+		}
+		c := s.epochCounts(items[i].Claim.Statement.Epoch)
+		switch a.Status {
+		case StatusAccepted:
+			c.Verified++
+		case StatusDuplicate:
+			c.Duplicates++
+		case StatusEquivocation:
+			c.Equivocations++
+		default:
+			c.Refused++
+		}
+	}
+}
+
+func (s *Server) epochCounts(e uint64) *Counts {
+	c := s.counts[e]
+	if c == nil {
+		c = &Counts{Epoch: e}
+		s.counts[e] = c
+	}
+	return c
+}
+
+// Counts returns the counts of every epoch the pool has seen proofs of since it started,
+// in epoch order.
+func (s *Server) Counts() []Counts {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Counts, 0, len(s.counts))
+	for _, c := range s.counts {
+		out = append(out, *c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Epoch < out[j].Epoch })
+	return out
+}
+
+// entry is one item of a verification batch.
+type entry struct {
+	it     *Item
+	answer *Answer
+	key    nullifierKey
+	prior  *Item // the item recorded before under the same key, if any
+}
+
+// process verifies one batch of jobs and answers every item.
+func (s *Server) process(batch []*job) {
+	start := time.Now()
+	var entries []*entry
+	for _, j := range batch {
+		s.m.queue.Dec()
+		for i := range j.items {
+			entries = append(entries, &entry{it: &j.items[i], answer: &j.answers[i], key: keyOf(&j.items[i].Claim.Statement)})
+		}
+	}
+	// Roots first: a proof against an epoch without a root, or another root than the sealed
+	// one, is refused with that reason.
+	var live []*entry
+	for _, e := range entries {
+		st := &e.it.Claim.Statement
+		root, err := s.reg.Root(st.Epoch)
+		switch {
+		case errors.Is(err, registry.ErrNoRoot):
+			*e.answer = Answer{StatusUnknownRoot, fmt.Sprintf("no registry root for epoch %d", st.Epoch)}
+		case err != nil:
+			*e.answer = Answer{StatusInternal, err.Error()}
+		case !st.Root.Equal(&root):
+			*e.answer = Answer{StatusUnknownRoot, fmt.Sprintf("root %s is not the registry's root of epoch %d (%s)", prover.HexField(&st.Root), st.Epoch, prover.HexField(&root))}
+		default:
+			live = append(live, e)
+		}
+	}
+	// Duplicates of recorded proofs are answered without verifying them again.
+	err := s.db.View(func(tx *db.Txn) error {
+		for _, e := range live {
+			p, err := recorded(tx, e.key)
+			if err != nil {
+				return err
+			}
+			e.prior = p
+		}
+		return nil
+	})
+	if err != nil {
+		s.log.Error("read nullifiers", "error", err)
+		for _, e := range live {
+			*e.answer = Answer{StatusInternal, "reading nullifiers: " + err.Error()}
+		}
+		return
+	}
+	var toVerify []*entry
+	for _, e := range live {
+		if e.prior != nil && xEqual(&e.prior.Claim.Statement, &e.it.Claim.Statement) {
+			*e.answer = Answer{Status: StatusDuplicate}
+			continue
+		}
+		toVerify = append(toVerify, e)
+	}
+	var valid []*entry
+	if len(toVerify) > 0 {
+		claims := make([]prover.Claim, len(toVerify))
+		roots := make([]*[32]byte, len(toVerify))
+		for i, e := range toVerify {
+			claims[i] = e.it.Claim
+			roots[i] = &e.it.SigningRoot
+		}
+		vstart := time.Now()
+		_, reasons, err := s.verifier.FindInvalid(claims, roots)
+		s.m.verify.Observe(time.Since(vstart).Seconds())
+		s.m.batch.Observe(float64(len(claims)))
+		if err != nil {
+			for _, e := range toVerify {
+				*e.answer = Answer{StatusInternal, "verification: " + err.Error()}
+			}
+			return
+		}
+		for i, e := range toVerify {
+			if r, bad := reasons[i]; bad {
+				*e.answer = refusal(r)
+				continue
+			}
+			valid = append(valid, e)
+		}
+	}
+	s.record(valid)
+	s.m.process.Observe(time.Since(start).Seconds())
+}
+
+// refusal maps a verification error to its status.
+func refusal(err error) Answer {
+	switch {
+	case errors.Is(err, registry.ErrNoRoot):
+		return Answer{StatusUnknownRoot, err.Error()}
+	case errors.Is(err, prover.ErrWrongStatement):
+		return Answer{StatusWrongStatement, err.Error()}
+	case errors.Is(err, prover.ErrInvalidProof):
+		return Answer{StatusInvalidProof, err.Error()}
+	case errors.Is(err, prover.ErrMalformed):
+		return Answer{StatusMalformed, err.Error()}
+	}
+	return Answer{StatusInternal, err.Error()}
+}
+
+// record stores the nullifiers of verified entries and handles equivocations, in order:
+// the first proof of a key in the batch is recorded; a later one with the same x is a
+// duplicate; one with another x, or a first one whose key was recorded earlier with another
+// x, is an equivocation.
+func (s *Server) record(valid []*entry) {
+	type pending struct {
+		key nullifierKey
+		ev  *prover.Evidence
+		js  []byte
+	}
+	seen := map[nullifierKey]*Item{}
+	var writes []*entry
+	var evs []pending
+	evKeys := map[nullifierKey]bool{}
+	for _, e := range valid {
+		first := e.prior
+		if b := seen[e.key]; b != nil {
+			first = b
+		}
+		switch {
+		case first == nil:
+			seen[e.key] = e.it
+			writes = append(writes, e)
+			*e.answer = Answer{Status: StatusAccepted}
+		case xEqual(&first.Claim.Statement, &e.it.Claim.Statement):
+			*e.answer = Answer{Status: StatusDuplicate}
+		default:
+			*e.answer = Answer{StatusEquivocation, fmt.Sprintf("a second attestation in epoch %d by the validator of nullifier %x", e.key.epoch, e.key.nullifier)}
+			if evKeys[e.key] {
+				continue
+			}
+			ev, err := prover.NewEvidence(s.verifier, first.Claim, e.it.Claim)
+			if err != nil {
+				// Both proofs verified, so this is a fault of the pool, not of the sender.
+				s.log.Error("evidence", "epoch", e.key.epoch, "error", err)
+				continue
+			}
+			js, err := json.Marshal(ev)
+			if err != nil {
+				s.log.Error("evidence encoding", "error", err)
+				continue
+			}
+			evKeys[e.key] = true
+			evs = append(evs, pending{e.key, ev, js})
+		}
+	}
+	if len(writes) == 0 && len(evs) == 0 {
+		return
+	}
+	var fresh []pending
+	err := s.db.Update(func(tx *db.Txn) error {
+		fresh = fresh[:0]
+		for _, e := range writes {
+			if err := tx.Put(db.Nullifiers, e.key.bytes(prefixNullifier), AppendItem(make([]byte, 0, ItemSize), e.it)); err != nil {
+				return err
+			}
+		}
+		for _, p := range evs {
+			k := p.key.bytes(prefixEvidence)
+			if _, err := tx.Get(db.Nullifiers, k); err == nil {
+				continue // the epoch's evidence of this validator is stored already
+			} else if !errors.Is(err, db.ErrNotFound) {
+				return err
+			}
+			if err := tx.Put(db.Nullifiers, k, p.js); err != nil {
+				return err
+			}
+			fresh = append(fresh, p)
+		}
+		return nil
+	})
+	if err != nil {
+		s.log.Error("record nullifiers", "error", err)
+		for _, e := range writes {
+			*e.answer = Answer{StatusInternal, "recording the nullifier: " + err.Error()}
+		}
+		return
+	}
+	for _, p := range fresh {
+		s.actOn(p.key, p.ev, p.js)
+	}
+}
+
+// actOn revokes the key that evidence names and publishes the evidence.
+func (s *Server) actOn(k nullifierKey, ev *prover.Evidence, js []byte) {
+	s.m.evidence.Inc()
+	m, err := s.reg.Revoke(s.cfg.Key, ev)
+	var pk [bls.PublicKeyLength]byte
+	switch {
+	case err == nil:
+		pk = m.Pubkey
+	case errors.Is(err, registry.ErrRevoked):
+		if m, err := s.reg.ByIdentity(ev.Identity); err == nil {
+			pk = m.Pubkey
+		}
+	default:
+		s.log.Error("revoke", "evidence", k.ID(), "error", err)
+	}
+	s.log.Warn("equivocation", "evidence", k.ID(), "epoch", k.epoch, "pubkey", fmt.Sprintf("%#x", pk[:]))
+	s.mu.Lock()
+	q := s.quic
+	s.mu.Unlock()
+	if q != nil {
+		if _, err := q.Publish(EvidenceTopic, evidenceFrame(js)); err != nil {
+			s.log.Error("publish evidence", "error", err)
+		}
+	}
+}
+
+// EvidenceRecord is stored evidence with what the registry says of it.
+type EvidenceRecord struct {
+	ID       string           `json:"id"`
+	Epoch    uint64           `json:"epoch"`
+	Identity string           `json:"identity"`
+	Pubkey   string           `json:"pubkey,omitempty"` // the equivocating key, from the registry
+	Evidence *prover.Evidence `json:"evidence,omitempty"`
+}
+
+// Evidence returns the stored evidence, oldest epoch first, without the proofs.
+func (s *Server) Evidence() ([]EvidenceRecord, error) {
+	var out []EvidenceRecord
+	err := s.db.View(func(tx *db.Txn) error {
+		return tx.Iterate(db.Nullifiers, []byte{prefixEvidence}, func(key, value []byte) error {
+			r, err := s.evidenceRecord(key, value)
+			if err != nil {
+				return err
+			}
+			r.Evidence = nil
+			out = append(out, r)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// EvidenceByID returns one stored evidence with its proofs, or db.ErrNotFound.
+func (s *Server) EvidenceByID(id string) (EvidenceRecord, error) {
+	k, err := parseID(id)
+	if err != nil {
+		return EvidenceRecord{}, err
+	}
+	kb := k.bytes(prefixEvidence)
+	v, err := s.db.Get(db.Nullifiers, kb)
+	if err != nil {
+		return EvidenceRecord{}, err
+	}
+	return s.evidenceRecord(kb, v)
+}
+
+func (s *Server) evidenceRecord(key, value []byte) (EvidenceRecord, error) {
+	k, err := parseKey(key)
+	if err != nil {
+		return EvidenceRecord{}, err
+	}
+	var ev prover.Evidence
+	if err := json.Unmarshal(value, &ev); err != nil {
+		return EvidenceRecord{}, fmt.Errorf("pool: stored evidence %s: %w", k.ID(), err)
+	}
+	r := EvidenceRecord{ID: k.ID(), Epoch: k.epoch, Identity: prover.HexField(&ev.Identity), Evidence: &ev}
+	if m, err := s.reg.ByIdentity(ev.Identity); err == nil {
+		r.Pubkey = fmt.Sprintf("%#x", m.Pubkey[:])
+	}
+	return r, nil
+}
+
+// Register queues a registration for the next seal (registry.Registry.Register).
+func (s *Server) Register(reg registry.Registration) error {
+	err := s.reg.Register(reg)
+	res := "ok"
+	if err != nil {
+		res = "refused"
+	}
+	s.m.registrations.WithLabelValues(res).Inc()
+	return err
+}
+
+// Member returns the registered key's place in the tree whose root is the registry's root of
+// epoch: ErrNoRoot before that epoch is sealed, ErrPathNotToRoot when the epoch's root is not
+// the last sealed one (paths are kept for the latest tree only), registry errors otherwise.
+func (s *Server) Member(pk [bls.PublicKeyLength]byte, epoch uint64) (registry.Member, error) {
+	root, err := s.reg.Root(epoch)
+	if errors.Is(err, registry.ErrNoRoot) {
+		return registry.Member{}, fmt.Errorf("%w: epoch %d", ErrNoRoot, epoch)
+	}
+	if err != nil {
+		return registry.Member{}, err
+	}
+	m, err := s.reg.Member(pk)
+	if err != nil {
+		return registry.Member{}, err
+	}
+	if leaf := m.Leaf(); !m.Root.Equal(&root) || func() bool { r := m.Path.Root(leaf); return !r.Equal(&root) }() {
+		return registry.Member{}, fmt.Errorf("%w: epoch %d has root %s, the path leads to %s (epoch %d)", ErrPathNotToRoot, epoch, prover.HexField(&root), prover.HexField(&m.Root), m.Epoch)
+	}
+	return m, nil
+}
+
+// SealedRoot is one epoch's root as the HTTP API shows it.
+type SealedRoot struct {
+	Epoch uint64 `json:"epoch"`
+	Root  string `json:"root"`
+}
