@@ -34,7 +34,14 @@
 //	                                 'd' | slot(8)                          the slot's Delivery as JSON (TTL 30
 //	                                                                        days): written, synced, before a
 //	                                                                        payload leaves the relay
-//	Nullifiers                 0x23  reserved for the private-attestation pool (prover)
+//	Nullifiers                 0x23  the private-attestation pool (package pool):
+//	                                 'n' | epoch(8) | nullifier(32)         the first valid proof of the validator
+//	                                                                        in the epoch, as on the wire: proof
+//	                                                                        uncompressed(256) | 7 public inputs
+//	                                                                        (32 each: root, epoch, x, y, nullifier,
+//	                                                                        min weight, network) | signing root(32)
+//	                                 'e' | epoch(8) | nullifier(32)         equivocation evidence (prover.Evidence
+//	                                                                        as JSON)
 //	RegistryLeaves             0x24  reserved for the registry tree's nodes (prover), should
 //	                                 recomputing them on open become too slow
 //	ProverCache                0x25  the private attestations' state (validator/private), through KV, so a

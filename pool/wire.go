@@ -157,13 +157,13 @@ func decodeStatement(b []byte) (prover.Statement, error) {
 	for i := range pub {
 		e, err := prover.FieldFromBytes(b[i*32 : (i+1)*32])
 		if err != nil {
-			return prover.Statement{}, fmt.Errorf("public input %d: %w", i, err)
+			return prover.Statement{}, fmt.Errorf("%w: public input %d: %v", prover.ErrMalformed, i, err)
 		}
 		pub[i] = e
 	}
 	st, err := prover.StatementFromPublic(pub)
 	if err != nil {
-		return prover.Statement{}, err
+		return prover.Statement{}, fmt.Errorf("%w: %v", prover.ErrMalformed, err)
 	}
 	return st, nil
 }

@@ -1,6 +1,6 @@
 // Package archtest keeps zkv's dependency arrows pointing down (DESIGN.md, "Layout and
-// dependency direction"): cmd -> devnet -> {validator, mev} -> pbs -> {prover, transport, db,
-// crypto}. It has no code; its test reads the import graph with `go list`.
+// dependency direction"): cmd -> devnet -> {validator, mev} -> {pbs, pool} -> {prover,
+// transport, db, crypto}. It has no code; its test reads the import graph with `go list`.
 package archtest
 
 import (
@@ -19,11 +19,12 @@ var allowed = map[string][]string{
 	"transport": {},
 	"prover":    {"crypto"},
 	"pbs":       {"prover", "transport", "db", "crypto"},
-	"validator": {"pbs", "prover", "transport", "db", "crypto"},
-	"mev":       {"pbs", "prover", "transport", "db", "crypto"},
-	"devnet":    {"validator", "mev", "pbs", "prover", "transport", "db", "crypto"},
-	"bench":     {"devnet", "validator", "mev", "pbs", "prover", "transport", "db", "crypto"},
-	"cmd":       {"bench", "devnet", "validator", "mev", "pbs", "prover", "transport", "db", "crypto"},
+	"pool":      {"prover", "transport", "db", "crypto"},
+	"validator": {"pbs", "pool", "prover", "transport", "db", "crypto"},
+	"mev":       {"pbs", "pool", "prover", "transport", "db", "crypto"},
+	"devnet":    {"validator", "mev", "pbs", "pool", "prover", "transport", "db", "crypto"},
+	"bench":     {"devnet", "validator", "mev", "pbs", "pool", "prover", "transport", "db", "crypto"},
+	"cmd":       {"bench", "devnet", "validator", "mev", "pbs", "pool", "prover", "transport", "db", "crypto"},
 	"internal":  {},
 }
 
