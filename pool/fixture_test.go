@@ -60,13 +60,18 @@ func mustMaterial(t testing.TB) *material {
 
 func testKey(t testing.TB, i int) *bls.SecretKey {
 	t.Helper()
-	seed := sha256.Sum256([]byte{byte(i), byte(i >> 8), 'p', 'o', 'o', 'l'})
-	seed[0] &= 0x3f // below the BLS12-381 group order
-	sk, err := bls.SecretKeyFromBytes(seed[:])
+	sk, err := keyAt(i)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return sk
+}
+
+// keyAt returns the test validator i's BLS key.
+func keyAt(i int) (*bls.SecretKey, error) {
+	seed := sha256.Sum256([]byte{byte(i), byte(i >> 8), 'p', 'o', 'o', 'l'})
+	seed[0] &= 0x3f // below the BLS12-381 group order
+	return bls.SecretKeyFromBytes(seed[:])
 }
 
 // testPool is a pool on a real badger database in dir, serving QUIC on 127.0.0.1, with a
