@@ -157,18 +157,34 @@ func (s *Server) Registry() *registry.Registry { return s.reg }
 
 // Run verifies queued batches, and seals each epoch's root when Config.Clock is set, until
 // ctx ends. Calls waiting for a verdict then fail with ErrShuttingDown.
+//
+// Verification and recording overlap: while one batch's nullifiers are written (a durable
+// commit), the next batch is verified. A proof whose key is being recorded meanwhile is
+// verified too and then found a duplicate by record, so no proof is verified twice after
+// its record is durable.
 func (s *Server) Run(ctx context.Context) error {
 	defer close(s.stopped)
-	done := make(chan struct{})
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	if s.cfg.Clock != nil {
-		go func() {
-			defer close(done)
-			s.sealLoop(ctx)
-		}()
-	} else {
-		close(done)
+		wg.Go(func() { s.sealLoop(ctx) })
 	}
-	defer func() { <-done }()
+	type verified struct {
+		jobs  []*job
+		valid []*entry
+		start time.Time
+	}
+	commit := make(chan verified, 1)
+	wg.Go(func() {
+		for v := range commit {
+			s.record(v.valid)
+			s.m.process.Observe(time.Since(v.start).Seconds())
+			for _, j := range v.jobs {
+				close(j.done)
+			}
+		}
+	})
+	defer close(commit)
 	for {
 		var first *job
 		select {
@@ -176,6 +192,7 @@ func (s *Server) Run(ctx context.Context) error {
 			return nil
 		case first = <-s.jobs:
 		}
+		start := time.Now()
 		batch := []*job{first}
 		n := len(first.items)
 	gather:
@@ -188,10 +205,7 @@ func (s *Server) Run(ctx context.Context) error {
 				break gather
 			}
 		}
-		s.process(batch)
-		for _, j := range batch {
-			close(j.done)
-		}
+		commit <- verified{batch, s.verify(batch), start}
 	}
 }
 
@@ -332,9 +346,9 @@ type entry struct {
 	prior  *Item // the item recorded before under the same key, if any
 }
 
-// process verifies one batch of jobs and answers every item.
-func (s *Server) process(batch []*job) {
-	start := time.Now()
+// verify checks one batch of jobs: it answers every item that is refused or a duplicate of
+// a recorded proof, and returns the entries whose proofs verified, for record.
+func (s *Server) verify(batch []*job) []*entry {
 	var entries []*entry
 	for _, j := range batch {
 		s.m.queue.Dec()
@@ -375,7 +389,7 @@ func (s *Server) process(batch []*job) {
 		for _, e := range live {
 			*e.answer = Answer{StatusInternal, "reading nullifiers: " + err.Error()}
 		}
-		return
+		return nil
 	}
 	var toVerify []*entry
 	for _, e := range live {
@@ -401,7 +415,7 @@ func (s *Server) process(batch []*job) {
 			for _, e := range toVerify {
 				*e.answer = Answer{StatusInternal, "verification: " + err.Error()}
 			}
-			return
+			return nil
 		}
 		for i, e := range toVerify {
 			if r, bad := reasons[i]; bad {
@@ -411,8 +425,7 @@ func (s *Server) process(batch []*job) {
 			valid = append(valid, e)
 		}
 	}
-	s.record(valid)
-	s.m.process.Observe(time.Since(start).Seconds())
+	return valid
 }
 
 // refusal maps a verification error to its status.
@@ -430,83 +443,88 @@ func refusal(err error) Answer {
 	return Answer{StatusInternal, err.Error()}
 }
 
-// record stores the nullifiers of verified entries and handles equivocations, in order:
-// the first proof of a key in the batch is recorded; a later one with the same x is a
-// duplicate; one with another x, or a first one whose key was recorded earlier with another
-// x, is an equivocation.
+// record stores the nullifiers of verified entries and handles equivocations, in order, in
+// one durable transaction: the first proof of a key (in the database or earlier in the
+// batch) is recorded; a later one with the same x is a duplicate; one with another x is an
+// equivocation, whose evidence is stored with the records. The answers are set once the
+// transaction is durable.
 func (s *Server) record(valid []*entry) {
 	type pending struct {
 		key nullifierKey
 		ev  *prover.Evidence
 		js  []byte
 	}
-	seen := map[nullifierKey]*Item{}
-	var writes []*entry
-	var evs []pending
-	evKeys := map[nullifierKey]bool{}
-	for _, e := range valid {
-		first := e.prior
-		if b := seen[e.key]; b != nil {
-			first = b
-		}
-		switch {
-		case first == nil:
-			seen[e.key] = e.it
-			writes = append(writes, e)
-			*e.answer = Answer{Status: StatusAccepted}
-		case xEqual(&first.Claim.Statement, &e.it.Claim.Statement):
-			*e.answer = Answer{Status: StatusDuplicate}
-		default:
-			*e.answer = Answer{StatusEquivocation, fmt.Sprintf("a second attestation in epoch %d by the validator of nullifier %x", e.key.epoch, e.key.nullifier)}
-			if evKeys[e.key] {
-				continue
-			}
-			ev, err := prover.NewEvidence(s.verifier, first.Claim, e.it.Claim)
-			if err != nil {
-				// Both proofs verified, so this is a fault of the pool, not of the sender.
-				s.log.Error("evidence", "epoch", e.key.epoch, "error", err)
-				continue
-			}
-			js, err := json.Marshal(ev)
-			if err != nil {
-				s.log.Error("evidence encoding", "error", err)
-				continue
-			}
-			evKeys[e.key] = true
-			evs = append(evs, pending{e.key, ev, js})
-		}
-	}
-	if len(writes) == 0 && len(evs) == 0 {
+	if len(valid) == 0 {
 		return
 	}
-	var fresh []pending
+	var (
+		outs  []Answer
+		fresh []pending
+	)
+	// Update may run fn again on a fresh snapshot, so fn keeps its results in outs and fresh
+	// and acts on nothing else.
 	err := s.db.Update(func(tx *db.Txn) error {
+		outs = make([]Answer, len(valid))
 		fresh = fresh[:0]
-		for _, e := range writes {
-			if err := tx.Put(db.Nullifiers, e.key.bytes(prefixNullifier), AppendItem(make([]byte, 0, ItemSize), e.it)); err != nil {
-				return err
+		seen := map[nullifierKey]*Item{}
+		evDone := map[nullifierKey]bool{}
+		for i, e := range valid {
+			first := seen[e.key]
+			if first == nil {
+				p, err := recorded(tx, e.key)
+				if err != nil {
+					return err
+				}
+				first = p
 			}
-		}
-		for _, p := range evs {
-			k := p.key.bytes(prefixEvidence)
-			if _, err := tx.Get(db.Nullifiers, k); err == nil {
-				continue // the epoch's evidence of this validator is stored already
-			} else if !errors.Is(err, db.ErrNotFound) {
-				return err
+			switch {
+			case first == nil:
+				if err := tx.Put(db.Nullifiers, e.key.bytes(prefixNullifier), AppendItem(make([]byte, 0, ItemSize), e.it)); err != nil {
+					return err
+				}
+				seen[e.key] = e.it
+				outs[i] = Answer{Status: StatusAccepted}
+			case xEqual(&first.Claim.Statement, &e.it.Claim.Statement):
+				outs[i] = Answer{Status: StatusDuplicate}
+			default:
+				outs[i] = Answer{StatusEquivocation, fmt.Sprintf("a second attestation in epoch %d by the validator of nullifier %x", e.key.epoch, e.key.nullifier)}
+				if evDone[e.key] {
+					continue
+				}
+				evDone[e.key] = true
+				k := e.key.bytes(prefixEvidence)
+				if _, err := tx.Get(db.Nullifiers, k); err == nil {
+					continue // the epoch's evidence of this validator is stored already
+				} else if !errors.Is(err, db.ErrNotFound) {
+					return err
+				}
+				ev, err := prover.NewEvidence(s.verifier, first.Claim, e.it.Claim)
+				if err != nil {
+					// Both proofs verified, so this is a fault of the pool, not of the sender.
+					s.log.Error("evidence", "epoch", e.key.epoch, "error", err)
+					continue
+				}
+				js, err := json.Marshal(ev)
+				if err != nil {
+					return fmt.Errorf("evidence encoding: %w", err)
+				}
+				if err := tx.Put(db.Nullifiers, k, js); err != nil {
+					return err
+				}
+				fresh = append(fresh, pending{e.key, ev, js})
 			}
-			if err := tx.Put(db.Nullifiers, k, p.js); err != nil {
-				return err
-			}
-			fresh = append(fresh, p)
 		}
 		return nil
 	})
 	if err != nil {
 		s.log.Error("record nullifiers", "error", err)
-		for _, e := range writes {
+		for _, e := range valid {
 			*e.answer = Answer{StatusInternal, "recording the nullifier: " + err.Error()}
 		}
 		return
+	}
+	for i, e := range valid {
+		*e.answer = outs[i]
 	}
 	for _, p := range fresh {
 		s.actOn(p.key, p.ev, p.js)
