@@ -2,7 +2,7 @@
 GO        ?= go
 BIN       := bin/zkv
 # Packages with concurrency run again under the race detector. Only folders that exist are used.
-RACE_DIRS := crypto db transport validator prover pbs mev devnet
+RACE_DIRS := crypto db transport validator prover pbs pool mev devnet
 RACE_PKGS := $(foreach d,$(RACE_DIRS),$(if $(wildcard $(d)),./$(d)/...))
 # Extra flags for `make bench`, e.g. BENCH_ARGS='-bench=BatchVerify -count=5'.
 BENCH_ARGS ?= -bench=. -benchmem -run='^$$'
