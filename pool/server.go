@@ -164,6 +164,7 @@ func (s *Server) Registry() *registry.Registry { return s.reg }
 // its record is durable.
 func (s *Server) Run(ctx context.Context) error {
 	defer close(s.stopped)
+	s.replayRevocations()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	if s.cfg.Clock != nil {
@@ -528,6 +529,32 @@ func (s *Server) record(valid []*entry) {
 	}
 	for _, p := range fresh {
 		s.actOn(p.key, p.ev, p.js)
+	}
+}
+
+// replayRevocations revokes the keys of stored evidence the registry has not revoked: the
+// evidence is committed before Revoke runs, so a crash in between leaves evidence whose key
+// the registry does not bar yet.
+func (s *Server) replayRevocations() {
+	var evs []*prover.Evidence
+	err := s.db.View(func(tx *db.Txn) error {
+		return tx.Iterate(db.Nullifiers, []byte{prefixEvidence}, func(_, value []byte) error {
+			var ev prover.Evidence
+			if err := json.Unmarshal(value, &ev); err != nil {
+				s.log.Error("stored evidence", "error", err)
+				return nil
+			}
+			evs = append(evs, &ev)
+			return nil
+		})
+	})
+	if err != nil {
+		s.log.Error("read stored evidence", "error", err)
+	}
+	for _, ev := range evs {
+		if _, err := s.reg.Revoke(s.cfg.Key, ev); err != nil && !errors.Is(err, registry.ErrRevoked) {
+			s.log.Error("revoke from stored evidence", "error", err)
+		}
 	}
 }
 
