@@ -245,42 +245,48 @@ func (s *Server) Seal(epoch uint64) (registry.Seal, error) {
 // did not decode) together with those of other senders and returns one answer per item, once
 // every accepted item's nullifier is durable. It waits while the queue is full.
 func (s *Server) Submit(ctx context.Context, items []Item, errs []error) ([]Answer, error) {
-	j := &job{answers: make([]Answer, len(items)), done: make(chan struct{})}
+	answers := make([]Answer, len(items))
 	var live []int
 	for i := range items {
 		if errs != nil && errs[i] != nil {
-			j.answers[i] = Answer{Status: StatusMalformed, Reason: errs[i].Error()}
+			answers[i] = Answer{Status: StatusMalformed, Reason: errs[i].Error()}
 			continue
 		}
 		live = append(live, i)
 	}
-	j.items = make([]Item, len(live))
-	for k, i := range live {
-		j.items[k] = items[i]
-	}
 	s.count(items, errs)
 	if len(live) > 0 {
-		sub := make([]Answer, len(live))
-		jj := &job{items: j.items, answers: sub, done: j.done}
-		select {
-		case s.jobs <- jj:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-s.stopped:
-			return nil, ErrShuttingDown
+		j := &job{items: make([]Item, len(live)), answers: make([]Answer, len(live)), done: make(chan struct{})}
+		for k, i := range live {
+			j.items[k] = items[i]
 		}
 		s.m.queue.Inc()
 		select {
-		case <-jj.done:
+		case s.jobs <- j:
+		case <-ctx.Done():
+			s.m.queue.Dec()
+			return nil, ctx.Err()
 		case <-s.stopped:
+			s.m.queue.Dec()
 			return nil, ErrShuttingDown
 		}
+		// Run closes stopped only after every job it took is done, so a job that was taken
+		// is always answered; one left in the queue is not.
+		select {
+		case <-j.done:
+		case <-s.stopped:
+			select {
+			case <-j.done:
+			default:
+				return nil, ErrShuttingDown
+			}
+		}
 		for k, i := range live {
-			j.answers[i] = sub[k]
+			answers[i] = j.answers[k]
 		}
 	}
-	s.tally(items, errs, j.answers)
-	return j.answers, nil
+	s.tally(items, errs, answers)
+	return answers, nil
 }
 
 // count adds received items to their epochs' counts.
