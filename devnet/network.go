@@ -98,9 +98,21 @@ type Private interface {
 
 // PrivateCounts are the pool's figures so far.
 type PrivateCounts struct {
-	ProofsVerified int        `json:"proofs_verified"`
-	ProofsRefused  int        `json:"proofs_refused"`
-	Evidence       []Evidence `json:"evidence"`
+	ProofsVerified int `json:"proofs_verified"` // proofs the pool verified and recorded
+	ProofsRefused  int `json:"proofs_refused"`  // proofs the pool refused (bad proof, unknown root, ...)
+	Duplicates     int `json:"duplicates"`      // proofs sent again and recognised (counted once)
+	Equivocations  int `json:"equivocations"`   // valid second proofs of a validator in one epoch
+	// The validators' side (validator/private): attestations handed to the provers, proofs
+	// made (the planted equivocation's second proof included), attestations left without a
+	// proof (no membership path in time, a proving error, a full queue), attestations still to
+	// be proved, proofs not yet acknowledged by the pool, and proofs given up unacknowledged.
+	Attestations  int        `json:"attestations"`
+	ProofsMade    int        `json:"proofs_made"`
+	ProofsFailed  int        `json:"proofs_failed"`
+	ProofsToMake  int        `json:"proofs_to_make"`
+	ProofsPending int        `json:"proofs_pending"`
+	ProofsDropped int        `json:"proofs_dropped"`
+	Evidence      []Evidence `json:"evidence"`
 }
 
 // Evidence is an equivocation the pool found, as it names it.
@@ -117,6 +129,8 @@ type Endpoints struct {
 	Boost  string   // the boost sidecar's builder API (the beacon node's builder)
 	Relays []string // the relays, http://0xPUBKEY@host:port
 	Dir    string   // the data directory
+	// Genesis is the devnet's validator set with its (public, devnet-only) secret keys.
+	Genesis *beacon.Genesis
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -364,7 +378,7 @@ func (n *Network) Run(ctx context.Context) (err error) {
 		start(b.Name(), b.Run, infra)
 	}
 
-	ends := Endpoints{Beacon: nodeURL, Boost: boostURL, Relays: relayURLs, Dir: dir}
+	ends := Endpoints{Beacon: nodeURL, Boost: boostURL, Relays: relayURLs, Dir: dir, Genesis: node.Genesis()}
 	if cfg.Private != nil {
 		start("private attestations", func(c context.Context) error { return cfg.Private.Run(c, ends) }, infra)
 	}
@@ -419,6 +433,13 @@ func (n *Network) Run(ctx context.Context) (err error) {
 	}
 	stopped := v.follow(ctx, parts)
 	stopAll()
+	// The proofs of the last slots finish after the validators stopped: give them a few slots
+	// to reach the pool before counting (not after an interrupt).
+	if s, ok := cfg.Private.(interface{ Settle(context.Context) }); ok && ctx.Err() == nil {
+		sctx, cancel := context.WithTimeout(infra, 90*time.Second)
+		s.Settle(sctx)
+		cancel()
+	}
 	sum := v.summarize(infra, stopped)
 	n.mu.Lock()
 	n.summary = sum

@@ -523,7 +523,9 @@ func (v *view) summarize(ctx context.Context, stopped string) *Summary {
 			ps.EquivocationCaught = &caught
 			sum.OK = sum.OK && caught
 		}
-		sum.OK = sum.OK && c.ProofsRefused == 0 && c.ProofsVerified > 0
+		// Every attestation proved and every proof verified: none refused, none left without a
+		// proof, none unanswered or given up.
+		sum.OK = sum.OK && c.ProofsRefused == 0 && c.ProofsVerified > 0 && c.ProofsFailed == 0 && c.ProofsToMake <= 0 && c.ProofsPending <= 0 && c.ProofsDropped == 0
 		sum.Private = ps
 	}
 	return sum
@@ -604,7 +606,9 @@ func (v *view) writeSummary(s *Summary) {
 		fmt.Fprintf(w, "  %s\n", e)
 	}
 	if s.Private != nil {
-		fmt.Fprintf(w, "private attestations: %d proofs verified (%.0f/s), %d refused, %d evidence\n", s.Private.ProofsVerified, s.Private.ProofsPerSecond, s.Private.ProofsRefused, len(s.Private.Evidence))
+		p := s.Private
+		fmt.Fprintf(w, "private attestations: %d attestations, %d proofs made, %d verified by the pool (%.1f/s), %d refused, %d without a proof, %d still to prove, %d evidence\n",
+			p.Attestations, p.ProofsMade, p.ProofsVerified, p.ProofsPerSecond, p.ProofsRefused, p.ProofsFailed, p.ProofsToMake, len(p.Evidence))
 	} else {
 		fmt.Fprintln(w, "private attestations: not in this build yet (proofs/s and evidence appear once the pool lands)")
 	}

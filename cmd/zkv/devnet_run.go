@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/zkvlabs/zkv/devnet"
@@ -51,12 +52,24 @@ pubkey, slots, skipped, bids, outbid, refused, won}], attestations, attestations
 attester_duties, participation, attestations_included, aggregates, sync_messages, duty_failures,
 slashing_violations, duty_errors, justified_epoch, finalized_epoch, finalized, node (the beacon
 node's own counters: blocks_builder, blocks_local, attestations_accepted, requests_refused),
-equivocate, private, ok, and slots (each slot's line as an object).
+equivocate, private (the pool's and the provers' counts: proofs_verified, proofs_refused,
+duplicates, equivocations, attestations, proofs_made, proofs_failed, proofs_to_make, proofs_pending, proofs_dropped, evidence
+[{epoch, validator_index, pubkey}], proofs_per_second, equivocation_caught; null with
+--private=false), ok, and slots (each slot's line as an object).
 
-Not yet: private attestations and the pool (proofs verified, proofs/s, equivocation evidence).
-Their place is kept in the view and the summary ("private": null until then); --equivocate N is
-accepted and recorded, and will have validator N attest twice in an epoch for the pool to catch
-once the private attestations are in.
+Private attestations (on unless --private=false): each validator client also proves, for every
+attestation it signs, that some registered validator attested (a Groth16 proof over BN254, made
+in the background on every core), and sends the proofs over QUIC to a private-attestation pool
+('zkv pool'), which registers the validators' ZK identities, seals a registry root per epoch,
+batch-verifies the proofs and records one nullifier per validator and epoch. The slot line then
+shows 'proofs N' (verified by the pool so far). --equivocate N plants a double vote: validator N
+proves a second, different attestation in one epoch (only the proof: its BLS attestation is
+signed once, under slashing protection), and the pool must name it from the two proofs alone:
+an EVIDENCE line appears, and the run is OK only if the evidence names validator N. The prover's
+keys come from a single-party setup made on first use (devnet only) and cached in --prover-keys.
+
+With private attestations the run is OK only if, in addition, every attestation got a proof, the
+pool verified every proof and refused none.
 
 Other subcommands: 'zkv devnet beacon' runs the beacon node alone.`, stderr)
 	validators := fs.Int("validators", devnet.DefaultValidators, "number of validators, split across two validator clients")
@@ -66,7 +79,9 @@ Other subcommands: 'zkv devnet beacon' runs the beacon node alone.`, stderr)
 	relays := fs.Int("relays", 1, "number of zkv relays, 1 or 2")
 	builders := fs.Int("builders", 2, "number of simulated builders, 1 or 2 (each bids at every relay)")
 	noBid := fs.Float64("no-bid-share", devnet.DefaultNoBidShare, "share of slots each builder leaves without a bid, 0 to 1")
-	equivocate := fs.Int("equivocate", -1, "validator that attests twice in one epoch, for the pool to catch (needs the private attestations: recorded only, for now); -1: none")
+	equivocate := fs.Int("equivocate", -1, "validator that proves two different attestations in one epoch, for the pool to catch; -1: none")
+	privateOn := fs.Bool("private", true, "private attestations: proofs from the validators to a pool (false: none)")
+	proverKeys := fs.String("prover-keys", defaultDevnetKeyDir(), "cache of the prover's devnet keys (single-party setup, made on first use); empty: in memory")
 	jsonFile := fs.String("json", "", "write the closing summary as JSON to this file")
 	dir := fs.String("dir", "", "data directory (keystores, databases); default a temporary directory removed at the end")
 	logLevel := fs.String("log-level", "error", "log level of the parts' logs on stderr: debug, info, warn or error")
@@ -109,8 +124,18 @@ Other subcommands: 'zkv devnet beacon' runs the beacon node alone.`, stderr)
 		cfg.NoBidShare = -1 // Config's zero means the default
 	}
 	if *equivocate >= 0 {
+		if !*privateOn {
+			return usageErr("--equivocate needs the private attestations (--private)")
+		}
 		cfg.Equivocate = equivocate
-		fmt.Fprintf(stdout, "note: --equivocate %d is recorded only: it needs the private attestations and the pool, which are not in this build yet\n", *equivocate)
+	}
+	if *privateOn {
+		fmt.Fprintf(stdout, "zkv devnet: prover keys (devnet-only single-party setup) from %s\n", orMemory(*proverKeys))
+		p, err := devnet.NewPrivate(devnet.PrivateConfig{Validators: *validators, KeyDir: *proverKeys, Logger: cfg.Logger})
+		if err != nil {
+			return err
+		}
+		cfg.Private = p
 	}
 	n, err := devnet.New(cfg)
 	if err != nil {
@@ -132,8 +157,33 @@ Other subcommands: 'zkv devnet beacon' runs the beacon node alone.`, stderr)
 		return runErr
 	case sum == nil:
 		return errors.New("devnet: no summary")
+	case !sum.OK && sum.Private != nil:
+		p := sum.Private
+		caught := "none planted"
+		if p.EquivocationCaught != nil {
+			caught = fmt.Sprint(*p.EquivocationCaught)
+		}
+		return fmt.Errorf("devnet: not OK: finalized epoch %d, %d slashing-protection violations; proofs: %d verified, %d refused, %d attestations without a proof, %d still to prove, %d unanswered, %d given up; equivocation caught: %s",
+			sum.FinalizedEpoch, sum.SlashingViolations, p.ProofsVerified, p.ProofsRefused, p.ProofsFailed, p.ProofsToMake, p.ProofsPending, p.ProofsDropped, caught)
 	case !sum.OK:
 		return fmt.Errorf("devnet: not OK: finalized epoch %d, %d slashing-protection violations", sum.FinalizedEpoch, sum.SlashingViolations)
 	}
 	return nil
+}
+
+// defaultDevnetKeyDir is where the devnet's prover keys are cached between runs: the user's
+// cache directory, or none (in memory) where there is none.
+func defaultDevnetKeyDir() string {
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(d, "zkv", "devnet-prover-keys")
+}
+
+func orMemory(dir string) string {
+	if dir == "" {
+		return "memory (made again on each run)"
+	}
+	return dir
 }

@@ -107,7 +107,7 @@ Builder circuit breaker: when --builder-fallback-skips slots in a row right befo
 have no block, or --builder-fallback-skips-per-epoch of the last epoch's slots, proposals ask for
 a local block (builder_boost_factor 0) until the chain is healthy again; 0 turns a rule off.
 
-`+keymanagerAbout, stderr)
+`+keymanagerAbout+privateAbout, stderr)
 	beaconURL := fs.String("beacon-node", "http://127.0.0.1:5052", "the beacon nodes' Beacon API URLs, comma-separated, the primary first")
 	keystores := fs.String("keystores", "", "directory of EIP-2335 keystores (*.json), all with one password (required)")
 	passwordFile := fs.String("password-file", "", "file whose first line is the keystores' password (asked on the terminal when absent)")
@@ -127,6 +127,7 @@ a local block (builder_boost_factor 0) until the chain is healthy again; 0 turns
 	fallbackSkips := fs.Int("builder-fallback-skips", client.DefaultBreakerConfig.Consecutive, "builder circuit breaker: missed slots in a row before a proposal that make it local (0: rule off)")
 	fallbackEpoch := fs.Int("builder-fallback-skips-per-epoch", client.DefaultBreakerConfig.PerEpoch, "builder circuit breaker: missed slots in the last epoch that make proposals local (0: rule off)")
 	km := addKeymanagerFlags(fs)
+	priv := addPrivateFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -139,6 +140,9 @@ a local block (builder_boost_factor 0) until the chain is healthy again; 0 turns
 	}
 	if *keystores == "" || *dbDir == "" {
 		return usageErr("--keystores and --db are required (see --help)")
+	}
+	if err := priv.check(usageErr); err != nil {
+		return err
 	}
 	if len(*graffiti) > 32 {
 		return usageErr("--graffiti is %d bytes, at most 32 fit in a block", len(*graffiti))
@@ -214,8 +218,20 @@ a local block (builder_boost_factor 0) until the chain is healthy again; 0 turns
 	if keysIsTerminal(stderr) {
 		opts = append(opts, client.WithProgress(stderr))
 	}
+	limits := keys.DefaultKDFLimits
+	if *insecureKDF {
+		limits = keys.InsecureKDFLimits
+	}
+	ps, err := priv.setup(ctx, *beaconURL, *dbDir, *keystores, password, limits, logger, stdout)
+	if err != nil {
+		return err
+	}
+	opts = append(opts, ps.options()...)
 	svc, err := client.New(ctx, opts...)
 	if err != nil {
+		if ps != nil {
+			ps.db.Close()
+		}
 		return err
 	}
 	kmServer, err := km.server(svc, *insecureKDF, logger, stderr)
@@ -232,7 +248,7 @@ a local block (builder_boost_factor 0) until the chain is healthy again; 0 turns
 		defer func() { stopReload(); wg.Wait() }()
 	}
 	start := time.Now()
-	err = runValidatorService(ctx, svc, kmServer)
+	err = ps.run(ctx, func(ctx context.Context) error { return runValidatorService(ctx, svc, kmServer) })
 	fmt.Fprintf(stdout, "zkv validator stopped after %v\n", time.Since(start).Round(time.Second))
 	return err
 }

@@ -101,10 +101,14 @@ type Config struct {
 
 // Stats counts what the Service did; all counts since New.
 type Stats struct {
-	Queued      uint64 // slots handed to the prover
-	QueueFull   uint64 // slots dropped because the queue was full
-	Proved      uint64 // proofs made
-	Failed      uint64 // attestations without a proof (no membership path, a proving error)
+	Attestations uint64 // attestations of the Service's keys handed to Attested
+	Planted      uint64 // second proofs made for Config.Equivocate (each also in Proved)
+	Queued       uint64 // slots handed to the prover
+	QueueFull    uint64 // slots dropped because the queue was full (their attestations in Failed)
+	Proved       uint64 // proofs made
+	// Failed counts attestations without a proof: no membership path, a proving error, a full
+	// queue. Attestations - (Proved - Planted) - Failed are still to be proved.
+	Failed      uint64
 	Sent        uint64 // proofs a pool acknowledged (summed over pools)
 	Rejected    uint64 // proofs a pool refused (per-item errors)
 	DroppedOld  uint64 // unacknowledged proofs dropped because their epoch passed
@@ -116,7 +120,7 @@ type Stats struct {
 }
 
 type counters struct {
-	queued, queueFull, proved, failed, sent, rejected, droppedOld, droppedFull, registered,
+	attestations, planted, queued, queueFull, proved, failed, sent, rejected, droppedOld, droppedFull, registered,
 	cacheLoaded, cacheBad, cacheSaved atomic.Uint64
 }
 
@@ -148,10 +152,15 @@ type Service struct {
 	weights   map[phase0.BLSPubKey]uint64
 	regTimes  map[phase0.BLSPubKey]uint64
 	equivDone map[phase0.BLSPubKey]bool
-	saved     map[fr.Element][32]byte                    // digest of the last stored cache entry per identity
-	stored    map[phase0.BLSPubKey]registry.Registration // registrations of the last run (Store)
-	epoch     uint64                                     // the latest epoch seen
-	started   bool
+	// members caches each key's path of the latest epoch it proved for: an epoch's root never
+	// changes, but the pool answers only paths to the current tree, so a slot proved after the
+	// next epoch's seal (a revocation or a registration changed the tree) uses the path
+	// fetched while its epoch was current.
+	members map[phase0.BLSPubKey]registry.Member
+	saved   map[fr.Element][32]byte                    // digest of the last stored cache entry per identity
+	stored  map[phase0.BLSPubKey]registry.Registration // registrations of the last run (Store)
+	epoch   uint64                                     // the latest epoch seen
+	started bool
 }
 
 // New checks the configuration and derives the keys' identities. It starts nothing.
@@ -194,7 +203,7 @@ func New(cfg Config) (*Service, error) {
 		equiv: map[phase0.BLSPubKey]bool{}, queue: make(chan []client.SignedAttestation, cfg.QueueSize),
 		netID: cfg.Network.ID(), domain: registry.ComputeDomain(cfg.Network), workers: runtime.GOMAXPROCS(0),
 		weights: map[phase0.BLSPubKey]uint64{}, regTimes: map[phase0.BLSPubKey]uint64{},
-		equivDone: map[phase0.BLSPubKey]bool{}, saved: map[fr.Element][32]byte{},
+		equivDone: map[phase0.BLSPubKey]bool{}, members: map[phase0.BLSPubKey]registry.Member{}, saved: map[fr.Element][32]byte{},
 		stored: map[phase0.BLSPubKey]registry.Registration{}}
 	for i, sk := range cfg.Keys {
 		if sk == nil {
@@ -224,7 +233,7 @@ func New(cfg Config) (*Service, error) {
 // Stats returns the counts so far.
 func (s *Service) Stats() Stats {
 	c := &s.c
-	return Stats{Queued: c.queued.Load(), QueueFull: c.queueFull.Load(), Proved: c.proved.Load(),
+	return Stats{Attestations: c.attestations.Load(), Planted: c.planted.Load(), Queued: c.queued.Load(), QueueFull: c.queueFull.Load(), Proved: c.proved.Load(),
 		Failed: c.failed.Load(), Sent: c.sent.Load(), Rejected: c.rejected.Load(),
 		DroppedOld: c.droppedOld.Load(), DroppedFull: c.droppedFull.Load(), Registered: c.registered.Load(),
 		CacheLoaded: c.cacheLoaded.Load(), CacheBad: c.cacheBad.Load(), CacheSaved: c.cacheSaved.Load()}
@@ -243,11 +252,13 @@ func (s *Service) Attested(atts []client.SignedAttestation) {
 	if len(mine) == 0 {
 		return
 	}
+	s.c.attestations.Add(uint64(len(mine)))
 	select {
 	case s.queue <- mine:
 		s.c.queued.Add(1)
 	default:
 		s.c.queueFull.Add(1)
+		s.c.failed.Add(uint64(len(mine)))
 		s.log.Warn("private attestation queue full: slot not proved", "slot", mine[0].Data.Slot, "attestations", len(mine))
 	}
 }
@@ -397,9 +408,10 @@ func (s *Service) register(ctx context.Context) bool {
 
 // job is one request of a slot and where its proof goes.
 type job struct {
-	req   prover.Request
-	key   *key
-	epoch uint64
+	req     prover.Request
+	key     *key
+	epoch   uint64
+	planted bool // the second proof of Config.Equivocate, not an attestation of its own
 }
 
 // proveSlot proves the slot's attestations a core-sized chunk at a time and hands each chunk's
@@ -439,7 +451,7 @@ func (s *Service) proveSlot(ctx context.Context, atts []client.SignedAttestation
 				continue
 			}
 			req.SigningRoot = second
-			jobs = append(jobs, job{req: req, key: k, epoch: epoch})
+			jobs = append(jobs, job{req: req, key: k, epoch: epoch, planted: true})
 			s.log.Warn("planting an equivocation: a second proof for another attestation", "pubkey", fmt.Sprintf("%#x", a.Pubkey[:8]), "epoch", epoch)
 		}
 	}
@@ -453,13 +465,18 @@ func (s *Service) proveSlot(ctx context.Context, atts []client.SignedAttestation
 		var items []item
 		for i, r := range res {
 			if r.Err != nil {
-				s.c.failed.Add(1)
+				if !chunk[i].planted {
+					s.c.failed.Add(1)
+				}
 				if ctx.Err() == nil {
 					s.log.Warn("prove attestation", "epoch", epoch, "error", r.Err)
 				}
 				continue
 			}
 			s.c.proved.Add(1)
+			if chunk[i].planted {
+				s.c.planted.Add(1)
+			}
 			items = append(items, item{epoch: epoch, claim: prover.Claim{Proof: *r.Proof, Statement: r.Statement}, root: chunk[i].req.SigningRoot})
 			s.saveCache(chunk[i].key, saves)
 		}
@@ -486,6 +503,12 @@ func (s *Service) claimEquivocation(pk phase0.BLSPubKey) bool {
 // member asks the pools, in order, for pk's path to the root of epoch, until one answers or
 // the deadline passes: a pool seals an epoch's root only once the epoch has started.
 func (s *Service) member(ctx context.Context, pk phase0.BLSPubKey, epoch uint64, deadline time.Time) (registry.Member, error) {
+	s.mu.Lock()
+	m, ok := s.members[pk]
+	s.mu.Unlock()
+	if ok && m.Epoch == epoch {
+		return m, nil
+	}
 	var last error
 	for {
 		for _, p := range s.cfg.Pools {
@@ -493,6 +516,12 @@ func (s *Service) member(ctx context.Context, pk phase0.BLSPubKey, epoch uint64,
 			m, err := p.Pool.Member(mctx, pk, epoch)
 			cancel()
 			if err == nil {
+				// Cache it under the asked epoch: the path leads to that epoch's root (the
+				// member's own Epoch is that of the seal, which may be older).
+				m.Epoch = epoch
+				s.mu.Lock()
+				s.members[pk] = m
+				s.mu.Unlock()
 				return m, nil
 			}
 			last = fmt.Errorf("pool %s: %w", p.Name, err)
