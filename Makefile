@@ -22,10 +22,11 @@ test-race:
 	$(if $(RACE_PKGS),$(GO) test -race -short -count=1 $(RACE_PKGS),@echo "no race packages yet")
 
 # The main job with embedded defaults and no outside services: the whole network in one process
-# (zkv devnet: 64 validators, four epochs of 2 s slots, about 75 s), a line per slot and a summary;
-# it fails unless the chain finalized.
+# (zkv devnet: 64 validators, four epochs of 2 s slots, about 75 s), a line per slot and a summary,
+# with private attestations and validator 5 planted as an equivocator; it fails unless the chain
+# finalized, every attestation's proof was verified by the pool and the pool named validator 5.
 run: build
-	./$(BIN) devnet
+	./$(BIN) devnet --equivocate 5
 
 # The quick benchmark suite: signs, batch-verifies and aggregates real BLS signatures, proves and
 # verifies private attestations, and prints figures.

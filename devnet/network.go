@@ -106,10 +106,13 @@ type PrivateCounts struct {
 	// made (the planted equivocation's second proof included), attestations left without a
 	// proof (no membership path in time, a proving error, a full queue), attestations still to
 	// be proved, proofs not yet acknowledged by the pool, and proofs given up unacknowledged.
-	Attestations  int        `json:"attestations"`
-	ProofsMade    int        `json:"proofs_made"`
-	ProofsFailed  int        `json:"proofs_failed"`
-	ProofsToMake  int        `json:"proofs_to_make"`
+	Attestations int `json:"attestations"`
+	ProofsMade   int `json:"proofs_made"`
+	ProofsFailed int `json:"proofs_failed"`
+	ProofsToMake int `json:"proofs_to_make"`
+	// Revoked counts attestations of keys the pool revoked on evidence (the equivocator's, from
+	// the seal after its evidence on): by design they prove nothing any more.
+	Revoked       int        `json:"attestations_revoked"`
 	ProofsPending int        `json:"proofs_pending"`
 	ProofsDropped int        `json:"proofs_dropped"`
 	Evidence      []Evidence `json:"evidence"`

@@ -350,7 +350,8 @@ func (p *PrivateAttestations) Counts() PrivateCounts {
 		c.Attestations += int(st.Attestations)
 		c.ProofsMade += int(st.Proved)
 		c.ProofsFailed += int(st.Failed)
-		c.ProofsToMake += int(st.Attestations) - (int(st.Proved) - int(st.Planted)) - int(st.Failed)
+		c.Revoked += int(st.Revoked)
+		c.ProofsToMake += int(st.Attestations) - (int(st.Proved) - int(st.Planted)) - int(st.Failed) - int(st.Revoked)
 		c.ProofsPending += int(st.Proved) - int(st.Sent) - int(st.Rejected) - int(st.DroppedOld) - int(st.DroppedFull)
 		c.ProofsDropped += int(st.DroppedOld) + int(st.DroppedFull)
 	}

@@ -607,8 +607,8 @@ func (v *view) writeSummary(s *Summary) {
 	}
 	if s.Private != nil {
 		p := s.Private
-		fmt.Fprintf(w, "private attestations: %d attestations, %d proofs made, %d verified by the pool (%.1f/s), %d refused, %d without a proof, %d still to prove, %d evidence\n",
-			p.Attestations, p.ProofsMade, p.ProofsVerified, p.ProofsPerSecond, p.ProofsRefused, p.ProofsFailed, p.ProofsToMake, len(p.Evidence))
+		fmt.Fprintf(w, "private attestations: %d attestations, %d proofs made, %d verified by the pool (%.1f/s), %d refused, %d without a proof, %d still to prove, %d of revoked keys, %d evidence\n",
+			p.Attestations, p.ProofsMade, p.ProofsVerified, p.ProofsPerSecond, p.ProofsRefused, p.ProofsFailed, p.ProofsToMake, p.Revoked, len(p.Evidence))
 	} else {
 		fmt.Fprintln(w, "private attestations: not in this build yet (proofs/s and evidence appear once the pool lands)")
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/zkvlabs/zkv/prover"
 	"github.com/zkvlabs/zkv/prover/registry"
@@ -99,7 +100,7 @@ func (c *Client) Register(ctx context.Context, reg registry.Registration) error 
 func (c *Client) Member(ctx context.Context, pubkey [48]byte, epoch uint64) (registry.Member, error) {
 	f, err := c.t.Request(ctx, frame.Frame{Type: TypeMember, Payload: encodeMemberRequest(pubkey, epoch)})
 	if err != nil {
-		return registry.Member{}, err
+		return registry.Member{}, memberRefusal(err)
 	}
 	if f.Type != TypeMemberAnswer {
 		return registry.Member{}, fmt.Errorf("%w: answer of type %#x to a member request", ErrMalformed, f.Type)
@@ -181,4 +182,20 @@ func (c *Client) SubscribeEvidence(ctx context.Context, fn func(*prover.Evidence
 		}
 		fn(&ev)
 	}
+}
+
+// memberRefusal gives a member request's refusal back its sentinel (the wire carries the
+// message only), so that a caller can tell "not sealed yet, ask again" (ErrNoRoot) from
+// refusals that asking again cannot change (ErrRevokedMember, ErrPathNotToRoot).
+func memberRefusal(err error) error {
+	var te *transport.Error
+	if !errors.As(err, &te) || !te.Remote || te.Code != transport.ErrCodeRequestRejected {
+		return err
+	}
+	for _, s := range []error{ErrNoRoot, ErrRevokedMember, ErrPathNotToRoot} {
+		if strings.HasPrefix(te.Message, s.Error()) {
+			return fmt.Errorf("%w (%w)", s, err)
+		}
+	}
+	return err
 }

@@ -106,6 +106,10 @@ type Server struct {
 // ErrNoRoot reports a member request for an epoch the registry has no root for yet.
 var ErrNoRoot = errors.New("pool: no registry root for the epoch")
 
+// ErrRevokedMember reports a member request for a key whose leaf a sealed revocation zeroed:
+// it proves nothing from that epoch on, so asking again cannot help.
+var ErrRevokedMember = errors.New("pool: the key is revoked")
+
 // ErrPathNotToRoot reports a member request for an epoch whose root is not the last sealed
 // one: the registry gives paths in the latest tree only.
 var ErrPathNotToRoot = errors.New("pool: the member's path does not lead to the epoch's root")
@@ -669,8 +673,14 @@ func (s *Server) Member(pk [bls.PublicKeyLength]byte, epoch uint64) (registry.Me
 		return registry.Member{}, err
 	}
 	m, err := s.reg.Member(pk)
+	if errors.Is(err, registry.ErrRevoked) {
+		return registry.Member{}, fmt.Errorf("%w: %w", ErrRevokedMember, err)
+	}
 	if err != nil {
 		return registry.Member{}, err
+	}
+	if m.Revoked {
+		return registry.Member{}, fmt.Errorf("%w: its leaf was zeroed by the seal of epoch %d", ErrRevokedMember, m.Epoch)
 	}
 	if leaf := m.Leaf(); !m.Root.Equal(&root) || func() bool { r := m.Path.Root(leaf); return !r.Equal(&root) }() {
 		return registry.Member{}, fmt.Errorf("%w: epoch %d has root %s, the path leads to %s (epoch %d)", ErrPathNotToRoot, epoch, prover.HexField(&root), prover.HexField(&m.Root), m.Epoch)

@@ -53,7 +53,7 @@ attester_duties, participation, attestations_included, aggregates, sync_messages
 slashing_violations, duty_errors, justified_epoch, finalized_epoch, finalized, node (the beacon
 node's own counters: blocks_builder, blocks_local, attestations_accepted, requests_refused),
 equivocate, private (the pool's and the provers' counts: proofs_verified, proofs_refused,
-duplicates, equivocations, attestations, proofs_made, proofs_failed, proofs_to_make, proofs_pending, proofs_dropped, evidence
+duplicates, equivocations, attestations, proofs_made, proofs_failed, proofs_to_make, attestations_revoked, proofs_pending, proofs_dropped, evidence
 [{epoch, validator_index, pubkey}], proofs_per_second, equivocation_caught; null with
 --private=false), ok, and slots (each slot's line as an object).
 

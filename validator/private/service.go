@@ -16,6 +16,7 @@ import (
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 
 	"github.com/zkvlabs/zkv/crypto/bls"
+	"github.com/zkvlabs/zkv/pool"
 	"github.com/zkvlabs/zkv/prover"
 	"github.com/zkvlabs/zkv/prover/registry"
 	"github.com/zkvlabs/zkv/validator/client"
@@ -107,8 +108,11 @@ type Stats struct {
 	QueueFull    uint64 // slots dropped because the queue was full (their attestations in Failed)
 	Proved       uint64 // proofs made
 	// Failed counts attestations without a proof: no membership path, a proving error, a full
-	// queue. Attestations - (Proved - Planted) - Failed are still to be proved.
-	Failed      uint64
+	// queue. Attestations - (Proved - Planted) - Failed - Revoked are still to be proved.
+	Failed uint64
+	// Revoked counts attestations of keys a pool reports revoked (equivocation evidence zeroed
+	// their leaves): they can prove nothing any more, by design, and are not asked again.
+	Revoked     uint64
 	Sent        uint64 // proofs a pool acknowledged (summed over pools)
 	Rejected    uint64 // proofs a pool refused (per-item errors)
 	DroppedOld  uint64 // unacknowledged proofs dropped because their epoch passed
@@ -120,7 +124,7 @@ type Stats struct {
 }
 
 type counters struct {
-	attestations, planted, queued, queueFull, proved, failed, sent, rejected, droppedOld, droppedFull, registered,
+	attestations, planted, revoked, queued, queueFull, proved, failed, sent, rejected, droppedOld, droppedFull, registered,
 	cacheLoaded, cacheBad, cacheSaved atomic.Uint64
 }
 
@@ -157,10 +161,12 @@ type Service struct {
 	// next epoch's seal (a revocation or a registration changed the tree) uses the path
 	// fetched while its epoch was current.
 	members map[phase0.BLSPubKey]registry.Member
-	saved   map[fr.Element][32]byte                    // digest of the last stored cache entry per identity
-	stored  map[phase0.BLSPubKey]registry.Registration // registrations of the last run (Store)
-	epoch   uint64                                     // the latest epoch seen
-	started bool
+	// revokedKeys are keys a pool reported revoked: their later attestations are not proved.
+	revokedKeys map[phase0.BLSPubKey]bool
+	saved       map[fr.Element][32]byte                    // digest of the last stored cache entry per identity
+	stored      map[phase0.BLSPubKey]registry.Registration // registrations of the last run (Store)
+	epoch       uint64                                     // the latest epoch seen
+	started     bool
 }
 
 // New checks the configuration and derives the keys' identities. It starts nothing.
@@ -203,7 +209,7 @@ func New(cfg Config) (*Service, error) {
 		equiv: map[phase0.BLSPubKey]bool{}, queue: make(chan []client.SignedAttestation, cfg.QueueSize),
 		netID: cfg.Network.ID(), domain: registry.ComputeDomain(cfg.Network), workers: runtime.GOMAXPROCS(0),
 		weights: map[phase0.BLSPubKey]uint64{}, regTimes: map[phase0.BLSPubKey]uint64{},
-		equivDone: map[phase0.BLSPubKey]bool{}, members: map[phase0.BLSPubKey]registry.Member{}, saved: map[fr.Element][32]byte{},
+		equivDone: map[phase0.BLSPubKey]bool{}, members: map[phase0.BLSPubKey]registry.Member{}, revokedKeys: map[phase0.BLSPubKey]bool{}, saved: map[fr.Element][32]byte{},
 		stored: map[phase0.BLSPubKey]registry.Registration{}}
 	for i, sk := range cfg.Keys {
 		if sk == nil {
@@ -233,7 +239,7 @@ func New(cfg Config) (*Service, error) {
 // Stats returns the counts so far.
 func (s *Service) Stats() Stats {
 	c := &s.c
-	return Stats{Attestations: c.attestations.Load(), Planted: c.planted.Load(), Queued: c.queued.Load(), QueueFull: c.queueFull.Load(), Proved: c.proved.Load(),
+	return Stats{Attestations: c.attestations.Load(), Planted: c.planted.Load(), Revoked: c.revoked.Load(), Queued: c.queued.Load(), QueueFull: c.queueFull.Load(), Proved: c.proved.Load(),
 		Failed: c.failed.Load(), Sent: c.sent.Load(), Rejected: c.rejected.Load(),
 		DroppedOld: c.droppedOld.Load(), DroppedFull: c.droppedFull.Load(), Registered: c.registered.Load(),
 		CacheLoaded: c.cacheLoaded.Load(), CacheBad: c.cacheBad.Load(), CacheSaved: c.cacheSaved.Load()}
@@ -433,7 +439,22 @@ func (s *Service) proveSlot(ctx context.Context, atts []client.SignedAttestation
 			s.c.failed.Add(1)
 			continue
 		}
+		s.mu.Lock()
+		revoked := s.revokedKeys[a.Pubkey]
+		s.mu.Unlock()
+		if revoked {
+			s.c.revoked.Add(1)
+			continue
+		}
 		m, err := s.member(ctx, a.Pubkey, epoch, deadline)
+		if errors.Is(err, pool.ErrRevokedMember) {
+			s.mu.Lock()
+			s.revokedKeys[a.Pubkey] = true
+			s.mu.Unlock()
+			s.c.revoked.Add(1)
+			s.log.Warn("key revoked by the pool (equivocation evidence): its attestations are no longer proved", "pubkey", fmt.Sprintf("%#x", a.Pubkey[:8]), "epoch", epoch)
+			continue
+		}
 		if err != nil {
 			s.c.failed.Add(1)
 			if ctx.Err() == nil {
@@ -515,6 +536,9 @@ func (s *Service) member(ctx context.Context, pk phase0.BLSPubKey, epoch uint64,
 			mctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			m, err := p.Pool.Member(mctx, pk, epoch)
 			cancel()
+			if permanent(err) {
+				return registry.Member{}, fmt.Errorf("pool %s: %w", p.Name, err)
+			}
 			if err == nil {
 				// Cache it under the asked epoch: the path leads to that epoch's root (the
 				// member's own Epoch is that of the seal, which may be older).
@@ -535,6 +559,13 @@ func (s *Service) member(ctx context.Context, pk phase0.BLSPubKey, epoch uint64,
 		case <-time.After(s.cfg.RetryInterval / 4):
 		}
 	}
+}
+
+// permanent reports a member refusal that asking again cannot change: the key is revoked, or
+// the epoch's root is no longer the pool's current one (the path of that epoch is gone). Other
+// failures (no root sealed yet, a pool that is down) are retried until the slot's deadline.
+func permanent(err error) bool {
+	return errors.Is(err, pool.ErrRevokedMember) || errors.Is(err, pool.ErrPathNotToRoot)
 }
 
 // NetworkOf reads the chain's genesis fork version and genesis validators root from a beacon
