@@ -36,13 +36,13 @@ type kmClient struct {
 	stop  func()
 }
 
-func startKeymanaged(t *testing.T, url, keyDir, dbDir, tokenFile string) *kmClient {
+func startKeymanaged(t *testing.T, url, keyDir, dbDir, tokenFile string, opts ...client.Option) *kmClient {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &kmClient{}
-	svc, err := client.New(ctx, client.WithBeaconNode(url), client.WithReports(c.rep.add), client.WithKeystores(keyDir, beacon.DefaultKeystorePassword),
+	svc, err := client.New(ctx, append([]client.Option{client.WithBeaconNode(url), client.WithReports(c.rep.add), client.WithKeystores(keyDir, beacon.DefaultKeystorePassword),
 		client.WithKDFLimits(keys.InsecureKDFLimits), client.WithDatabase(dbDir), client.WithDoppelganger(0),
-		client.WithLogger(testLogger(t).With("run", "km")))
+		client.WithLogger(testLogger(t).With("run", "km"))}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,6 +42,9 @@ type keyState struct {
 	db      *db.DB
 	prot    *slashing.Protector
 	keys    map[phase0.BLSPubKey]HeldKey
+	// watched are keys added while running that wait out their doppelganger watch before
+	// the signer gets them (doppelganger_added.go); they are in keys (held) meanwhile.
+	watched []*watchedKeys
 	// overrides are read by settingsFor under Service.mu, written under both locks.
 	overrides map[phase0.BLSPubKey]Override
 }
@@ -106,6 +109,12 @@ func (s *Service) stopKeyManagement() {
 	defer s.km.mu.Unlock()
 	s.km.running = false
 	s.sig.RemoveKeys(s.sig.PublicKeys())
+	for _, w := range s.km.watched {
+		for _, k := range w.keys {
+			k.Secret.Zeroize()
+		}
+	}
+	s.km.watched = nil
 }
 
 func parsePubkey(s string) (phase0.BLSPubKey, error) {
@@ -243,14 +252,26 @@ func (s *Service) AddKeys(ctx context.Context, nks []NewKey) error {
 		added = append(added, HeldKey{Pubkey: pk, Path: nk.Keystore.Path, File: f})
 		ks = append(ks, nk.Key)
 	}
+	pks := make([]phase0.BLSPubKey, len(added))
+	for i, k := range added {
+		pks[i] = k.Pubkey
+	}
+	if n := s.o.doppelganger; n > 0 {
+		// Held from now on (listed, removable), signing only after the watch.
+		cur := s.net.EpochOf(s.currentSlot())
+		for _, k := range added {
+			s.km.keys[k.Pubkey] = k
+		}
+		s.km.watched = append(s.km.watched, &watchedKeys{dg: doppelganger{start: cur, last: cur + phase0.Epoch(n)}, keys: ks, pks: pks})
+		s.log.Info("keys added: doppelganger protection watches them before they sign", "count", len(pks), "signing_from_epoch", cur+phase0.Epoch(n)+1)
+		return nil
+	}
 	if err := s.sig.AddKeys(ks); err != nil {
 		undo()
 		return err
 	}
-	pks := make([]phase0.BLSPubKey, len(added))
-	for i, k := range added {
+	for _, k := range added {
 		s.km.keys[k.Pubkey] = k
-		pks[i] = k.Pubkey
 	}
 	s.mu.Lock()
 	s.held = append(slices.Clone(s.held), pks...)
@@ -337,6 +358,13 @@ func (s *Service) RemoveKeys(_ context.Context, pks []phase0.BLSPubKey) ([]Remov
 	gone := make(map[phase0.BLSPubKey]bool, len(removed))
 	for _, pk := range removed {
 		gone[pk] = true
+	}
+	// Keys still in their doppelganger watch have signed nothing here: removed all the same.
+	for pk := range s.unwatch(pks) {
+		if !gone[pk] {
+			gone[pk] = true
+			removed = append(removed, pk)
+		}
 	}
 	out := make([]RemoveResult, len(pks))
 	for i, pk := range pks {

@@ -279,6 +279,7 @@ func (s *Service) loop(ctx context.Context) error {
 			s.log.Info("doppelganger protection: no other instance seen; signing", "epoch", e)
 			dg = nil
 		}
+		s.watchAddedKeys(work, e)
 		slotCtx, cancel := context.WithDeadline(work, s.slotStart(slot+2))
 		this := slot
 		wg.Go(func() { defer cancel(); s.runSlot(slotCtx, this) })
