@@ -25,6 +25,12 @@
 //	                                 "zkv/registry/seal/" | epoch(8)        root(32) | applied(8) | leaves(8)
 //	                                 "zkv/relay/registration/" | pubkey(48) the relay's (mev) latest
 //	                                                                        SignedValidatorRegistration, SSZ
+//	                                 "zkv/relay/builder/" | pubkey(48)      a builder's status at the relay
+//	                                                                        (mev BuilderStatus as JSON:
+//	                                                                        blacklisted, high priority,
+//	                                                                        optimistic, collateral), no TTL
+//	                                 "zkv/relay/demotion/" | slot(8) |      an optimistic builder's demotion
+//	                                 block_hash(32) | unix_nano(8)          (mev Demotion as JSON), no TTL
 //	Bids                       0x21  relay bids (mev), each with a TTL (default 7 days):
 //	                                 'b' | slot(8) | block_hash(32)         BidRecord as JSON (bid trace,
 //	                                                                        block number, tx count, receipt time)
@@ -34,6 +40,10 @@
 //	                                 'd' | slot(8)                          the slot's Delivery as JSON (TTL 30
 //	                                                                        days): written, synced, before a
 //	                                                                        payload leaves the relay
+//	                                 's' | slot(8) | proposer(48) |         parent hash(32): a header the relay
+//	                                 block_hash(32)                         served to the proposer (getHeader),
+//	                                                                        synced before it leaves; a payload is
+//	                                                                        released only for one (TTL 30 days)
 //	Nullifiers                 0x23  the private-attestation pool (package pool):
 //	                                 'n' | epoch(8) | nullifier(32)         the first valid proof of the validator
 //	                                                                        in the epoch, as on the wire: proof
