@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -85,6 +86,9 @@ HTTP (--http, read-only JSON): /pool/v1/health, /pool/v1/counts, /pool/v1/roots,
 		*quicKey = filepath.Join(*dir, "quic.key")
 	}
 	if *newKey {
+		if err := os.MkdirAll(filepath.Dir(*quicKey), 0o700); err != nil {
+			return err
+		}
 		id, err := transport.LoadOrCreateIdentity(*quicKey)
 		if err != nil {
 			return err

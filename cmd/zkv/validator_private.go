@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -155,6 +156,10 @@ func (p *privateFlags) setup(ctx context.Context, beaconURL, dbDir, keystores, p
 	}
 	d, err := db.Open(db.Config{Dir: dbDir, Logger: log})
 	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(keyFile), 0o700); err != nil {
+		d.Close()
 		return nil, err
 	}
 	id, err := transport.LoadOrCreateIdentity(keyFile)
