@@ -103,20 +103,29 @@ func BenchmarkRestartSpeed(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		heap0 := heapInUse()
 		p1, err := prover.NewProver(keys, prover.ProverConfig{})
 		if err != nil {
 			b.Fatal(err)
 		}
+		heapNew := heapInUse()
 		cold, coldCPU := prove(p1, 1)
 		steady, steadyCPU := prove(p1, 2)
+		// The prover's memory: its fixed part (tables made by NewProver) and what proving adds:
+		// every key's cache entry plus the workers' scratch, which is fixed too; run it at two
+		// ZKV_BENCH_KEYS and take the slope for the part per key.
+		heap1 := heapInUse()
+		runtime.KeepAlive(p1)
 		// What the Service writes after the proofs of an epoch (saveCache, persist).
 		store := d.KV(db.ProverCache)
+		var stored int
 		for _, sk := range sks {
 			id := prover.IdentityCommitment(prover.SecretFromBLS(sk))
 			blob, err := p1.ExportCache(id)
 			if err != nil {
 				b.Fatal(err)
 			}
+			stored += len(blob)
 			if err := store.Set(cacheKey(id), blob); err != nil {
 				b.Fatal(err)
 			}
@@ -149,8 +158,19 @@ func BenchmarkRestartSpeed(b *testing.B) {
 			b.ReportMetric(10000/rate, m.name+"-s/10k-keys-epoch")
 		}
 		b.ReportMetric(float64(load.Microseconds())/1000/float64(n), "load-ms/key")
+		b.ReportMetric(float64(stored)/float64(n), "cache-bytes/key")
+		b.ReportMetric(float64(heapNew-heap0)/1e6, "prover-fixed-heap-MB")
+		b.ReportMetric(float64(heap1-heapNew)/1e6, "prover-added-heap-MB")
 		b.ReportMetric(float64(steady)/float64(restart)*100, "restart/steady-%")
 	}
+}
+
+// heapInUse is the live heap after a collection.
+func heapInUse() int64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int64(m.HeapAlloc)
 }
 
 func processCPU() time.Duration {
