@@ -143,7 +143,7 @@ func TestRefusals(t *testing.T) {
 // TestEquivocation: two different attestations of one validator in one epoch give evidence
 // that checks with the verifying key and the registry's roots alone, names the key, reaches
 // subscribers and the HTTP API, and bars the key; a pool reopened on its database keeps the
-// nullifiers and the evidence.
+// nullifiers, the evidence and the epoch's verified and equivocation counts.
 func TestEquivocation(t *testing.T) {
 	dir := t.TempDir()
 	tp := startPool(t, dir, 3)
@@ -152,6 +152,7 @@ func TestEquivocation(t *testing.T) {
 	first := tp.prove(t, 1, testEpoch, root("vote for A"))
 	second := tp.prove(t, 1, testEpoch, root("vote for B"))
 	other := tp.prove(t, 2, testEpoch, root("vote for A"))
+	third := tp.prove(t, 0, testEpoch, root("vote for A")) // sent only after the restart
 
 	got := make(chan *prover.Evidence, 1)
 	subCtx, cancelSub := context.WithCancel(ctx)
@@ -219,12 +220,25 @@ func TestEquivocation(t *testing.T) {
 		t.Fatalf("counts %+v", c)
 	}
 
-	// Restart on the same database: nullifiers and evidence are kept.
+	// Restart on the same database: nullifiers and evidence are kept, and so are the counts
+	// derived from them; proofs resent after the restart are duplicates, not verified again.
 	tp.stop()
 	tp = startPool(t, dir, 0)
+	if c := epochCounts(t, tp, testEpoch); c != (Counts{Epoch: testEpoch, Received: 3, Verified: 2, Equivocations: 1}) {
+		t.Fatalf("counts after restart, before any proof: %+v", c)
+	}
 	errs, err = tp.client.SubmitProofs(ctx, []prover.Claim{first, other}, [][32]byte{root("vote for A"), root("vote for A")})
 	if err != nil || !errors.Is(errs[0], ErrDuplicate) || !errors.Is(errs[1], ErrDuplicate) {
 		t.Fatalf("resent after restart: %v, %v", errs, err)
+	}
+	// A proof first sent after the restart (made before, against the epoch's root) adds to the
+	// stored count.
+	errs, err = tp.client.SubmitProofs(ctx, []prover.Claim{third}, [][32]byte{root("vote for A")})
+	if err != nil || errs[0] != nil {
+		t.Fatalf("new proof after restart: %v, %v", errs, err)
+	}
+	if c := epochCounts(t, tp, testEpoch); c != (Counts{Epoch: testEpoch, Received: 6, Verified: 3, Duplicates: 2, Equivocations: 1}) {
+		t.Fatalf("counts after restart and resend: %+v", c)
 	}
 	var one EvidenceRecord
 	if code := getJSON(t, tp.http.URL+"/pool/v1/evidence/"+id, &one); code != http.StatusOK || one.Evidence == nil {

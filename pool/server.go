@@ -69,7 +69,12 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Counts are one epoch's proofs by outcome.
+// Counts are one epoch's proofs by outcome. Verified and Equivocations survive a restart: New
+// derives them from the durable records in db.Nullifiers (one nullifier record per verified
+// proof, one evidence record per equivocating validator and epoch), so a proof verified
+// before a restart and resent after it is a duplicate, never verified twice. Received,
+// Duplicates and Refused count what this process saw (Received starts at Verified plus
+// Equivocations), as nothing durable records them.
 type Counts struct {
 	Epoch         uint64 `json:"epoch"`
 	Received      uint64 `json:"received"`
@@ -143,13 +148,63 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	counts, err := storedCounts(cfg.DB)
+	if err != nil {
+		return nil, err
+	}
 	return &Server{
 		cfg: cfg, reg: cfg.Registry, db: cfg.DB, log: cfg.Logger.With("component", "pool"), m: m,
 		verifier: &prover.Verifier{Key: cfg.Key, Network: cfg.Registry.Network().ID(), Roots: cfg.Registry, MinWeight: cfg.MinWeight},
 		jobs:     make(chan *job, cfg.Queue),
 		stopped:  make(chan struct{}),
-		counts:   map[uint64]*Counts{},
+		counts:   counts,
 	}, nil
+}
+
+// storedCounts derives each epoch's verified and equivocation counts from the records a pool
+// kept in d: record writes a nullifier record exactly when it accepts a proof (in the same
+// transaction that makes the answer durable), and one evidence record per validator and
+// epoch it caught equivocating.
+func storedCounts(d *db.DB) (map[uint64]*Counts, error) {
+	counts := map[uint64]*Counts{}
+	at := func(key []byte) (*Counts, error) {
+		k, err := parseKey(key)
+		if err != nil {
+			return nil, err
+		}
+		c := counts[k.epoch]
+		if c == nil {
+			c = &Counts{Epoch: k.epoch}
+			counts[k.epoch] = c
+		}
+		return c, nil
+	}
+	err := d.View(func(tx *db.Txn) error {
+		if err := tx.Iterate(db.Nullifiers, []byte{prefixNullifier}, func(key, _ []byte) error {
+			c, err := at(key)
+			if err != nil {
+				return err
+			}
+			c.Verified++
+			c.Received++
+			return nil
+		}); err != nil {
+			return err
+		}
+		return tx.Iterate(db.Nullifiers, []byte{prefixEvidence}, func(key, _ []byte) error {
+			c, err := at(key)
+			if err != nil {
+				return err
+			}
+			c.Equivocations++
+			c.Received++
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pool: counts from stored nullifiers: %w", err)
+	}
+	return counts, nil
 }
 
 // Verifier returns the verifier the pool checks proofs and evidence with: its verifying key,
@@ -336,8 +391,8 @@ func (s *Server) epochCounts(e uint64) *Counts {
 	return c
 }
 
-// Counts returns the counts of every epoch the pool has seen proofs of since it started,
-// in epoch order.
+// Counts returns the counts of every epoch the pool has recorded or seen proofs of, in epoch
+// order: those its database holds from before a restart included (see Counts).
 func (s *Server) Counts() []Counts {
 	s.mu.Lock()
 	defer s.mu.Unlock()
