@@ -116,6 +116,8 @@ type PrivateCounts struct {
 	ProofsPending int        `json:"proofs_pending"`
 	ProofsDropped int        `json:"proofs_dropped"`
 	Evidence      []Evidence `json:"evidence"`
+	// PoolRestarts counts the pool's restarts during the run (PrivateConfig.RestartPoolAt).
+	PoolRestarts int `json:"pool_restarts,omitempty"`
 }
 
 // Evidence is an equivocation the pool found, as it names it.

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	eth2client "github.com/attestantio/go-eth2-client"
@@ -45,6 +46,10 @@ type PrivateConfig struct {
 	// KeyDir caches the prover's single-party (devnet-only) keys between runs; empty keeps
 	// them in memory, so each run sets them up again.
 	KeyDir string
+	// RestartPoolAt, when above 0, stops the pool at the start of that slot and starts it
+	// again on the same database and addresses after RestartDowntime (RestartPool).
+	RestartPoolAt   uint64
+	RestartDowntime time.Duration
 	// Logger receives the pool's and the services' logs; nil discards.
 	Logger *slog.Logger
 }
@@ -67,8 +72,18 @@ type PrivateAttestations struct {
 	readyMu sync.Mutex
 	readyOK bool
 
+	// poolMu guards the pool's current run and the figures kept across restarts; restartMu
+	// serialises restarts.
+	poolMu    sync.RWMutex
+	run       *poolRun
+	cached    PrivateCounts // the pool's figures as it stopped for a restart
+	carried   PrivateCounts // refusals and duplicates of the runs before the current one
+	restarts  int
+	restartMu sync.Mutex
+
 	mu        sync.Mutex
-	srv       *pool.Server
+	beacon    *pool.Beacon
+	dir       string
 	addr      string
 	httpURL   string
 	bn        eth2client.ValidatorsProvider
@@ -180,39 +195,6 @@ func (p *PrivateAttestations) startPool(ctx context.Context, g *errgroup.Group, 
 	if !ok {
 		return errors.New("devnet: private attestations: beacon client cannot read validators")
 	}
-	d, err := db.Open(db.Config{Dir: filepath.Join(e.Dir, "pool"), Logger: p.log.With("part", "pool-db")})
-	if err != nil {
-		return fmt.Errorf("devnet: pool db: %w", err)
-	}
-	reg, err := registry.Open(d.KV(db.Registrations), registry.Config{Depth: p.cfg.Depth, Network: bn.Network(),
-		IdentityKey: p.idKeys.VerifyingKey(), Admit: registry.AdmitValidators(bn)})
-	if err != nil {
-		d.Close()
-		return fmt.Errorf("devnet: pool registry: %w", err)
-	}
-	clock := bn.Clock()
-	srv, err := pool.New(pool.Config{Key: p.keys.VerifyingKey(), Registry: reg, DB: d, Clock: &clock, Logger: p.log.With("part", "pool")})
-	if err != nil {
-		d.Close()
-		return fmt.Errorf("devnet: pool: %w", err)
-	}
-	q, err := srv.QUICServer(p.poolID, transport.ServerConfig{Config: transport.Config{Logger: p.log.With("part", "pool-quic")},
-		Peers: []transport.PeerID{p.clientID[0].ID(), p.clientID[1].ID()}})
-	if err != nil {
-		d.Close()
-		return fmt.Errorf("devnet: pool quic: %w", err)
-	}
-	addr, err := q.Listen("127.0.0.1:0")
-	if err != nil {
-		d.Close()
-		return fmt.Errorf("devnet: pool quic: %w", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		q.Close()
-		d.Close()
-		return fmt.Errorf("devnet: pool http: %w", err)
-	}
 	genesis := map[phase0.BLSPubKey]uint64{}
 	secretOf := map[phase0.ValidatorIndex]*bls.SecretKey{}
 	if e.Genesis != nil {
@@ -224,30 +206,170 @@ func (p *PrivateAttestations) startPool(ctx context.Context, g *errgroup.Group, 
 		}
 	}
 	p.mu.Lock()
-	p.srv, p.addr, p.httpURL, p.bn, p.network, p.genesis, p.secretOf = srv, addr.String(), "http://"+ln.Addr().String(), ec, bn.Network(), genesis, secretOf
+	p.beacon, p.dir, p.bn, p.network, p.genesis, p.secretOf = bn, filepath.Join(e.Dir, "pool"), ec, bn.Network(), genesis, secretOf
 	p.runCtx, p.group, p.poolStart = ctx, g, time.Now()
 	p.mu.Unlock()
-
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 5 * time.Second}
-	g.Go(func() error { return srv.Run(ctx) })
-	g.Go(func() error { return q.Run(ctx) })
-	g.Go(func() error {
-		err := d.Run(ctx)
-		d.Close()
+	run, err := p.openPool(ctx, "127.0.0.1:0", "127.0.0.1:0")
+	if err != nil {
 		return err
-	})
-	g.Go(func() error {
-		<-ctx.Done()
+	}
+	p.poolMu.Lock()
+	p.run = run
+	p.poolMu.Unlock()
+	p.mu.Lock()
+	p.addr, p.httpURL = run.quicAddr, "http://"+run.httpAddr
+	p.mu.Unlock()
+	if at := p.cfg.RestartPoolAt; at > 0 {
+		clock := bn.Clock()
+		g.Go(func() error {
+			t := time.NewTimer(time.Until(clock.Genesis.Add(time.Duration(at) * clock.SlotDuration)))
+			defer t.Stop()
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+			}
+			if err := p.RestartPool(ctx, p.cfg.RestartDowntime); err != nil && ctx.Err() == nil {
+				return err
+			}
+			return nil
+		})
+	}
+	return nil
+}
+
+// poolRun is one run of the pool: its server, database and listeners, stopped together.
+type poolRun struct {
+	srv      *pool.Server
+	quicAddr string
+	httpAddr string
+	cancel   context.CancelFunc
+	done     chan struct{} // closed once every part stopped and the database is closed
+	stopping atomic.Bool   // set by RestartPool: the parts' end is no failure
+}
+
+// openPool opens the pool on its database (p.dir) and serves it on quicAddr and httpAddr
+// (host:port, port 0 for any), until ctx ends or the run is stopped. A part that fails ends
+// the devnet's private attestations (p.group), unless the run was being stopped.
+func (p *PrivateAttestations) openPool(ctx context.Context, quicAddr, httpAddr string) (*poolRun, error) {
+	p.mu.Lock()
+	bn, dir, g := p.beacon, p.dir, p.group
+	p.mu.Unlock()
+	d, err := db.Open(db.Config{Dir: dir, Logger: p.log.With("part", "pool-db")})
+	if err != nil {
+		return nil, fmt.Errorf("devnet: pool db: %w", err)
+	}
+	reg, err := registry.Open(d.KV(db.Registrations), registry.Config{Depth: p.cfg.Depth, Network: bn.Network(),
+		IdentityKey: p.idKeys.VerifyingKey(), Admit: registry.AdmitValidators(bn)})
+	if err != nil {
+		d.Close()
+		return nil, fmt.Errorf("devnet: pool registry: %w", err)
+	}
+	clock := bn.Clock()
+	srv, err := pool.New(pool.Config{Key: p.keys.VerifyingKey(), Registry: reg, DB: d, Clock: &clock, Logger: p.log.With("part", "pool")})
+	if err != nil {
+		d.Close()
+		return nil, fmt.Errorf("devnet: pool: %w", err)
+	}
+	q, err := srv.QUICServer(p.poolID, transport.ServerConfig{Config: transport.Config{Logger: p.log.With("part", "pool-quic")},
+		Peers: []transport.PeerID{p.clientID[0].ID(), p.clientID[1].ID()}})
+	if err != nil {
+		d.Close()
+		return nil, fmt.Errorf("devnet: pool quic: %w", err)
+	}
+	addr, err := q.Listen(quicAddr)
+	if err != nil {
+		d.Close()
+		return nil, fmt.Errorf("devnet: pool quic: %w", err)
+	}
+	ln, err := net.Listen("tcp", httpAddr)
+	if err != nil {
+		q.Close()
+		d.Close()
+		return nil, fmt.Errorf("devnet: pool http: %w", err)
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	run := &poolRun{srv: srv, quicAddr: addr.String(), httpAddr: ln.Addr().String(), cancel: cancel, done: make(chan struct{})}
+	pg, pctx := errgroup.WithContext(pctx)
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	pg.Go(func() error { return srv.Run(pctx) })
+	pg.Go(func() error { return q.Run(pctx) })
+	pg.Go(func() error { return d.Run(pctx) })
+	pg.Go(func() error {
+		<-pctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		return hs.Shutdown(sctx)
 	})
-	g.Go(func() error {
+	pg.Go(func() error {
 		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return err
 		}
 		return nil
 	})
+	g.Go(func() error {
+		// The database closes after every part that uses it has stopped.
+		err := pg.Wait()
+		cancel()
+		d.Close()
+		close(run.done)
+		if run.stopping.Load() || ctx.Err() != nil {
+			return nil
+		}
+		if err == nil {
+			err = errors.New("devnet: the pool stopped")
+		}
+		return err
+	})
+	return run, nil
+}
+
+// RestartPool stops the pool, keeps it down for down, and starts it again on the same
+// database, QUIC address and key and HTTP address, while the validators keep attesting: their
+// services keep the proofs the pool did not acknowledge and send them again once it is back
+// (validator/private's outbox), and the pool answers a proof it recorded before the restart
+// as a duplicate, so every proof is verified once. It returns once the pool serves again.
+func (p *PrivateAttestations) RestartPool(ctx context.Context, down time.Duration) error {
+	p.restartMu.Lock()
+	defer p.restartMu.Unlock()
+	p.poolMu.Lock()
+	cur := p.run
+	if cur == nil {
+		p.poolMu.Unlock()
+		return errors.New("devnet: no pool to restart")
+	}
+	// From here on Counts reads the figures kept below instead of the stopping pool.
+	p.cached = p.poolCounts(cur.srv)
+	cur.stopping.Store(true)
+	p.poolMu.Unlock()
+	p.log.Warn("pool: stopping for a restart", "down", down)
+	cur.cancel()
+	select {
+	case <-cur.done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-time.After(down):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	p.mu.Lock()
+	runCtx := p.runCtx
+	p.mu.Unlock()
+	run, err := p.openPool(runCtx, cur.quicAddr, cur.httpAddr)
+	if err != nil {
+		return fmt.Errorf("devnet: pool restart: %w", err)
+	}
+	p.poolMu.Lock()
+	// Verified proofs and evidence are in the database, which the new pool counts from; the
+	// refusals and duplicates of the old one are in its memory only.
+	p.carried.ProofsRefused += p.cached.ProofsRefused
+	p.carried.Duplicates += p.cached.Duplicates
+	p.run = run
+	p.restarts++
+	p.poolMu.Unlock()
+	p.log.Warn("pool: restarted", "quic", run.quicAddr)
 	return nil
 }
 
@@ -281,7 +403,10 @@ func (p *PrivateAttestations) newService(i int, indices []phase0.ValidatorIndex,
 	if err != nil {
 		return nil, err
 	}
-	pc, err := pool.NewClient(p.clientID[i], pool.ClientConfig{Addr: p.addr, Server: p.poolID.ID()})
+	pc, err := pool.NewClient(p.clientID[i], pool.ClientConfig{Addr: p.addr, Server: p.poolID.ID(),
+		// A pool that restarts is back within seconds: the default backoff of up to 30 s
+		// would keep the proofs waiting for several slots of a devnet's short ones.
+		Config: transport.Config{MaxBackoff: time.Second}})
 	if err != nil {
 		return nil, err
 	}
@@ -330,21 +455,28 @@ func (p *PrivateAttestations) secrets(indices []phase0.ValidatorIndex) ([]*bls.S
 	return out, nil
 }
 
-// Counts are the pool's figures so far, with the evidence named by validator index.
+// Counts are the pool's figures so far, with the evidence named by validator index. While the
+// pool restarts they are its figures from just before it stopped.
 func (p *PrivateAttestations) Counts() PrivateCounts {
 	p.mu.Lock()
-	srv, genesis, services := p.srv, p.genesis, append([]*private.Service(nil), p.services...)
+	services := append([]*private.Service(nil), p.services...)
 	p.mu.Unlock()
+	p.poolMu.RLock()
 	var c PrivateCounts
-	if srv == nil {
+	switch {
+	case p.run == nil:
+		p.poolMu.RUnlock()
 		return c
+	case p.run.stopping.Load():
+		c = p.cached
+		c.Evidence = append([]Evidence(nil), c.Evidence...)
+	default:
+		c = p.poolCounts(p.run.srv)
+		c.ProofsRefused += p.carried.ProofsRefused
+		c.Duplicates += p.carried.Duplicates
 	}
-	for _, e := range srv.Counts() {
-		c.ProofsVerified += int(e.Verified)
-		c.ProofsRefused += int(e.Refused)
-		c.Duplicates += int(e.Duplicates)
-		c.Equivocations += int(e.Equivocations)
-	}
+	c.PoolRestarts = p.restarts
+	p.poolMu.RUnlock()
 	for _, s := range services {
 		st := s.Stats()
 		c.Attestations += int(st.Attestations)
@@ -355,10 +487,26 @@ func (p *PrivateAttestations) Counts() PrivateCounts {
 		c.ProofsPending += int(st.Proved) - int(st.Sent) - int(st.Rejected) - int(st.DroppedOld) - int(st.DroppedFull)
 		c.ProofsDropped += int(st.DroppedOld) + int(st.DroppedFull)
 	}
+	return c
+}
+
+// poolCounts reads srv's figures and evidence (poolMu held, the pool not stopping: its
+// database is open).
+func (p *PrivateAttestations) poolCounts(srv *pool.Server) PrivateCounts {
+	var c PrivateCounts
+	for _, e := range srv.Counts() {
+		c.ProofsVerified += int(e.Verified)
+		c.ProofsRefused += int(e.Refused)
+		c.Duplicates += int(e.Duplicates)
+		c.Equivocations += int(e.Equivocations)
+	}
 	evs, err := srv.Evidence()
 	if err != nil {
 		p.log.Warn("pool evidence", "err", err)
 	}
+	p.mu.Lock()
+	genesis := p.genesis
+	p.mu.Unlock()
 	for _, e := range evs {
 		// A key outside the genesis set cannot register (the registry admits validators only);
 		// should one appear it is named by key, with an index no validator has.

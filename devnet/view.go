@@ -609,6 +609,9 @@ func (v *view) writeSummary(s *Summary) {
 		p := s.Private
 		fmt.Fprintf(w, "private attestations: %d attestations, %d proofs made, %d verified by the pool (%.1f/s), %d refused, %d without a proof, %d still to prove, %d of revoked keys, %d evidence\n",
 			p.Attestations, p.ProofsMade, p.ProofsVerified, p.ProofsPerSecond, p.ProofsRefused, p.ProofsFailed, p.ProofsToMake, p.Revoked, len(p.Evidence))
+		if p.PoolRestarts > 0 {
+			fmt.Fprintf(w, "  the pool restarted %d time(s) during the run; %d proofs resent were duplicates\n", p.PoolRestarts, p.Duplicates)
+		}
 	} else {
 		fmt.Fprintln(w, "private attestations: not in this build yet (proofs/s and evidence appear once the pool lands)")
 	}

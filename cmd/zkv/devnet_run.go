@@ -82,6 +82,7 @@ Other subcommands: 'zkv devnet beacon' runs the beacon node alone.`, stderr)
 	equivocate := fs.Int("equivocate", -1, "validator that proves two different attestations in one epoch, for the pool to catch; -1: none")
 	privateOn := fs.Bool("private", true, "private attestations: proofs from the validators to a pool (false: none)")
 	proverKeys := fs.String("prover-keys", defaultDevnetKeyDir(), "cache of the prover's devnet keys (single-party setup, made on first use); empty: in memory")
+	restartPoolAt := fs.Uint64("restart-pool-at", 0, "stop the pool at the start of this slot and start it again a slot later on the same database and address (0: never); the validators resend what it did not acknowledge")
 	jsonFile := fs.String("json", "", "write the closing summary as JSON to this file")
 	dir := fs.String("dir", "", "data directory (keystores, databases); default a temporary directory removed at the end")
 	logLevel := fs.String("log-level", "error", "log level of the parts' logs on stderr: debug, info, warn or error")
@@ -114,6 +115,8 @@ Other subcommands: 'zkv devnet beacon' runs the beacon node alone.`, stderr)
 		return usageErr("--no-bid-share must be between 0 and 1")
 	case *slotTime < time.Second || *slotTime%time.Second != 0:
 		return usageErr("--slot-time must be a whole number of seconds, at least 1s")
+	case *restartPoolAt > 0 && !*privateOn:
+		return usageErr("--restart-pool-at needs the private attestations (--private)")
 	case *equivocate < -1 || *equivocate >= *validators:
 		return usageErr("--equivocate must be -1 (none) or a validator index below %d", *validators)
 	}
@@ -131,7 +134,8 @@ Other subcommands: 'zkv devnet beacon' runs the beacon node alone.`, stderr)
 	}
 	if *privateOn {
 		fmt.Fprintf(stdout, "zkv devnet: prover keys (devnet-only single-party setup) from %s\n", orMemory(*proverKeys))
-		p, err := devnet.NewPrivate(devnet.PrivateConfig{Validators: *validators, KeyDir: *proverKeys, Logger: cfg.Logger})
+		p, err := devnet.NewPrivate(devnet.PrivateConfig{Validators: *validators, KeyDir: *proverKeys, Logger: cfg.Logger,
+			RestartPoolAt: *restartPoolAt, RestartDowntime: *slotTime})
 		if err != nil {
 			return err
 		}
