@@ -53,7 +53,7 @@ attester_duties, participation, attestations_included, aggregates, sync_messages
 slashing_violations, duty_errors, justified_epoch, finalized_epoch, finalized, node (the beacon
 node's own counters: blocks_builder, blocks_local, attestations_accepted, requests_refused),
 equivocate, private (the pool's and the provers' counts: proofs_verified, proofs_refused,
-duplicates, equivocations, attestations, proofs_made, proofs_failed, proofs_to_make, attestations_revoked, proofs_pending, proofs_dropped, evidence
+duplicates, equivocations, attestations, proofs_made, proofs_failed, proofs_to_make, attestations_revoked, proofs_pending, proofs_dropped, pool_restarts, evidence
 [{epoch, validator_index, pubkey}], proofs_per_second, equivocation_caught; null with
 --private=false), ok, and slots (each slot's line as an object).
 
@@ -67,6 +67,10 @@ proves a second, different attestation in one epoch (only the proof: its BLS att
 signed once, under slashing protection), and the pool must name it from the two proofs alone:
 an EVIDENCE line appears, and the run is OK only if the evidence names validator N. The prover's
 keys come from a single-party setup made on first use (devnet only) and cached in --prover-keys.
+--restart-pool-at SLOT stops the pool at the start of that slot and starts it again a slot later
+on the same database, QUIC address and key, while the validators keep attesting and hold the
+proofs it has not acknowledged; the pool counts each epoch's verified proofs from its database,
+so nothing is lost or counted twice (the summary adds pool_restarts).
 
 With private attestations the run is OK only if, in addition, every attestation got a proof, the
 pool verified every proof and refused none.

@@ -19,7 +19,7 @@ func TestDevnetRunHelp(t *testing.T) {
 			t.Fatalf("%v: exit %d", args, code)
 		}
 		for _, want := range []string{"make run", "proposer", "local (n bids)", "finalized", "exits 0 only", "--json", "participation",
-			"Private attestations", "--equivocate", "--prover-keys", "zkv devnet beacon", "Ctrl-C"} {
+			"Private attestations", "--equivocate", "--prover-keys", "--restart-pool-at", "zkv devnet beacon", "Ctrl-C"} {
 			if !strings.Contains(errOut.String(), want) {
 				t.Errorf("%v: help does not mention %q", args, want)
 			}
@@ -44,6 +44,7 @@ func TestDevnetRunBadFlags(t *testing.T) {
 		{[]string{"devnet", "--equivocate", "64"}, "--equivocate"},
 		{[]string{"devnet", "--equivocate", "-2"}, "--equivocate"},
 		{[]string{"devnet", "--log-level", "loud"}, "--log-level"},
+		{[]string{"devnet", "--private=false", "--restart-pool-at", "3"}, "--restart-pool-at"},
 		{[]string{"devnet", "run", "extra"}, "unexpected argument"},
 		{[]string{"devnet", "--no-such-flag"}, "no-such-flag"},
 	} {
