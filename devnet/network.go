@@ -70,7 +70,9 @@ type Config struct {
 	// Dir holds the keystores, the relays' and the validator clients' databases. Empty: a
 	// temporary directory removed when Run returns.
 	Dir string
-	// GenesisDelay leaves the parts time to start before genesis (default 4 s).
+	// GenesisDelay leaves the parts time to start before genesis (default 4 s, 8 s with Private:
+	// every validator's registration, with its identity proof, must reach the pool before it
+	// seals epoch 0's root at genesis, or the validator's epoch-0 attestations cannot be proved).
 	GenesisDelay time.Duration
 	// Out receives the live view: one line per slot and the closing summary. Nil discards.
 	Out io.Writer
@@ -162,6 +164,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.GenesisDelay == 0 {
 		c.GenesisDelay = 4 * time.Second
+		if c.Private != nil {
+			c.GenesisDelay = 8 * time.Second
+		}
 	}
 	if c.Out == nil {
 		c.Out = io.Discard
