@@ -276,7 +276,7 @@ func WriteTable(w io.Writer, rep Report) {
 	m := rep.Machine
 	fmt.Fprintf(w, "zkv bench — %s, %s, %d CPUs, %.1f GiB, GOMAXPROCS %v%s\n\n", m.GoVersion, m.CPUModel, m.NumCPU,
 		float64(m.MemoryBytes)/(1<<30), rep.CPUCounts(), map[bool]string{true: ", quick mode", false: ""}[rep.Quick])
-	fmt.Fprintf(w, "%-34s %4s %11s %23s %11s %16s %11s %7s %7s\n", "scenario", "cpus", "median/op", "min..max", "p99", "throughput", "peer/op", "ratio", "speedup")
+	fmt.Fprintf(w, "%-34s %4s %11s %23s %11s %22s %11s %6s %7s\n", "scenario", "cpus", "median/op", "min..max", "p99", "throughput", "peer/op", "ratio", "speedup")
 	speed := rep.Speedups()
 	for _, r := range rep.Results {
 		d := func(ns float64) string { return round(time.Duration(ns)).String() }
@@ -290,8 +290,8 @@ func WriteTable(w io.Writer, rep Report) {
 		if s, ok := speed[resultKey(r)]; ok {
 			sp = fmt.Sprintf("%.2fx", s)
 		}
-		fmt.Fprintf(w, "%-34s %4d %11s %23s %11s %10.1f %-5s %11s %7s %7s\n", r.Name, r.CPUs, d(r.Median),
-			d(r.Min)+".."+d(r.Max), p99, r.PerSecond, unitAbbrev(r.ItemUnit)+"/s", peer, ratio, sp)
+		fmt.Fprintf(w, "%-34s %4d %11s %23s %11s %22s %11s %6s %7s\n", r.Name, r.CPUs, d(r.Median),
+			d(r.Min)+".."+d(r.Max), p99, fmt.Sprintf("%.1f %s/s", r.PerSecond, r.ItemUnit), peer, ratio, sp)
 	}
 	seen := map[string]bool{}
 	for _, r := range rep.Results {
@@ -308,11 +308,4 @@ func WriteTable(w io.Writer, rep Report) {
 		}
 	}
 	fmt.Fprintln(w)
-}
-
-func unitAbbrev(u string) string {
-	if len(u) > 5 {
-		return u[:5]
-	}
-	return u
 }
