@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"sync"
 
 	"github.com/consensys/gnark/logger"
 
@@ -23,7 +24,7 @@ type attesters struct {
 
 func newAttesters(depth, n int) (*attesters, error) {
 	logger.Disable()
-	keys, _, err := prover.LoadKeys(prover.KeyConfig{Depth: depth})
+	keys, err := loadKeys(depth)
 	if err != nil {
 		return nil, err
 	}
@@ -69,6 +70,27 @@ func newAttesters(depth, n int) (*attesters, error) {
 		return nil, err
 	}
 	return a, nil
+}
+
+// keysByDepth holds the proving keys a run has set up: a circuit's setup takes seconds, and
+// three scenarios (prover and pool) use the same depth. Keys are read-only once made.
+var (
+	keysMu      sync.Mutex
+	keysByDepth = map[int]*prover.Keys{}
+)
+
+func loadKeys(depth int) (*prover.Keys, error) {
+	keysMu.Lock()
+	defer keysMu.Unlock()
+	if k, ok := keysByDepth[depth]; ok {
+		return k, nil
+	}
+	k, _, err := prover.LoadKeys(prover.KeyConfig{Depth: depth})
+	if err != nil {
+		return nil, err
+	}
+	keysByDepth[depth] = k
+	return k, nil
 }
 
 // nextEpoch moves every request to a new epoch and a fresh attestation signing root, as each
