@@ -40,7 +40,7 @@ func TestScenariosRun(t *testing.T) {
 }
 
 func TestSelectSuites(t *testing.T) {
-	for _, want := range []string{"bls", "prover", "pool", "slashing", "keys"} {
+	for _, want := range []string{"bls", "prover", "pool", "slashing", "keys", "transport"} {
 		sc, err := Select([]string{want})
 		if err != nil || len(sc) == 0 {
 			t.Fatalf("suite %s: %v, %d scenarios", want, err, len(sc))
@@ -189,6 +189,22 @@ func TestPeerFromSameRun(t *testing.T) {
 	}
 	if z.Ratio >= 1 { // four times less work; even a loaded machine keeps it below 1
 		t.Fatalf("ratio %.2f for a quarter of the work", z.Ratio)
+	}
+}
+
+// Both protocols answer a real request on 127.0.0.1, and QUIC's figure has HTTP/2's beside it.
+func TestTransportRoundTrips(t *testing.T) {
+	sc, err := Select([]string{"transport"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Run(context.Background(), sc, Options{Duration: 5 * time.Millisecond, Runs: 2, Filter: "-1KB"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkReport(t, rep, 2)
+	if q := rep.Results[0]; q.Name != "transport/quic-roundtrip-1KB" || q.Peer == nil || q.Peer.Name != "transport/h2-tls-roundtrip-1KB" || q.P99 <= 0 {
+		t.Fatalf("QUIC figure %+v", q)
 	}
 }
 
