@@ -318,13 +318,21 @@ func TestRunCPUsMerges(t *testing.T) {
 			r := syntheticResult(s.Name, n, 900/float64(n), 1000/float64(n), 1100/float64(n))
 			rep.Results = append(rep.Results, r)
 		}
+		// A scenario that sizes its batch by the cores (as keys/load-dir does): the same time
+		// per operation for n times the items is an n-fold speed-up.
+		sized := syntheticResult("t/sized", n, 900, 1000, 1100)
+		sized.ItemsPerOp, sized.PerSecond = n, float64(n)*1e9/1000
+		rep.Results = append(rep.Results, sized)
 		return rep, nil
 	}
 	rep, err := RunCPUs(context.Background(), []int{1, 2}, sc, false, child)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(asked) != 2 || len(rep.Results) != 4 || rep.Results[0].Name != "t/zkv" || rep.Results[1].Name != "t/zkv" || rep.Results[1].CPUs != 2 {
+	if sp := rep.Speedups()[key{"t/sized", 2}]; sp != 2 {
+		t.Fatalf("speed-up of a batch sized by cores %v, want 2 (per item)", sp)
+	}
+	if len(asked) != 2 || len(rep.Results) != 6 || rep.Results[0].Name != "t/zkv" || rep.Results[1].Name != "t/zkv" || rep.Results[1].CPUs != 2 {
 		t.Fatalf("asked %v, merged %+v", asked, rep.Results)
 	}
 	if sp := rep.Speedups()[key{"t/zkv", 2}]; sp != 2 {

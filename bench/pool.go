@@ -60,7 +60,11 @@ func EpochEstimate(r Result, n int) time.Duration {
 func epochLine(r Result) string {
 	s := fmt.Sprintf("%s at %d cpus, one epoch extrapolated:", r.Name, r.CPUs)
 	for _, n := range EpochValidators {
-		s += fmt.Sprintf(" %dk validators %s;", n/1000, round(EpochEstimate(r, n)))
+		name := fmt.Sprintf("%dk", n/1000)
+		if n >= 1_000_000 {
+			name = fmt.Sprintf("%dM", n/1_000_000)
+		}
+		s += fmt.Sprintf(" %s validators %s;", name, round(EpochEstimate(r, n)))
 	}
 	return s
 }

@@ -244,7 +244,7 @@ func scalingPlot(suite string, rs []Result, cpus []int) template.HTML {
 	}
 	ymax := ideal
 	for _, r := range rs {
-		ymax = max(ymax, base[r.Name].Median/r.Median)
+		ymax = max(ymax, r.PerSecond/base[r.Name].PerSecond)
 	}
 	ymax *= 1.1
 	px := func(c float64) float64 { return left + (c-float64(cpus[0]))/math.Max(maxC-float64(cpus[0]), 1)*pw }
@@ -263,7 +263,7 @@ func scalingPlot(suite string, rs []Result, cpus []int) template.HTML {
 		col := colors[i%len(colors)]
 		var pts []string
 		for _, r := range byName[n] {
-			s := base[n].Median / r.Median
+			s := r.PerSecond / base[n].PerSecond
 			pts = append(pts, fmt.Sprintf("%.1f,%.1f", px(float64(r.CPUs)), py(s)))
 			fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="3" fill="%s"/>`, px(float64(r.CPUs)), py(s), col)
 		}

@@ -169,7 +169,8 @@ type key struct {
 func resultKey(r Result) key { return key{r.Name, r.CPUs} }
 
 // Speedups gives, for each figure of a scenario measured at several GOMAXPROCS, its throughput
-// over the same scenario's throughput at the fewest cores. Empty for a single count.
+// (items per second) over the same scenario's throughput at the fewest cores; per item, because
+// a scenario may size its batch by the cores (keys/load-dir). Empty for a single count.
 func (rep Report) Speedups() map[key]float64 {
 	out := map[key]float64{}
 	if len(rep.CPUCounts()) < 2 {
@@ -182,7 +183,7 @@ func (rep Report) Speedups() map[key]float64 {
 		}
 	}
 	for _, r := range rep.Results {
-		out[resultKey(r)] = base[r.Name].Median / r.Median
+		out[resultKey(r)] = r.PerSecond / base[r.Name].PerSecond
 	}
 	return out
 }
