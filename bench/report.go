@@ -102,7 +102,7 @@ func dur(ns float64) string { return round(time.Duration(ns)).String() }
 var page = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>zkv bench report</title>
 <style>
-body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}
+body{font-family:system-ui,sans-serif;margin:2em;max-width:1300px;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:13px}td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}
 td:first-child,th:first-child{text-align:left}.note{color:#555;font-size:13px}svg{display:block;margin:1em 0}
 section{border-top:2px solid #333;margin-top:2em}
@@ -128,7 +128,7 @@ GOMAXPROCS measured: {{.CPUs}}. Report schema version {{.Rep.SchemaVersion}}.</p
 const plotW, labelW, rowH = 900, 300, 26
 
 func svgOpen(b *strings.Builder, class, title string, rows int) {
-	h := 40 + rows*rowH + 20
+	h := 40 + rows*rowH + 24
 	fmt.Fprintf(b, `<svg class="%s" xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`, class, plotW, h, plotW, h)
 	fmt.Fprintf(b, `<text x="0" y="18" font-size="14" font-weight="bold">%s</text>`, html.EscapeString(title))
 }
@@ -152,6 +152,7 @@ func timePlot(suite string, rs []Result) template.HTML {
 	}
 	lo, hi = math.Log10(lo)-0.3, math.Log10(hi)+0.1
 	x := func(v float64) float64 { return labelW + (math.Log10(v)-lo)/(hi-lo)*(plotW-labelW-120) }
+	logTicks(&b, lo, hi, x, 40, 40+len(rs)*rowH)
 	for i, r := range rs {
 		y := 40 + i*rowH
 		n := float64(r.ItemsPerOp)
@@ -167,22 +168,21 @@ func timePlot(suite string, rs []Result) template.HTML {
 // peerPlot: zkv against its peer, time per item, two bars per figure on a linear axis from 0.
 func peerPlot(suite string, rs []Result) (template.HTML, bool) {
 	var with []Result
-	hi := 0.0
 	for _, r := range rs {
 		if r.Peer != nil {
 			with = append(with, r)
-			hi = max(hi, r.Median/float64(r.ItemsPerOp), r.Peer.Median/float64(r.ItemsPerOp))
 		}
 	}
 	if len(with) == 0 {
 		return "", false
 	}
 	var b strings.Builder
-	svgOpen(&b, "plot-peer", "suite "+suite+": zkv (blue) against its peer (grey), time per item, shorter is faster", 2*len(with))
-	x := func(v float64) float64 { return v / hi * (plotW - labelW - 160) }
+	svgOpen(&b, "plot-peer", "suite "+suite+": zkv (blue) against its peer (grey), time per item, shorter is faster; each pair on its own scale", 2*len(with))
 	for i, r := range with {
 		y := 40 + 2*i*rowH
 		n := float64(r.ItemsPerOp)
+		hi := max(r.Median, r.Peer.Median) / n
+		x := func(v float64) float64 { return v / hi * (plotW - labelW - 200) }
 		fmt.Fprintf(&b, `<text x="0" y="%d">%s</text>`, y+14, html.EscapeString(label(r)))
 		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="16" fill="#4a7bd0"/><text x="%.1f" y="%d">zkv %s</text>`, labelW, y+2, x(r.Median/n), labelW+x(r.Median/n)+6, y+14, dur(r.Median/n))
 		fmt.Fprintf(&b, `<text x="0" y="%d" fill="#555">%s</text>`, y+rowH+14, html.EscapeString(r.Peer.Name))
@@ -192,8 +192,8 @@ func peerPlot(suite string, rs []Result) (template.HTML, bool) {
 	return template.HTML(b.String()), true
 }
 
-// latencyPlot: for figures whose latency matters, the operation's min run, median and p99 as
-// marks on a line, each row on its own linear scale from 0 to its p99 (or max), values printed.
+// latencyPlot: for figures whose latency matters, the fastest run, the median and the p99 of
+// single operations as marks on one logarithmic axis shared by the suite, values printed.
 func latencyPlot(suite string, rs []Result) (template.HTML, bool) {
 	var with []Result
 	for _, r := range rs {
@@ -205,20 +205,35 @@ func latencyPlot(suite string, rs []Result) (template.HTML, bool) {
 		return "", false
 	}
 	var b strings.Builder
-	svgOpen(&b, "plot-latency", "suite "+suite+": latency per operation: min run (|), median (dot), p99 (red |)", len(with))
+	svgOpen(&b, "plot-latency", "suite "+suite+": latency per operation (log scale): fastest run (black |), median (dot), p99 (red |)", len(with))
+	lo, hi := math.Inf(1), 0.0
+	for _, r := range with {
+		lo, hi = min(lo, r.Min), max(hi, r.P99, r.Max)
+	}
+	lo, hi = math.Log10(lo)-0.2, math.Log10(hi)+0.1
+	x := func(v float64) float64 { return labelW + (math.Log10(v)-lo)/(hi-lo)*(plotW-labelW-280) }
+	logTicks(&b, lo, hi, x, 40, 40+len(with)*rowH)
 	for i, r := range with {
 		y := 40 + i*rowH
-		hi := max(r.P99, r.Max) * 1.05
-		x := func(v float64) float64 { return labelW + v/hi*(plotW-labelW-260) }
 		fmt.Fprintf(&b, `<text x="0" y="%d">%s</text>`, y+14, html.EscapeString(label(r)))
-		fmt.Fprintf(&b, `<line x1="%d" x2="%.1f" y1="%d" y2="%d" stroke="#bbb"/>`, labelW, x(hi), y+10, y+10)
+		fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%d" y2="%d" stroke="#bbb"/>`, x(r.Min), x(max(r.P99, r.Max)), y+10, y+10)
 		fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%d" y2="%d" stroke="#000" stroke-width="2"/>`, x(r.Min), x(r.Min), y+3, y+17)
 		fmt.Fprintf(&b, `<circle cx="%.1f" cy="%d" r="5" fill="#4a7bd0"/>`, x(r.Median), y+10)
 		fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%d" y2="%d" stroke="#c00" stroke-width="2"/>`, x(r.P99), x(r.P99), y+3, y+17)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%d">min %s  median %s  p99 %s</text>`, x(hi)+8, y+14, dur(r.Min), dur(r.Median), dur(r.P99))
+		fmt.Fprintf(&b, `<text x="%d" y="%d">min %s  median %s  p99 %s</text>`, plotW-270, y+14, dur(r.Min), dur(r.Median), dur(r.P99))
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String()), true
+}
+
+// logTicks draws a grid line and a label at each power of ten (in ns) between lo and hi
+// (log10 of ns), below the rows.
+func logTicks(b *strings.Builder, lo, hi float64, x func(float64) float64, top, bottom int) {
+	for e := math.Ceil(lo); e <= hi; e++ {
+		v := math.Pow(10, e)
+		fmt.Fprintf(b, `<line x1="%.1f" x2="%.1f" y1="%d" y2="%d" stroke="#e4e4e4"/>`, x(v), x(v), top, bottom)
+		fmt.Fprintf(b, `<text x="%.1f" y="%d" text-anchor="middle" fill="#777" font-size="10">%s</text>`, x(v), bottom+14, time.Duration(v))
+	}
 }
 
 // scalingPlot: throughput against cores as speed-up over the fewest cores, one line per

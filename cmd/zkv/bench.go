@@ -24,7 +24,7 @@ func init() {
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("bench", "bench [--suite NAME,...] [--quick] [--cpus 1,2,...] [--json FILE] [--report DIR] [--compare OLD.json]", `
+	fs := newFlagSet("bench", "bench [--suite NAME,...] [--quick] [--cpus 1,2,...] [--json FILE] [--report DIR] [--compare OLD.json] [--from FILE]", `
 Runs zkv's benchmark suites on this machine with generated inputs and prints a table. Every
 figure is measured after a warm-up operation in repeated runs: the median time per operation,
 the fastest and slowest run (min..max), the 99th percentile of single operations where latency
@@ -48,6 +48,7 @@ outside both runs' spread; --report writes a self-contained HTML page with plots
 	jsonOut := fs.String("json", "", "also write the figures as JSON to this file")
 	reportDir := fs.String("report", "", "also write an HTML report (index.html, no network needed) to this directory")
 	compare := fs.String("compare", "", "compare the figures with an earlier --json file")
+	from := fs.String("from", "", "measure nothing: take the figures from an earlier --json file (to re-render --report or --compare two saved runs)")
 	check := fs.Bool("check", false, "validate the written --json file and --report page against the schema and the suites run (structure, not timings)")
 	child := fs.Int("internal-gomaxprocs", 0, "internal: run as the child process of --cpus at this GOMAXPROCS, writing --json")
 	if err := parseFlags(fs, args); err != nil {
@@ -101,6 +102,22 @@ outside both runs' spread; --report writes a self-contained HTML page with plots
 			return bad("--compare %s: %v", *compare, err)
 		}
 	}
+	var saved *bench.Report
+	if *from != "" {
+		if *cpus != "" || *child > 0 {
+			return bad("--from takes saved figures: --cpus does not apply")
+		}
+		f, err := os.Open(*from)
+		if err != nil {
+			return bad("--from: %v", err)
+		}
+		rep, err := bench.ReadJSON(f)
+		f.Close()
+		if err != nil {
+			return bad("--from %s: %v", *from, err)
+		}
+		saved = &rep
+	}
 	opts := bench.Options{Quick: *quick, Duration: *duration, Runs: *runs, Filter: *only, Progress: stdout}
 
 	if *child > 0 {
@@ -116,9 +133,13 @@ outside both runs' spread; --report writes a self-contained HTML page with plots
 		return writeJSONFile(*jsonOut, rep)
 	}
 
-	fmt.Fprintln(stdout, "running benchmark scenarios...")
 	var rep bench.Report
-	if len(counts) > 0 {
+	if saved == nil {
+		fmt.Fprintln(stdout, "running benchmark scenarios...")
+	}
+	if saved != nil {
+		rep = *saved
+	} else if len(counts) > 0 {
 		// What to run and for how long goes to the children; the outputs stay here.
 		childArgs := []string{"--quick=" + strconv.FormatBool(*quick), "--suite", *suites, "--only", *only,
 			"--duration", duration.String(), "--runs", strconv.Itoa(*runs)}

@@ -49,6 +49,8 @@ func TestBenchBadFlags(t *testing.T) {
 		{[]string{"--check"}, "--check needs --json or --report"},
 		{[]string{"--report", notJSON}, "not a directory"},
 		{[]string{"stray"}, `unexpected argument "stray"`},
+		{[]string{"--from", notJSON}, "schema_version 1, want 2"},
+		{[]string{"--from", notJSON, "--cpus", "1"}, "--cpus does not apply"},
 	} {
 		var out, errOut bytes.Buffer
 		code := run(context.Background(), append([]string{"bench"}, c.args...), &out, &errOut)
@@ -104,6 +106,15 @@ func TestBenchJSONReportCompare(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "SLOWER (outside spread)") || !strings.Contains(out.String(), "1 of 1 figures changed") {
 		t.Fatalf("a 100x slowdown is not flagged:\n%s", out.String())
+	}
+	// Saved figures compare and re-render without measuring: a file against itself is all noise.
+	out.Reset()
+	again := filepath.Join(dir, "again")
+	if code := run(context.Background(), []string{"bench", "--from", first, "--compare", first, "--report", again, "--check"}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	if strings.Contains(out.String(), "running") || !strings.Contains(out.String(), "0 of 1 figures changed") || !strings.Contains(out.String(), "renders every suite") {
+		t.Fatalf("--from:\n%s", out.String())
 	}
 }
 
