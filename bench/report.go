@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -36,12 +37,13 @@ func WriteReportDir(dir string, rep Report) (string, error) {
 type htmlSuite struct {
 	Name    string
 	Results []htmlRow
+	Notes   []string // each scenario's note once, then the pool's epoch estimates per count
 	Plots   []template.HTML
 }
 
 type htmlRow struct {
 	Result
-	MedianS, RangeS, P99S, PeerS, RatioS, SpeedS, Epoch string
+	MedianS, RangeS, P99S, PeerS, RatioS, SpeedS string
 }
 
 // WriteHTML writes the page: the machine, then one section per suite in the report with its
@@ -68,8 +70,11 @@ func WriteHTML(w io.Writer, rep Report) error {
 		if sp, ok := speed[resultKey(r)]; ok {
 			row.SpeedS = fmt.Sprintf("%.2fx", sp)
 		}
+		if r.Note != "" && !slices.Contains(s.Notes, r.Name+": "+r.Note) {
+			s.Notes = append(s.Notes, r.Name+": "+r.Note)
+		}
 		if r.Suite == "pool" {
-			row.Epoch = epochLine(r)
+			s.Notes = append(s.Notes, epochLine(r))
 		}
 		s.Results = append(s.Results, row)
 	}
@@ -118,7 +123,7 @@ GOMAXPROCS measured: {{.CPUs}}. Report schema version {{.Rep.SchemaVersion}}.</p
 <table><tr><th>scenario</th><th>cpus</th><th>median/op</th><th>min .. max</th><th>p99</th><th>per second</th><th>peer</th><th>ratio</th><th>speed-up</th></tr>
 {{range .Results}}<tr><td title="{{.Description}}">{{.Name}}</td><td>{{.CPUs}}</td><td>{{.MedianS}}</td><td>{{.RangeS}}</td><td>{{.P99S}}</td><td>{{printf "%.1f" .PerSecond}} {{.ItemUnit}}</td><td>{{.PeerS}}</td><td>{{.RatioS}}</td><td>{{.SpeedS}}</td></tr>
 {{end}}</table>
-{{range .Results}}{{if .Note}}<p class="note">{{.Name}}: {{.Note}}</p>{{end}}{{if .Epoch}}<p class="note">{{.Epoch}}</p>{{end}}{{end}}
+{{range .Notes}}<p class="note">{{.}}</p>{{end}}
 {{range .Plots}}{{.}}
 {{end}}</section>
 {{end}}</body></html>
@@ -150,7 +155,8 @@ func timePlot(suite string, rs []Result) template.HTML {
 		n := float64(r.ItemsPerOp)
 		lo, hi = min(lo, r.Min/n), max(hi, r.Max/n)
 	}
-	lo, hi = math.Log10(lo)-0.3, math.Log10(hi)+0.1
+	// At least one power of ten on the axis, so that it has a labelled tick.
+	lo, hi = min(math.Log10(lo)-0.3, math.Floor(math.Log10(lo))), math.Log10(hi)+0.1
 	x := func(v float64) float64 { return labelW + (math.Log10(v)-lo)/(hi-lo)*(plotW-labelW-120) }
 	logTicks(&b, lo, hi, x, 40, 40+len(rs)*rowH)
 	for i, r := range rs {
@@ -210,7 +216,7 @@ func latencyPlot(suite string, rs []Result) (template.HTML, bool) {
 	for _, r := range with {
 		lo, hi = min(lo, r.Min), max(hi, r.P99, r.Max)
 	}
-	lo, hi = math.Log10(lo)-0.2, math.Log10(hi)+0.1
+	lo, hi = min(math.Log10(lo)-0.2, math.Floor(math.Log10(lo))), math.Log10(hi)+0.1
 	x := func(v float64) float64 { return labelW + (math.Log10(v)-lo)/(hi-lo)*(plotW-labelW-280) }
 	logTicks(&b, lo, hi, x, 40, 40+len(with)*rowH)
 	for i, r := range with {
