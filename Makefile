@@ -17,6 +17,7 @@ build:
 test:
 	$(GO) test -short -count=1 ./...
 	$(MAKE) test-race
+	$(MAKE) bench-quick BENCH_QUICK_ARGS='--duration 1ms --runs 1'
 
 test-race:
 	$(if $(RACE_PKGS),$(GO) test -race -short -count=1 $(RACE_PKGS),@echo "no race packages yet")
@@ -28,10 +29,13 @@ test-race:
 run: build
 	./$(BIN) devnet --equivocate 5
 
-# The quick benchmark suite: signs, batch-verifies and aggregates real BLS signatures, proves and
-# verifies private attestations, and prints figures.
+# The quick benchmark suites (under a minute): every suite with small inputs, the table, then
+# --json and --report into a temporary directory, which --check validates against the schema and
+# the suites run (structure, never timings). `make test` runs it with one short run per figure.
+BENCH_QUICK_ARGS ?=
 bench-quick: build
-	./$(BIN) bench --quick
+	@d=$$(mktemp -d) && trap 'rm -rf "$$d"' EXIT && \
+	./$(BIN) bench --quick $(BENCH_QUICK_ARGS) --json "$$d/bench.json" --report "$$d/report" --check
 
 bench:
 	$(GO) test $(BENCH_ARGS) ./...

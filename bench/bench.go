@@ -1,15 +1,16 @@
-// Package bench is the benchmark suite behind `zkv bench`: named scenarios that exercise zkv's
-// real code paths on generated inputs, timed operation by operation, and a report (a table for
-// people, JSON for machines).
+// Package bench is the benchmark suite behind `zkv bench`: named suites of scenarios that
+// exercise zkv's real code paths on generated inputs, a measurement discipline (warm-up, repeated
+// runs, median with min/max and p99), a peer figure from the same run where zkv has one in its
+// binary (stock gnark for proving), and reports: a table for people, versioned JSON for machines
+// (schema.go), a comparison against an earlier run (compare.go) and a self-contained HTML page
+// (report.go).
 //
-// It owns the scenarios, timing and reporting; peer comparisons against other implementations
-// (blst for BLS) live in the packages' `go test -bench` benchmarks, because peers are test-only
-// dependencies that the zkv binary does not link.
+// Peers that are test-only dependencies (blst for BLS) stay in the packages' `go test -bench`
+// benchmarks (`make bench-bls`), because the zkv binary does not link them.
 package bench
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"runtime"
@@ -18,47 +19,103 @@ import (
 	"time"
 )
 
-// Scenario is one benchmark: Setup prepares inputs outside the timed region and returns the
-// operation to time and how many items (signatures, proofs) one operation handles.
+// Prepared is a scenario ready to time: Op is one operation over Items items; Close, if set,
+// releases what Setup made (databases, servers, goroutines) once the scenario is measured.
+type Prepared struct {
+	Op    func() error
+	Items int
+	Close func()
+}
+
+// Scenario is one benchmark of a suite. Setup prepares inputs outside the timed region.
 type Scenario struct {
+	Name        string // suite/name, unique
+	Description string
+	// Unit names one item (signature, proof, key); throughput is Unit per second.
+	Unit string
+	// Latency marks scenarios whose single-operation latency matters: their p99 is reported.
+	Latency bool
+	// Peer, if set, is the name of the scenario in the same suite that measures another
+	// implementation of the same work; its per-item median is this one's peer figure.
+	Peer string
+	// Note is printed under the table and kept in the JSON: how a figure is derived (for
+	// example an extrapolation from a sample).
+	Note  string
+	Setup func(ctx context.Context, quick bool) (Prepared, error)
+}
+
+// Suite is a named group of scenarios, selected with `zkv bench --suite NAME`.
+type Suite struct {
 	Name        string
 	Description string
-	Setup       func(ctx context.Context, quick bool) (op func() error, items int, err error)
+	Scenarios   func() []Scenario
 }
 
-// Result is one scenario's measurement.
-type Result struct {
-	Name        string        `json:"name"`
-	Description string        `json:"description"`
-	Ops         int           `json:"ops"`
-	ItemsPerOp  int           `json:"items_per_op"`
-	Mean        time.Duration `json:"mean_ns"`
-	P50         time.Duration `json:"p50_ns"`
-	P99         time.Duration `json:"p99_ns"`
-	ItemsPerSec float64       `json:"items_per_sec"`
-	SetupTime   time.Duration `json:"setup_ns"`
+// Suites is the registry, in report order. A package's suite joins here when it lands.
+func Suites() []Suite {
+	return []Suite{
+		{"bls", "BLS signing, verification, batch verification and aggregation (crypto/bls)", BLSScenarios},
+		{"prover", "private attestation proofs: zkv's prover against stock gnark groth16.Prove", ProverScenarios},
+		{"pool", "batch verification of real proofs, extrapolated to an epoch of attestations", PoolScenarios},
+		{"slashing", "EIP-3076 slashing protection: one epoch of 10,000 keys on a synced badger", SlashingScenarios},
+		{"keys", "EIP-2335 keystore decryption on every core (validator/keys)", KeysScenarios},
+		{"transport", "request round trip on 127.0.0.1: zkv's QUIC transport against HTTP/2 over TLS", TransportScenarios},
+	}
 }
 
-// Report is a whole run.
-type Report struct {
-	Started    time.Time `json:"started"`
-	GoVersion  string    `json:"go_version"`
-	GOMAXPROCS int       `json:"gomaxprocs"`
-	NumCPU     int       `json:"num_cpu"`
-	Quick      bool      `json:"quick"`
-	Results    []Result  `json:"results"`
+// SuiteNames lists the registered suites.
+func SuiteNames() []string {
+	var out []string
+	for _, s := range Suites() {
+		out = append(out, s.Name)
+	}
+	return out
 }
 
-// Options tune a run. The zero value runs every scenario for a second each.
+// Select returns the scenarios of the named suites (all suites when names is empty), in
+// registry order, or an error naming an unknown suite and the known ones.
+func Select(names []string) ([]Scenario, error) {
+	known := SuiteNames()
+	want := map[string]bool{}
+	for _, n := range names {
+		n = strings.TrimSpace(n)
+		if n == "" {
+			return nil, fmt.Errorf("empty suite name (have: %s)", strings.Join(known, ", "))
+		}
+		if !slices.Contains(known, n) {
+			return nil, fmt.Errorf("unknown suite %q (have: %s)", n, strings.Join(known, ", "))
+		}
+		want[n] = true
+	}
+	var out []Scenario
+	for _, s := range Suites() {
+		if len(want) == 0 || want[s.Name] {
+			out = append(out, s.Scenarios()...)
+		}
+	}
+	return out, nil
+}
+
+// All returns every scenario of every suite, in report order.
+func All() []Scenario {
+	all, _ := Select(nil)
+	return all
+}
+
+// Options tune a run. The zero value runs every scenario with five timed runs of 200ms each.
 type Options struct {
-	Quick    bool          // smaller inputs and shorter runs, for `make run` and smoke tests
-	Duration time.Duration // time per scenario; defaults to 1s, or 300ms when Quick
+	Quick    bool          // smaller inputs and shorter runs, for `make bench-quick` and smoke tests
+	Duration time.Duration // time per scenario over all runs; default 1s, or 300ms when Quick
+	Runs     int           // timed runs per scenario; default 5, or 3 when Quick
 	Filter   string        // run only scenarios whose name contains this
 	Progress io.Writer     // one line per scenario as it finishes; nil for none
 }
 
-// Run times each selected scenario: at least three operations, then more until the duration
-// is spent, each operation timed on its own for the percentiles.
+// Run measures each selected scenario: Setup, one warm-up operation (untimed: it fills caches
+// and pools as a long-running node would have), then Runs timed runs of at least one operation
+// each, until Duration is spent. Each run's figure is its time per operation; a result keeps the
+// median, min and max of those, and the p99 of every single operation. Peer figures and ratios
+// are filled in afterwards from the same run.
 func Run(ctx context.Context, scenarios []Scenario, o Options) (Report, error) {
 	if o.Duration <= 0 {
 		o.Duration = time.Second
@@ -66,7 +123,13 @@ func Run(ctx context.Context, scenarios []Scenario, o Options) (Report, error) {
 			o.Duration = 300 * time.Millisecond
 		}
 	}
-	rep := Report{Started: time.Now().UTC(), GoVersion: runtime.Version(), GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU(), Quick: o.Quick}
+	if o.Runs <= 0 {
+		o.Runs = 5
+		if o.Quick {
+			o.Runs = 3
+		}
+	}
+	rep := NewReport(o.Quick)
 	ran := 0
 	for _, s := range scenarios {
 		if o.Filter != "" && !strings.Contains(s.Name, o.Filter) {
@@ -76,43 +139,95 @@ func Run(ctx context.Context, scenarios []Scenario, o Options) (Report, error) {
 			return rep, err
 		}
 		ran++
-		setupStart := time.Now()
-		op, items, err := s.Setup(ctx, o.Quick)
+		r, err := measure(ctx, s, o)
 		if err != nil {
-			return rep, fmt.Errorf("scenario %s: setup: %w", s.Name, err)
-		}
-		setup := time.Since(setupStart)
-		var lat []time.Duration
-		start := time.Now()
-		for len(lat) < 3 || time.Since(start) < o.Duration {
-			if err := ctx.Err(); err != nil {
-				return rep, err
-			}
-			t0 := time.Now()
-			if err := op(); err != nil {
-				return rep, fmt.Errorf("scenario %s: %w", s.Name, err)
-			}
-			lat = append(lat, time.Since(t0))
-		}
-		total := time.Duration(0)
-		for _, d := range lat {
-			total += d
-		}
-		slices.Sort(lat)
-		r := Result{
-			Name: s.Name, Description: s.Description, Ops: len(lat), ItemsPerOp: items,
-			Mean: total / time.Duration(len(lat)), P50: percentile(lat, 0.50), P99: percentile(lat, 0.99),
-			ItemsPerSec: float64(items*len(lat)) / total.Seconds(), SetupTime: setup,
+			return rep, fmt.Errorf("scenario %s: %w", s.Name, err)
 		}
 		rep.Results = append(rep.Results, r)
 		if o.Progress != nil {
-			fmt.Fprintf(o.Progress, "  %-30s %6d ops in %s\n", r.Name, r.Ops, round(total))
+			fmt.Fprintf(o.Progress, "  %-34s %3d runs, %5d ops, median %s/op\n", r.Name, r.Runs, r.Ops, round(time.Duration(r.Median)))
 		}
 	}
 	if ran == 0 {
 		return rep, fmt.Errorf("no scenario matches %q (have: %s)", o.Filter, strings.Join(Names(scenarios), ", "))
 	}
+	LinkPeers(&rep, scenarios)
 	return rep, nil
+}
+
+func measure(ctx context.Context, s Scenario, o Options) (Result, error) {
+	setupStart := time.Now()
+	p, err := s.Setup(ctx, o.Quick)
+	if err != nil {
+		return Result{}, fmt.Errorf("setup: %w", err)
+	}
+	if p.Close != nil {
+		defer p.Close()
+	}
+	if p.Items <= 0 || p.Op == nil {
+		return Result{}, fmt.Errorf("setup returned no operation")
+	}
+	setup := time.Since(setupStart)
+	if err := p.Op(); err != nil { // warm-up
+		return Result{}, fmt.Errorf("warm-up: %w", err)
+	}
+	per := o.Duration / time.Duration(o.Runs)
+	var runs []float64
+	var lat []time.Duration
+	for range o.Runs {
+		start := time.Now()
+		n := 0
+		for n == 0 || time.Since(start) < per {
+			if err := ctx.Err(); err != nil {
+				return Result{}, err
+			}
+			t0 := time.Now()
+			if err := p.Op(); err != nil {
+				return Result{}, err
+			}
+			lat = append(lat, time.Since(t0))
+			n++
+		}
+		runs = append(runs, float64(time.Since(start).Nanoseconds())/float64(n))
+	}
+	slices.Sort(runs)
+	slices.Sort(lat)
+	r := Result{
+		Name: s.Name, Suite: suiteOf(s.Name), Description: s.Description, Note: s.Note,
+		Unit: "ns/op", ItemUnit: s.Unit, ItemsPerOp: p.Items, CPUs: runtime.GOMAXPROCS(0),
+		Runs: len(runs), Ops: len(lat), RunsNs: runs,
+		Median: median(runs), Min: runs[0], Max: runs[len(runs)-1],
+		SetupNs: float64(setup.Nanoseconds()),
+	}
+	if s.Latency {
+		r.P99 = float64(percentile(lat, 0.99).Nanoseconds())
+	}
+	r.PerSecond = float64(p.Items) * 1e9 / r.Median
+	return r, nil
+}
+
+// LinkPeers fills each result's peer figure and ratio from the peer scenario's result at the
+// same GOMAXPROCS: ratio is zkv's time per item over the peer's (below 1: zkv is faster).
+func LinkPeers(rep *Report, scenarios []Scenario) {
+	peerOf := map[string]string{}
+	for _, s := range scenarios {
+		if s.Peer != "" {
+			peerOf[s.Name] = s.Peer
+		}
+	}
+	byKey := map[key]Result{}
+	for _, r := range rep.Results {
+		byKey[key{r.Name, r.CPUs}] = r
+	}
+	for i := range rep.Results {
+		r := &rep.Results[i]
+		p, ok := byKey[key{peerOf[r.Name], r.CPUs}]
+		if !ok {
+			continue
+		}
+		r.Peer = &Peer{Name: p.Name, Median: p.Median / float64(p.ItemsPerOp) * float64(r.ItemsPerOp)}
+		r.Ratio = r.Median / r.Peer.Median
+	}
 }
 
 // Names lists scenario names in order.
@@ -122,6 +237,19 @@ func Names(scenarios []Scenario) []string {
 		out[i] = s.Name
 	}
 	return out
+}
+
+func suiteOf(name string) string {
+	suite, _, _ := strings.Cut(name, "/")
+	return suite
+}
+
+func median(sorted []float64) float64 {
+	n := len(sorted)
+	if n%2 == 1 {
+		return sorted[n/2]
+	}
+	return (sorted[n/2-1] + sorted[n/2]) / 2
 }
 
 // percentile of sorted durations, nearest rank.
@@ -142,18 +270,43 @@ func round(d time.Duration) time.Duration {
 	}
 }
 
-// WriteTable prints the report for people.
+// WriteTable prints the report for people: per figure the median time per operation with the
+// run-to-run min..max, p99 where latency matters, throughput, the peer's figure and the ratio,
+// and the speed-up over the fewest cores when the report has several GOMAXPROCS.
 func WriteTable(w io.Writer, rep Report) {
-	fmt.Fprintf(w, "zkv bench — %s, GOMAXPROCS=%d of %d CPUs%s\n\n", rep.GoVersion, rep.GOMAXPROCS, rep.NumCPU, map[bool]string{true: ", quick mode", false: ""}[rep.Quick])
-	fmt.Fprintf(w, "%-28s %12s %12s %12s %14s  %s\n", "scenario", "mean/op", "p50", "p99", "throughput", "what")
+	m := rep.Machine
+	fmt.Fprintf(w, "zkv bench — %s, %s, %d CPUs, %.1f GiB, GOMAXPROCS %v%s\n\n", m.GoVersion, m.CPUModel, m.NumCPU,
+		float64(m.MemoryBytes)/(1<<30), rep.CPUCounts(), map[bool]string{true: ", quick mode", false: ""}[rep.Quick])
+	fmt.Fprintf(w, "%-34s %4s %11s %23s %11s %22s %11s %6s %7s\n", "scenario", "cpus", "median/op", "min..max", "p99", "throughput", "peer/op", "ratio", "speedup")
+	speed := rep.Speedups()
 	for _, r := range rep.Results {
-		fmt.Fprintf(w, "%-28s %12s %12s %12s %10.1f/s  %s\n", r.Name, round(r.Mean), round(r.P50), round(r.P99), r.ItemsPerSec, r.Description)
+		d := func(ns float64) string { return round(time.Duration(ns)).String() }
+		p99, peer, ratio, sp := "-", "-", "-", "-"
+		if r.P99 > 0 {
+			p99 = d(r.P99)
+		}
+		if r.Peer != nil {
+			peer, ratio = d(r.Peer.Median), fmt.Sprintf("%.2f", r.Ratio)
+		}
+		if s, ok := speed[resultKey(r)]; ok {
+			sp = fmt.Sprintf("%.2fx", s)
+		}
+		fmt.Fprintf(w, "%-34s %4d %11s %23s %11s %22s %11s %6s %7s\n", r.Name, r.CPUs, d(r.Median),
+			d(r.Min)+".."+d(r.Max), p99, fmt.Sprintf("%.1f %s/s", r.PerSecond, r.ItemUnit), peer, ratio, sp)
 	}
-}
-
-// WriteJSON writes the report as indented JSON.
-func WriteJSON(w io.Writer, rep Report) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(rep)
+	seen := map[string]bool{}
+	for _, r := range rep.Results {
+		if r.Note != "" && !seen[r.Name] {
+			seen[r.Name] = true
+			fmt.Fprintf(w, "\n%s: %s", r.Name, r.Note)
+		}
+		if r.Suite == "pool" {
+			fmt.Fprintf(w, "\n%s", epochLine(r))
+		}
+		if r.Peer != nil && !seen["peer "+r.Name] {
+			seen["peer "+r.Name] = true
+			fmt.Fprintf(w, "\n%s: peer is %s (ratio = zkv/peer time per item; below 1, zkv is faster)", r.Name, r.Peer.Name)
+		}
+	}
+	fmt.Fprintln(w)
 }

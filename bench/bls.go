@@ -41,17 +41,18 @@ func BLSScenarios() []Scenario {
 		return Scenario{
 			Name:        fmt.Sprintf("bls/batch-verify-%d-over-%d", n, nMsgs),
 			Description: what,
-			Setup: func(_ context.Context, quick bool) (func() error, int, error) {
+			Unit:        "signature",
+			Setup: func(_ context.Context, quick bool) (Prepared, error) {
 				_, sets, err := signedSets(n, nMsgs)
 				if err != nil {
-					return nil, 0, err
+					return Prepared{}, err
 				}
-				return func() error {
+				return Prepared{Op: func() error {
 					if !bls.BatchVerify(sets) {
 						return errInvalid
 					}
 					return nil
-				}, n, nil
+				}, Items: n}, nil
 			},
 		}
 	}
@@ -59,29 +60,33 @@ func BLSScenarios() []Scenario {
 		{
 			Name:        "bls/sign",
 			Description: "sign a 32-byte signing root (hardened scalar multiplication)",
-			Setup: func(context.Context, bool) (func() error, int, error) {
+			Unit:        "signature",
+			Latency:     true,
+			Setup: func(context.Context, bool) (Prepared, error) {
 				sks, sets, err := signedSets(1, 1)
 				if err != nil {
-					return nil, 0, err
+					return Prepared{}, err
 				}
-				return func() error { sks[0].Sign(sets[0].Message); return nil }, 1, nil
+				return Prepared{Op: func() error { sks[0].Sign(sets[0].Message); return nil }, Items: 1}, nil
 			},
 		},
 		{
 			Name:        "bls/verify",
 			Description: "verify one signature (2 pairings)",
-			Setup: func(context.Context, bool) (func() error, int, error) {
+			Unit:        "signature",
+			Latency:     true,
+			Setup: func(context.Context, bool) (Prepared, error) {
 				_, sets, err := signedSets(1, 1)
 				if err != nil {
-					return nil, 0, err
+					return Prepared{}, err
 				}
 				s := sets[0]
-				return func() error {
+				return Prepared{Op: func() error {
 					if !bls.Verify(s.PublicKey, s.Message, s.Signature) {
 						return errInvalid
 					}
 					return nil
-				}, 1, nil
+				}, Items: 1}, nil
 			},
 		},
 		batch(512, 512, "512 signatures over distinct messages, one batch"),
@@ -89,22 +94,18 @@ func BLSScenarios() []Scenario {
 		{
 			Name:        "bls/aggregate-128",
 			Description: "aggregate 128 signatures",
-			Setup: func(context.Context, bool) (func() error, int, error) {
+			Unit:        "signature",
+			Setup: func(context.Context, bool) (Prepared, error) {
 				_, sets, err := signedSets(128, 1)
 				if err != nil {
-					return nil, 0, err
+					return Prepared{}, err
 				}
 				sigs := make([]*bls.Signature, len(sets))
 				for i := range sets {
 					sigs[i] = sets[i].Signature
 				}
-				return func() error { _, err := bls.Aggregate(sigs); return err }, 128, nil
+				return Prepared{Op: func() error { _, err := bls.Aggregate(sigs); return err }, Items: 128}, nil
 			},
 		},
 	}
-}
-
-// All returns every scenario zkv has, in report order.
-func All() []Scenario {
-	return append(BLSScenarios(), ProverScenarios()...)
 }

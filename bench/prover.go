@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"sync"
 
 	"github.com/consensys/gnark/logger"
 
@@ -23,7 +24,7 @@ type attesters struct {
 
 func newAttesters(depth, n int) (*attesters, error) {
 	logger.Disable()
-	keys, _, err := prover.LoadKeys(prover.KeyConfig{Depth: depth})
+	keys, err := loadKeys(depth)
 	if err != nil {
 		return nil, err
 	}
@@ -71,6 +72,27 @@ func newAttesters(depth, n int) (*attesters, error) {
 	return a, nil
 }
 
+// keysByDepth holds the proving keys a run has set up: a circuit's setup takes seconds, and
+// three scenarios (prover and pool) use the same depth. Keys are read-only once made.
+var (
+	keysMu      sync.Mutex
+	keysByDepth = map[int]*prover.Keys{}
+)
+
+func loadKeys(depth int) (*prover.Keys, error) {
+	keysMu.Lock()
+	defer keysMu.Unlock()
+	if k, ok := keysByDepth[depth]; ok {
+		return k, nil
+	}
+	k, _, err := prover.LoadKeys(prover.KeyConfig{Depth: depth})
+	if err != nil {
+		return nil, err
+	}
+	keysByDepth[depth] = k
+	return k, nil
+}
+
 // nextEpoch moves every request to a new epoch and a fresh attestation signing root, as each
 // validator's next attestation would.
 func (a *attesters) nextEpoch() error {
@@ -100,80 +122,60 @@ func (a *attesters) proveAll(ctx context.Context) ([]prover.Claim, error) {
 }
 
 // ProverScenarios time private attestation proofs: proving with zkv's prover and with stock
-// gnark, and batch verification. Quick mode uses a depth-8 registry (256 validators); the full
+// gnark (its peer, from the same run). Quick mode uses a depth-8 registry (256 validators); the full
 // run uses the default depth 20 (about a million).
-func ProverScenarios() []Scenario {
-	depth := func(quick bool) int {
-		if quick {
-			return 8
-		}
-		return prover.DefaultDepth
+// benchDepth is the registry depth: 8 (256 validators) in quick mode, the default 20 otherwise.
+func benchDepth(quick bool) int {
+	if quick {
+		return 8
 	}
-	const validators = 16
+	return prover.DefaultDepth
+}
+
+const validators = 16
+
+func ProverScenarios() []Scenario {
 	return []Scenario{
 		{
 			Name:        "prover/prove-many",
 			Description: fmt.Sprintf("%d validators each prove their next epoch's attestation (zkv prover, all cores)", validators),
-			Setup: func(ctx context.Context, quick bool) (func() error, int, error) {
-				a, err := newAttesters(depth(quick), validators)
+			Unit:        "proof",
+			Peer:        "prover/prove-stock-gnark",
+			Setup: func(ctx context.Context, quick bool) (Prepared, error) {
+				a, err := newAttesters(benchDepth(quick), validators)
 				if err != nil {
-					return nil, 0, err
+					return Prepared{}, err
 				}
 				// The first round fills the per-validator caches, as the first epoch would.
 				if _, err := a.proveAll(ctx); err != nil {
-					return nil, 0, err
+					return Prepared{}, err
 				}
-				return func() error {
+				return Prepared{Op: func() error {
 					if err := a.nextEpoch(); err != nil {
 						return err
 					}
 					_, err := a.proveAll(ctx)
 					return err
-				}, validators, nil
+				}, Items: validators}, nil
 			},
 		},
 		{
 			Name:        "prover/prove-stock-gnark",
 			Description: "one proof with gnark's own groth16.Prove, for comparison",
-			Setup: func(ctx context.Context, quick bool) (func() error, int, error) {
-				a, err := newAttesters(depth(quick), 1)
+			Unit:        "proof",
+			Latency:     true,
+			Setup: func(ctx context.Context, quick bool) (Prepared, error) {
+				a, err := newAttesters(benchDepth(quick), 1)
 				if err != nil {
-					return nil, 0, err
+					return Prepared{}, err
 				}
-				return func() error {
+				return Prepared{Op: func() error {
 					if err := a.nextEpoch(); err != nil {
 						return err
 					}
 					_, _, err := a.keys.ProveStock(&a.reqs[0])
 					return err
-				}, 1, nil
-			},
-		},
-		{
-			Name:        "prover/batch-verify",
-			Description: "verify a batch of proofs by random linear combination",
-			Setup: func(ctx context.Context, quick bool) (func() error, int, error) {
-				a, err := newAttesters(depth(quick), validators)
-				if err != nil {
-					return nil, 0, err
-				}
-				var claims []prover.Claim
-				rounds := 8
-				if quick {
-					rounds = 2
-				}
-				for r := 0; r < rounds; r++ {
-					if err := a.nextEpoch(); err != nil {
-						return nil, 0, err
-					}
-					c, err := a.proveAll(ctx)
-					if err != nil {
-						return nil, 0, err
-					}
-					claims = append(claims, c...)
-				}
-				vk := a.keys.VerifyingKey()
-				return func() error { return vk.BatchVerifyPairing(claims) }, len(claims), nil
+				}, Items: 1}, nil
 			},
 		},
 	}

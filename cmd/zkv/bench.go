@@ -5,7 +5,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/zkvlabs/zkv/bench"
 )
@@ -13,58 +18,233 @@ import (
 func init() {
 	register(&command{
 		name:  "bench",
-		short: "run the benchmark suite and print a report (make run uses --quick)",
+		short: "run the benchmark suites and print, save, compare or plot the figures",
 		run:   runBench,
 	})
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("bench", "bench [--quick] [--only NAME] [--duration D] [--json FILE]", `
-Runs zkv's benchmark scenarios on this machine with generated inputs and prints a table:
-time per operation (mean, p50, p99) and throughput. The scenarios run zkv's real code: BLS
-signing, verification, batch verification and aggregation; private attestation proofs (zkv's
-prover, with stock gnark's groth16.Prove beside it for comparison) and their batch verification.
+	fs := newFlagSet("bench", "bench [--suite NAME,...] [--quick] [--cpus 1,2,...] [--json FILE] [--report DIR] [--compare OLD.json] [--from FILE]", `
+Runs zkv's benchmark suites on this machine with generated inputs and prints a table. Every
+figure is measured after a warm-up operation in repeated runs: the median time per operation,
+the fastest and slowest run (min..max), the 99th percentile of single operations where latency
+matters, throughput, and, where zkv has a peer in the same binary, the peer's figure from the
+same run and the ratio zkv/peer (stock gnark groth16.Prove for the prover; blst is compared in
+'make bench-bls', since the zkv binary does not link it).
 
-Figures depend on GOMAXPROCS: run 'GOMAXPROCS=1 zkv bench' and 'GOMAXPROCS=2 zkv bench' in
-separate processes to see how a scenario scales. Comparisons with other implementations (blst)
-are in 'make bench-bls'.
+Suites: `+suiteList()+`
 
-Scenarios: `+strings.Join(bench.Names(bench.All()), ", "), stderr)
-	quick := fs.Bool("quick", false, "shorter runs on smaller inputs: 300ms a scenario and the prover at registry depth 8 instead of 20 (BLS inputs stay the same)")
+--cpus runs every figure once per GOMAXPROCS count, each in its own process (gnark and the
+keystore loader size their work from the CPU count), and reports the speed-up over the fewest
+cores. --json writes the figures in the versioned schema documented in package bench
+(bench.SchemaVersion); --compare prints the change against such a file and flags changes
+outside both runs' spread; --report writes a self-contained HTML page with plots.`, stderr)
+	quick := fs.Bool("quick", false, "shorter runs on smaller inputs: 300ms a scenario, 3 runs, the prover and pool at registry depth 8 instead of 20")
+	suites := fs.String("suite", "", "comma-separated suites to run (default: all)")
 	only := fs.String("only", "", "run only scenarios whose name contains this text")
-	duration := fs.Duration("duration", 0, "time spent on each scenario (default 1s, 300ms with --quick)")
-	jsonOut := fs.String("json", "", "also write the report as JSON to this file")
+	duration := fs.Duration("duration", 0, "time spent on each scenario over all runs (default 1s, 300ms with --quick)")
+	runs := fs.Int("runs", 0, "timed runs per scenario (default 5, 3 with --quick)")
+	cpus := fs.String("cpus", "", "comma-separated GOMAXPROCS counts, each run in its own process (at most this machine's CPUs)")
+	jsonOut := fs.String("json", "", "also write the figures as JSON to this file")
+	reportDir := fs.String("report", "", "also write an HTML report (index.html, no network needed) to this directory")
+	compare := fs.String("compare", "", "compare the figures with an earlier --json file")
+	from := fs.String("from", "", "measure nothing: take the figures from an earlier --json file (to re-render --report or --compare two saved runs)")
+	check := fs.Bool("check", false, "validate the written --json file and --report page against the schema and the suites run (structure, not timings)")
+	child := fs.Int("internal-gomaxprocs", 0, "internal: run as the child process of --cpus at this GOMAXPROCS, writing --json")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "zkv bench: unexpected argument %q\n", fs.Arg(0))
+	bad := func(format string, a ...any) error {
+		fmt.Fprintf(stderr, "zkv bench: "+format+"\n", a...)
 		return errUsage
+	}
+	if fs.NArg() > 0 {
+		return bad("unexpected argument %q", fs.Arg(0))
 	}
 	if *duration < 0 {
-		fmt.Fprintf(stderr, "zkv bench: --duration %v: must not be negative\n", *duration)
-		return errUsage
+		return bad("--duration %v: must not be negative", *duration)
 	}
-	fmt.Fprintln(stdout, "running benchmark scenarios...")
-	rep, err := bench.Run(ctx, bench.All(), bench.Options{Quick: *quick, Duration: *duration, Filter: *only, Progress: stdout})
+	if *runs < 0 {
+		return bad("--runs %d: must not be negative", *runs)
+	}
+	var names []string
+	if *suites != "" {
+		names = strings.Split(*suites, ",")
+	}
+	scenarios, err := bench.Select(names)
+	if err != nil {
+		return bad("--suite: %v", err)
+	}
+	var counts []int
+	if *cpus != "" {
+		if counts, err = bench.ParseCPUs(*cpus); err != nil {
+			return bad("--cpus %s: %v", *cpus, err)
+		}
+	}
+	if *check && *jsonOut == "" && *reportDir == "" {
+		return bad("--check needs --json or --report: it validates what they write")
+	}
+	if *reportDir != "" {
+		if fi, err := os.Stat(*reportDir); err == nil && !fi.IsDir() {
+			return bad("--report %s: not a directory", *reportDir)
+		}
+	}
+	var old bench.Report
+	if *compare != "" {
+		// Read it before spending minutes measuring: a bad file is a usage mistake.
+		f, err := os.Open(*compare)
+		if err != nil {
+			return bad("--compare: %v", err)
+		}
+		old, err = bench.ReadJSON(f)
+		f.Close()
+		if err != nil {
+			return bad("--compare %s: %v", *compare, err)
+		}
+	}
+	var saved *bench.Report
+	if *from != "" {
+		if *cpus != "" || *child > 0 {
+			return bad("--from takes saved figures: --cpus does not apply")
+		}
+		f, err := os.Open(*from)
+		if err != nil {
+			return bad("--from: %v", err)
+		}
+		rep, err := bench.ReadJSON(f)
+		f.Close()
+		if err != nil {
+			return bad("--from %s: %v", *from, err)
+		}
+		saved = &rep
+	}
+	opts := bench.Options{Quick: *quick, Duration: *duration, Runs: *runs, Filter: *only, Progress: stdout}
+
+	if *child > 0 {
+		// The child of --cpus: measure at the given GOMAXPROCS and hand the figures back.
+		if *jsonOut == "" {
+			return bad("--internal-gomaxprocs needs --json")
+		}
+		runtime.GOMAXPROCS(*child)
+		rep, err := bench.Run(ctx, scenarios, opts)
+		if err != nil {
+			return err
+		}
+		return writeJSONFile(*jsonOut, rep)
+	}
+
+	var rep bench.Report
+	if saved == nil {
+		fmt.Fprintln(stdout, "running benchmark scenarios...")
+	}
+	if saved != nil {
+		rep = *saved
+	} else if len(counts) > 0 {
+		// What to run and for how long goes to the children; the outputs stay here.
+		childArgs := []string{"--quick=" + strconv.FormatBool(*quick), "--suite", *suites, "--only", *only,
+			"--duration", duration.String(), "--runs", strconv.Itoa(*runs)}
+		self, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("--cpus needs to re-run zkv: %w", err)
+		}
+		rep, err = bench.RunCPUs(ctx, counts, scenarios, *quick, func(ctx context.Context, n int) (bench.Report, error) {
+			fmt.Fprintf(stdout, "GOMAXPROCS=%d (own process)\n", n)
+			return runChild(ctx, self, n, childArgs, stdout, stderr)
+		})
+	} else {
+		rep, err = bench.Run(ctx, scenarios, opts)
+	}
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout)
 	bench.WriteTable(stdout, rep)
+	if *compare != "" {
+		fmt.Fprintf(stdout, "\nagainst %s (%s, %s):\n", *compare, old.Started.Format(time.RFC3339), old.Machine.CPUModel)
+		bench.WriteComparison(stdout, bench.Compare(old, rep))
+	}
 	if *jsonOut != "" {
-		f, err := os.Create(*jsonOut)
-		if err != nil {
-			return fmt.Errorf("write report: %w", err)
+		if err := writeJSONFile(*jsonOut, rep); err != nil {
+			return err
 		}
-		if err := bench.WriteJSON(f, rep); err != nil {
+		fmt.Fprintf(stdout, "\nfigures written to %s\n", *jsonOut)
+		if *check {
+			f, err := os.Open(*jsonOut)
+			if err != nil {
+				return err
+			}
+			_, err = bench.ReadJSON(f)
 			f.Close()
-			return fmt.Errorf("write report %s: %w", *jsonOut, err)
+			if err != nil {
+				return fmt.Errorf("check %s: %w", *jsonOut, err)
+			}
+			fmt.Fprintf(stdout, "%s follows schema version %d\n", *jsonOut, bench.SchemaVersion)
 		}
-		if err := f.Close(); err != nil {
-			return fmt.Errorf("write report %s: %w", *jsonOut, err)
+	}
+	if *reportDir != "" {
+		path, err := bench.WriteReportDir(*reportDir, rep)
+		if err != nil {
+			return err
 		}
-		fmt.Fprintf(stdout, "\nreport written to %s\n", *jsonOut)
+		fmt.Fprintf(stdout, "report written to %s\n", path)
+		if *check {
+			page, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			if err := bench.ValidateHTML(page, rep); err != nil {
+				return fmt.Errorf("check %s: %w", path, err)
+			}
+			fmt.Fprintf(stdout, "%s renders every suite run (%d figures)\n", path, len(rep.Results))
+		}
 	}
 	return nil
+}
+
+func suiteList() string {
+	var b strings.Builder
+	for _, s := range bench.Suites() {
+		fmt.Fprintf(&b, "\n  %-9s %s", s.Name, s.Description)
+	}
+	return b.String()
+}
+
+func writeJSONFile(path string, rep bench.Report) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("write figures: %w", err)
+	}
+	if err := bench.WriteJSON(f, rep); err != nil {
+		f.Close()
+		return fmt.Errorf("write figures %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write figures %s: %w", path, err)
+	}
+	return nil
+}
+
+// runChild re-executes this binary as `zkv bench --internal-gomaxprocs N` with the parent's
+// choice of scenarios and durations (childArgs), with GOMAXPROCS=N in its environment so that
+// the runtime starts with N from the first instruction, and reads the figures it writes.
+func runChild(ctx context.Context, self string, n int, childArgs []string, stdout, stderr io.Writer) (bench.Report, error) {
+	dir, err := os.MkdirTemp("", "zkv-bench-child-")
+	if err != nil {
+		return bench.Report{}, err
+	}
+	defer os.RemoveAll(dir)
+	out := filepath.Join(dir, "figures.json")
+	args := append([]string{"bench", "--internal-gomaxprocs", strconv.Itoa(n), "--json", out}, childArgs...)
+	cmd := exec.CommandContext(ctx, self, args...)
+	cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(n))
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Run(); err != nil {
+		return bench.Report{}, fmt.Errorf("child process: %w", err)
+	}
+	f, err := os.Open(out)
+	if err != nil {
+		return bench.Report{}, err
+	}
+	defer f.Close()
+	return bench.ReadJSON(f)
 }

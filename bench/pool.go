@@ -1,0 +1,70 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/zkvlabs/zkv/prover"
+)
+
+// EpochValidators are the validator counts the pool suite extrapolates one epoch of private
+// attestations to: every validator attests once per epoch, so the pool verifies that many proofs.
+var EpochValidators = []int{10_000, 100_000, 1_000_000}
+
+// PoolScenarios time what a private-attestation pool spends per epoch: batch verification (random
+// linear combination, one multi-pairing) of real proofs from a small registry. Proving an epoch's
+// worth is out of reach of a benchmark, so the figure is measured on a sample and extrapolated;
+// the report says so.
+func PoolScenarios() []Scenario {
+	return []Scenario{{
+		Name:        "pool/batch-verify",
+		Description: "verify a sample of real proofs in one batch (random linear combination)",
+		Unit:        "proof",
+		Note: "measured on a sample of real proofs (registry depth 8 in quick mode, 20 otherwise); an epoch is " +
+			"extrapolated linearly as validators x median per proof (the batch's cost is one Miller loop per " +
+			"proof plus one shared final exponentiation, so per-proof cost falls slightly with size: the " +
+			"extrapolation is an upper bound)",
+		Setup: func(ctx context.Context, quick bool) (Prepared, error) {
+			a, err := newAttesters(benchDepth(quick), validators)
+			if err != nil {
+				return Prepared{}, err
+			}
+			var claims []prover.Claim
+			rounds := 8
+			if quick {
+				rounds = 2
+			}
+			for range rounds {
+				if err := a.nextEpoch(); err != nil {
+					return Prepared{}, err
+				}
+				c, err := a.proveAll(ctx)
+				if err != nil {
+					return Prepared{}, err
+				}
+				claims = append(claims, c...)
+			}
+			vk := a.keys.VerifyingKey()
+			return Prepared{Op: func() error { return vk.BatchVerifyPairing(claims) }, Items: len(claims)}, nil
+		},
+	}}
+}
+
+// EpochEstimate is the extrapolated time to verify one epoch of n validators' proofs from a
+// pool/batch-verify result.
+func EpochEstimate(r Result, n int) time.Duration {
+	return time.Duration(r.Median / float64(r.ItemsPerOp) * float64(n))
+}
+
+func epochLine(r Result) string {
+	s := fmt.Sprintf("%s at %d cpus, one epoch extrapolated:", r.Name, r.CPUs)
+	for _, n := range EpochValidators {
+		name := fmt.Sprintf("%dk", n/1000)
+		if n >= 1_000_000 {
+			name = fmt.Sprintf("%dM", n/1_000_000)
+		}
+		s += fmt.Sprintf(" %s validators %s;", name, round(EpochEstimate(r, n)))
+	}
+	return s
+}
