@@ -124,6 +124,13 @@ type queuedG1 struct {
 
 // multiExp returns Σ scalars[i]·bases[i].
 func (f *fixedBaseG1) multiExp(scalars []fr.Element, s *msmScratchG1) bn254.G1Jac {
+	f.accumulate(scalars, s)
+	return s.reduce(1 << (f.c - 1))
+}
+
+// accumulate adds every scalar's digits' table points into s's buckets, leaving their
+// reduction (Σ (k+1)·bucket[k]) to the caller: reduce, or reduceManyG1 with other MSMs.
+func (f *fixedBaseG1) accumulate(scalars []fr.Element, s *msmScratchG1) {
 	if len(scalars) != f.n {
 		panic("prover: fixed-base MSM with the wrong number of scalars")
 	}
@@ -157,7 +164,7 @@ func (f *fixedBaseG1) multiExp(scalars []fr.Element, s *msmScratchG1) bn254.G1Ja
 		s.drainQueue(batch)
 		s.execute()
 	}
-	return s.reduce(nb)
+	s.buckets, s.side = s.buckets[:nb], s.side[:nb]
 }
 
 func batchSizeFor(buckets int) int {
@@ -172,12 +179,8 @@ func batchSizeFor(buckets int) int {
 }
 
 func (s *msmScratchG1) prepare(nb, batch, windows int) {
-	if cap(s.buckets) < nb {
-		s.buckets = make([]bn254.G1Affine, nb)
-		s.side = make([]bn254.G1Jac, nb)
-		s.inBatch = make([]bool, nb)
-	}
-	s.buckets, s.side, s.inBatch = s.buckets[:nb], s.side[:nb], s.inBatch[:nb]
+	// Each slice on its own: the group sums hand the accumulation another MSM's buckets.
+	s.buckets, s.side, s.inBatch = resize(s.buckets, nb), resize(s.side, nb), resize(s.inBatch, nb)
 	clear(s.buckets)
 	clear(s.inBatch)
 	for i := range s.side {

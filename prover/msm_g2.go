@@ -53,6 +53,13 @@ type queuedG2 struct {
 
 // multiExp returns Σ scalars[i]·bases[i].
 func (f *fixedBaseG2) multiExp(scalars []fr.Element, s *msmScratchG2) bn254.G2Jac {
+	f.accumulate(scalars, s)
+	return s.reduce(1 << (f.c - 1))
+}
+
+// accumulate adds every scalar's digits' table points into s's buckets, leaving their
+// reduction to the caller: reduce, or reduceManyG2 with other MSMs.
+func (f *fixedBaseG2) accumulate(scalars []fr.Element, s *msmScratchG2) {
 	if len(scalars) != f.n {
 		panic("prover: fixed-base MSM with the wrong number of scalars")
 	}
@@ -86,16 +93,12 @@ func (f *fixedBaseG2) multiExp(scalars []fr.Element, s *msmScratchG2) bn254.G2Ja
 		s.drainQueue(batch)
 		s.execute()
 	}
-	return s.reduce(nb)
+	s.buckets, s.side = s.buckets[:nb], s.side[:nb]
 }
 
 func (s *msmScratchG2) prepare(nb, batch, windows int) {
-	if cap(s.buckets) < nb {
-		s.buckets = make([]bn254.G2Affine, nb)
-		s.side = make([]bn254.G2Jac, nb)
-		s.inBatch = make([]bool, nb)
-	}
-	s.buckets, s.side, s.inBatch = s.buckets[:nb], s.side[:nb], s.inBatch[:nb]
+	// Each slice on its own: the group sums hand the accumulation another MSM's buckets.
+	s.buckets, s.side, s.inBatch = resize(s.buckets, nb), resize(s.side, nb), resize(s.inBatch, nb)
 	clear(s.buckets)
 	clear(s.inBatch)
 	for i := range s.side {

@@ -163,6 +163,12 @@ type scratch struct {
 	digest  []byte
 	g1      msmScratchG1
 	g2      msmScratchG2
+	red     reduceScratchG1
+	red2    reduceScratchG2
+	bkts    []bucketsG1 // the G1 buckets of the groups being computed, for reduceManyG1
+	bkts2   []bucketsG2 // and their G2 buckets, for reduceManyG2
+	sums    []groupSums
+	todo    []int
 }
 
 func newScratch(n int) *scratch {
@@ -210,21 +216,29 @@ func (p *Prover) prove(req *Request, sc *scratch) (*Proof, Statement, error) {
 	}
 	var sumA, sumB1, sumK bn254.G1Jac
 	var sumB2 bn254.G2Jac
+	sums := resize(sc.sums, len(groups))
+	sc.sums = sums
+	todo := sc.todo[:0]
 	for gi := range groups {
 		g := &groups[gi]
 		var d [32]byte
 		if fresh != nil && !g.volatile {
 			d = sc.digestOf(s.W, g.wires)
+			fresh.digests[gi] = d
 		}
-		var gs groupSums
 		if entry != nil && !g.volatile && entry.digests[gi] == d {
-			gs = entry.sums[gi]
+			sums[gi] = entry.sums[gi]
 			p.reused.Add(1)
 		} else {
-			gs = sc.groupSums(g, s.W)
+			todo = append(todo, gi)
 		}
+	}
+	sc.todo = todo
+	sc.groupSumsMany(groups, todo, s.W, sums)
+	for gi := range groups {
+		g, gs := &groups[gi], &sums[gi]
 		if fresh != nil && !g.volatile {
-			fresh.digests[gi], fresh.sums[gi] = d, gs
+			fresh.sums[gi] = *gs
 		}
 		sumA.AddMixed(&gs.a)
 		sumB1.AddMixed(&gs.b1)
@@ -327,23 +341,6 @@ func (sc *scratch) digestOf(w fr.Vector, wires []int) [32]byte {
 		}
 	}
 	return sha256.Sum256(buf)
-}
-
-// groupSums computes a group's four partial sums on one core.
-func (sc *scratch) groupSums(g *wireGroup, w fr.Vector) groupSums {
-	var acc [3]bn254.G1Jac
-	sc.gather(w, g.aWires)
-	acc[0] = g.aTab.multiExp(sc.scalars, &sc.g1)
-	sc.gather(w, g.bWires)
-	acc[1] = g.b1Tab.multiExp(sc.scalars, &sc.g1)
-	b2 := g.b2Tab.multiExp(sc.scalars, &sc.g2)
-	sc.gather(w, g.kWires)
-	acc[2] = g.kTab.multiExp(sc.scalars, &sc.g1)
-	aff := bn254.BatchJacobianToAffineG1(acc[:])
-	var gs groupSums
-	gs.a, gs.b1, gs.k = aff[0], aff[1], aff[2]
-	gs.b2.FromJacobian(&b2)
-	return gs
 }
 
 func (sc *scratch) gather(w fr.Vector, wires []int) {
