@@ -203,56 +203,93 @@ func resize[T any](s []T, n int) []T {
 	return s[:n]
 }
 
-// groupSumsMany sets sums[gi] to the partial sums of groups[gi] for every gi of todo, on one
-// core: every group's MSMs are accumulated first, then the G1 ones reduced all together
-// (reduceManyG1), and the G2 ones likewise (reduceManyG2).
-func (sc *scratch) groupSumsMany(groups []wireGroup, todo []int, w []fr.Element, sums []groupSums) {
-	nm := 3 * len(todo)
+// wireSums are a proof's sums: Σ wA, Σ wB (G1 and G2), and Σ wK + h(τ)t(τ)/δ for C.
+type wireSums struct {
+	a, b1, k bn254.G1Jac
+	b2       bn254.G2Jac
+}
+
+// wireSums computes, on one core, the sums of the groups of todo, each on its own into
+// sums[gi] (for the cache), and the sums of the groups of merged together with the quotient
+// term h, which it returns. Every group's MSMs are accumulated first, then all the G1 bucket
+// sets reduced together (reduceManyG1), and the G2 ones likewise (reduceManyG2). The merged
+// groups and the quotient share one bucket set per sum (see fixedBaseG1.accumulate), so
+// they cost one reduction in all instead of one each: without a cache every group is
+// merged, and a cold proof reduces four bucket sets instead of some seventy.
+func (sc *scratch) wireSums(groups []wireGroup, todo, merged []int, w []fr.Element, zTab *fixedBaseG1, h []fr.Element, sums []groupSums) wireSums {
+	// G1: three bucket sets per group of todo, then the merged A, B₁ and K (with h).
+	nm := 3*len(todo) + 3
 	if cap(sc.bkts) < nm {
 		sc.bkts = append(sc.bkts[:cap(sc.bkts)], make([]bucketsG1, nm-cap(sc.bkts))...)
 	}
 	ms := sc.bkts[:nm]
+	if cap(sc.bkts2) < len(todo)+1 {
+		sc.bkts2 = append(sc.bkts2[:cap(sc.bkts2)], make([]bucketsG2, len(todo)+1-cap(sc.bkts2))...)
+	}
+	ms2 := sc.bkts2[:len(todo)+1]
+	mA, mB1, mK, mB2 := &ms[nm-3], &ms[nm-2], &ms[nm-1], &ms2[len(todo)]
+	nbA, nbB, nbK := 0, 0, 1<<(zTab.c-1)
+	for _, gi := range merged {
+		g := &groups[gi]
+		nbA, nbB, nbK = max(nbA, 1<<(g.aTab.c-1)), max(nbB, 1<<(g.b1Tab.c-1), 1<<(g.b2Tab.c-1)), max(nbK, 1<<(g.kTab.c-1))
+	}
+	for _, m := range []struct {
+		m  *bucketsG1
+		nb int
+	}{{mA, nbA}, {mB1, nbB}, {mK, nbK}} {
+		m.m.buckets, m.m.side = resize(m.m.buckets, m.nb), resize(m.m.side, m.nb)
+		clearBucketsG1(m.m.buckets, m.m.side)
+	}
+	mB2.buckets, mB2.side = resize(mB2.buckets, nbB), resize(mB2.side, nbB)
+	clearBucketsG2(mB2.buckets, mB2.side)
+
+	// The accumulations run in the bucket sets' storage, kept from proof to proof.
 	ownB, ownS := sc.g1.buckets, sc.g1.side
-	acc := func(t *fixedBaseG1, m *bucketsG1) {
-		// The accumulation runs in m's bucket storage, kept from proof to proof.
+	ownB2, ownS2 := sc.g2.buckets, sc.g2.side
+	acc := func(t *fixedBaseG1, scalars []fr.Element, m *bucketsG1, keep bool) {
 		sc.g1.buckets, sc.g1.side = m.buckets, m.side
-		t.accumulate(sc.scalars, &sc.g1)
+		t.accumulate(scalars, &sc.g1, keep)
 		m.buckets, m.side = sc.g1.buckets, sc.g1.side
 	}
-	if cap(sc.bkts2) < len(todo) {
-		sc.bkts2 = append(sc.bkts2[:cap(sc.bkts2)], make([]bucketsG2, len(todo)-cap(sc.bkts2))...)
+	acc2 := func(t *fixedBaseG2, m *bucketsG2, keep bool) {
+		sc.g2.buckets, sc.g2.side = m.buckets, m.side
+		t.accumulate(sc.scalars, &sc.g2, keep)
+		m.buckets, m.side = sc.g2.buckets, sc.g2.side
 	}
-	ms2 := sc.bkts2[:len(todo)]
-	ownB2, ownS2 := sc.g2.buckets, sc.g2.side
-	for t, gi := range todo {
-		g := &groups[gi]
+	group := func(g *wireGroup, a, b1, k *bucketsG1, b2 *bucketsG2, keep bool) {
 		sc.gather(w, g.aWires)
-		acc(g.aTab, &ms[3*t])
+		acc(g.aTab, sc.scalars, a, keep)
 		sc.gather(w, g.bWires)
-		acc(g.b1Tab, &ms[3*t+1])
-		m2 := &ms2[t]
-		sc.g2.buckets, sc.g2.side = m2.buckets, m2.side
-		g.b2Tab.accumulate(sc.scalars, &sc.g2)
-		m2.buckets, m2.side = sc.g2.buckets, sc.g2.side
+		acc(g.b1Tab, sc.scalars, b1, keep)
+		acc2(g.b2Tab, b2, keep)
 		sc.gather(w, g.kWires)
-		acc(g.kTab, &ms[3*t+2])
+		acc(g.kTab, sc.scalars, k, keep)
 	}
+	for t, gi := range todo {
+		group(&groups[gi], &ms[3*t], &ms[3*t+1], &ms[3*t+2], &ms2[t], false)
+	}
+	for _, gi := range merged {
+		group(&groups[gi], mA, mB1, mK, mB2, true)
+	}
+	acc(zTab, h, mK, true)
 	// The scratch's own storage back, so that the next MSM does not write into the last
-	// group's buckets.
+	// bucket set.
 	sc.g1.buckets, sc.g1.side = ownB, ownS
 	sc.g2.buckets, sc.g2.side = ownB2, ownS2
-	out2 := resize(sc.red2.out, len(todo))
-	sc.red2.out = out2
-	reduceManyG2(ms2, out2, &sc.red2)
-	aff2 := batchToAffineG2(out2)
-	for t, gi := range todo {
-		sums[gi].b2 = aff2[t]
-	}
+
 	out := resize(sc.red.out, nm)
 	sc.red.out = out
 	reduceManyG1(ms, out, &sc.red)
-	aff := bn254.BatchJacobianToAffineG1(out)
-	for t, gi := range todo {
-		sums[gi].a, sums[gi].b1, sums[gi].k = aff[3*t], aff[3*t+1], aff[3*t+2]
+	out2 := resize(sc.red2.out, len(ms2))
+	sc.red2.out = out2
+	reduceManyG2(ms2, out2, &sc.red2)
+	if len(todo) > 0 {
+		aff := bn254.BatchJacobianToAffineG1(out[:nm-3])
+		aff2 := batchToAffineG2(out2[:len(todo)])
+		for t, gi := range todo {
+			sums[gi].a, sums[gi].b1, sums[gi].k = aff[3*t], aff[3*t+1], aff[3*t+2]
+			sums[gi].b2 = aff2[t]
+		}
 	}
+	return wireSums{a: out[nm-3], b1: out[nm-2], k: out[nm-1], b2: out2[len(todo)]}
 }

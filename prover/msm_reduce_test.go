@@ -29,7 +29,7 @@ func TestReduceManyG1(t *testing.T) {
 			sc[2].SetOne()
 			sc[3].SetUint64(2)
 			var s msmScratchG1
-			f.accumulate(sc, &s)
+			f.accumulate(sc, &s, false)
 			// Plant equal and opposite buckets, and a side bucket.
 			nb := len(s.buckets)
 			s.buckets[nb-1] = pts[i]
@@ -89,7 +89,7 @@ func TestReduceManyG2(t *testing.T) {
 			sc[2].SetOne()
 			sc[3].SetUint64(2)
 			var s msmScratchG2
-			f.accumulate(sc, &s)
+			f.accumulate(sc, &s, false)
 			// Plant equal and opposite buckets, and a side bucket.
 			nb := len(s.buckets)
 			s.buckets[nb-1] = pts[i]
@@ -144,3 +144,52 @@ func randomG2(t testing.TB, n int) []bn254.G2Affine {
 }
 
 func bigOf(v uint64) *big.Int { return new(big.Int).SetUint64(v) }
+
+// TestSharedBuckets checks that MSMs of different window sizes accumulated into one bucket
+// set (keep) reduce to the sum of their results, in G1 and G2, and that keep refuses a
+// bucket set smaller than the MSM's.
+func TestSharedBuckets(t *testing.T) {
+	g1 := randomG1(t, 40)
+	g2 := randomG2(t, 40)
+	var s1 msmScratchG1
+	var s2 msmScratchG2
+	var want1 bn254.G1Jac
+	var want2 bn254.G2Jac
+	want1.Z.SetZero()
+	want2.Z.SetZero()
+	s1.buckets, s1.side = make([]bn254.G1Affine, 1<<10), make([]bn254.G1Jac, 1<<10)
+	s2.buckets, s2.side = make([]bn254.G2Affine, 1<<10), make([]bn254.G2Jac, 1<<10)
+	clearBucketsG1(s1.buckets, s1.side)
+	clearBucketsG2(s2.buckets, s2.side)
+	var ss1 msmScratchG1
+	var ss2 msmScratchG2
+	for _, c := range []uint{11, 3, 8, 8} {
+		sc := make([]fr.Element, len(g1))
+		for i := range sc {
+			sc[i].SetRandom()
+		}
+		sc[0].SetZero()
+		sc[1].SetOne()
+		f1, f2 := newFixedBaseG1(g1, c), newFixedBaseG2(g2, c)
+		r1 := f1.multiExp(sc, &ss1)
+		want1.AddAssign(&r1)
+		r2 := f2.multiExp(sc, &ss2)
+		want2.AddAssign(&r2)
+		f1.accumulate(sc, &s1, true)
+		f2.accumulate(sc, &s2, true)
+	}
+	if got := s1.reduce(len(s1.buckets)); !got.Equal(&want1) {
+		t.Fatal("G1: shared buckets reduce to the wrong sum")
+	}
+	if got := s2.reduce(len(s2.buckets)); !got.Equal(&want2) {
+		t.Fatal("G2: shared buckets reduce to the wrong sum")
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("keep accepted fewer buckets than the MSM's")
+		}
+	}()
+	var small msmScratchG1
+	small.buckets, small.side = make([]bn254.G1Affine, 4), make([]bn254.G1Jac, 4)
+	newFixedBaseG1(g1, 8).accumulate(make([]fr.Element, len(g1)), &small, true)
+}
