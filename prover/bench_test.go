@@ -74,7 +74,9 @@ func (m meter) report(b *testing.B, proofs int) {
 // BenchmarkProve compares gnark's groth16.Prove, one proof after the other on all cores, with
 // zkv's Prover, one proof per core:
 //
-//   - cold: validators the prover has not seen (no cached groups);
+//   - cold: validators the prover has not seen, cache disabled;
+//   - cold-cached: the same with the cache on (a restart's first epoch), every group's sums
+//     computed on their own for the cache;
 //   - warm: the next epoch of the same validators under the same root;
 //   - grown: the next epoch after the registry grew elsewhere: one top-level sibling of every
 //     path changed, as new registrations in another top subtree of a large registry do, so
@@ -94,6 +96,19 @@ func BenchmarkProve(b *testing.B) {
 	})
 	b.Run("zkv-cold", func(b *testing.B) {
 		p, err := NewProver(keys, ProverConfig{CacheSize: -1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		reqs := benchRequests(b, b.N, 1)
+		b.ResetTimer()
+		m := startMeter()
+		mustProveAll(b, p, reqs)
+		m.report(b, b.N)
+	})
+	b.Run("zkv-cold-cached", func(b *testing.B) {
+		// The first epoch after a restart: validators the prover has not seen, with the cache
+		// on, so that every group's sums are computed on their own and kept.
+		p, err := NewProver(keys, ProverConfig{})
 		if err != nil {
 			b.Fatal(err)
 		}

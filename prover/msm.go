@@ -124,12 +124,22 @@ type queuedG1 struct {
 
 // multiExp returns Σ scalars[i]·bases[i].
 func (f *fixedBaseG1) multiExp(scalars []fr.Element, s *msmScratchG1) bn254.G1Jac {
+	f.accumulate(scalars, s, false)
+	return s.reduce(1 << (f.c - 1))
+}
+
+// accumulate adds every scalar's digits' table points into s's buckets, leaving their
+// reduction (Σ (k+1)·bucket[k]) to the caller: reduce, or reduceManyG1 with other MSMs.
+// With keep, it adds on top of the buckets s holds, which must be at least as many as f's:
+// every table point carries its window's weight 2^(c·j), so MSMs of any window size can share
+// buckets and one reduction, as long as their sums are only wanted together.
+func (f *fixedBaseG1) accumulate(scalars []fr.Element, s *msmScratchG1, keep bool) {
 	if len(scalars) != f.n {
 		panic("prover: fixed-base MSM with the wrong number of scalars")
 	}
 	nb := 1 << (f.c - 1)
 	batch := batchSizeFor(nb)
-	s.prepare(nb, batch, f.windows)
+	s.prepare(nb, batch, f.windows, keep)
 	digits := s.digits[:f.windows]
 	for i := range scalars {
 		if scalars[i].IsZero() {
@@ -157,7 +167,15 @@ func (f *fixedBaseG1) multiExp(scalars []fr.Element, s *msmScratchG1) bn254.G1Ja
 		s.drainQueue(batch)
 		s.execute()
 	}
-	return s.reduce(nb)
+}
+
+// clearBucketsG1 empties buckets and side buckets.
+func clearBucketsG1(buckets []bn254.G1Affine, side []bn254.G1Jac) {
+	clear(buckets)
+	for i := range side {
+		side[i] = bn254.G1Jac{}
+		side[i].Z.SetZero()
+	}
 }
 
 func batchSizeFor(buckets int) int {
@@ -171,18 +189,19 @@ func batchSizeFor(buckets int) int {
 	return b
 }
 
-func (s *msmScratchG1) prepare(nb, batch, windows int) {
-	if cap(s.buckets) < nb {
-		s.buckets = make([]bn254.G1Affine, nb)
-		s.side = make([]bn254.G1Jac, nb)
-		s.inBatch = make([]bool, nb)
-	}
-	s.buckets, s.side, s.inBatch = s.buckets[:nb], s.side[:nb], s.inBatch[:nb]
-	clear(s.buckets)
-	clear(s.inBatch)
-	for i := range s.side {
-		s.side[i] = bn254.G1Jac{}
-		s.side[i].Z.SetZero()
+func (s *msmScratchG1) prepare(nb, batch, windows int, keep bool) {
+	if keep {
+		if len(s.buckets) < nb || len(s.side) < nb {
+			panic("prover: shared buckets fewer than the MSM's")
+		}
+		if len(s.inBatch) < nb {
+			s.inBatch = make([]bool, nb) // all false between accumulations
+		}
+	} else {
+		// Each slice on its own: the group sums hand the accumulation another MSM's buckets.
+		s.buckets, s.side, s.inBatch = resize(s.buckets, nb), resize(s.side, nb), resize(s.inBatch, nb)
+		clearBucketsG1(s.buckets, s.side)
+		clear(s.inBatch)
 	}
 	if cap(s.batchR) < batch {
 		s.batchR = make([]int32, 0, batch)

@@ -53,12 +53,20 @@ type queuedG2 struct {
 
 // multiExp returns Σ scalars[i]·bases[i].
 func (f *fixedBaseG2) multiExp(scalars []fr.Element, s *msmScratchG2) bn254.G2Jac {
+	f.accumulate(scalars, s, false)
+	return s.reduce(1 << (f.c - 1))
+}
+
+// accumulate adds every scalar's digits' table points into s's buckets, leaving their
+// reduction to the caller: reduce, or reduceManyG2 with other MSMs. With keep, it adds on
+// top of the buckets s holds (see fixedBaseG1.accumulate).
+func (f *fixedBaseG2) accumulate(scalars []fr.Element, s *msmScratchG2, keep bool) {
 	if len(scalars) != f.n {
 		panic("prover: fixed-base MSM with the wrong number of scalars")
 	}
 	nb := 1 << (f.c - 1)
 	batch := batchSizeFor(nb)
-	s.prepare(nb, batch, f.windows)
+	s.prepare(nb, batch, f.windows, keep)
 	digits := s.digits[:f.windows]
 	for i := range scalars {
 		if scalars[i].IsZero() {
@@ -86,21 +94,30 @@ func (f *fixedBaseG2) multiExp(scalars []fr.Element, s *msmScratchG2) bn254.G2Ja
 		s.drainQueue(batch)
 		s.execute()
 	}
-	return s.reduce(nb)
 }
 
-func (s *msmScratchG2) prepare(nb, batch, windows int) {
-	if cap(s.buckets) < nb {
-		s.buckets = make([]bn254.G2Affine, nb)
-		s.side = make([]bn254.G2Jac, nb)
-		s.inBatch = make([]bool, nb)
+// clearBucketsG2 empties buckets and side buckets.
+func clearBucketsG2(buckets []bn254.G2Affine, side []bn254.G2Jac) {
+	clear(buckets)
+	for i := range side {
+		side[i] = bn254.G2Jac{}
+		side[i].Z.SetZero()
 	}
-	s.buckets, s.side, s.inBatch = s.buckets[:nb], s.side[:nb], s.inBatch[:nb]
-	clear(s.buckets)
-	clear(s.inBatch)
-	for i := range s.side {
-		s.side[i] = bn254.G2Jac{}
-		s.side[i].Z.SetZero()
+}
+
+func (s *msmScratchG2) prepare(nb, batch, windows int, keep bool) {
+	if keep {
+		if len(s.buckets) < nb || len(s.side) < nb {
+			panic("prover: shared buckets fewer than the MSM's")
+		}
+		if len(s.inBatch) < nb {
+			s.inBatch = make([]bool, nb) // all false between accumulations
+		}
+	} else {
+		// Each slice on its own: the group sums hand the accumulation another MSM's buckets.
+		s.buckets, s.side, s.inBatch = resize(s.buckets, nb), resize(s.side, nb), resize(s.inBatch, nb)
+		clearBucketsG2(s.buckets, s.side)
+		clear(s.inBatch)
 	}
 	if cap(s.batchR) < batch {
 		s.batchR = make([]int32, 0, batch)

@@ -48,6 +48,9 @@ const DefaultCacheSize = 10_240
 //     recomputes only the groups that changed (the epoch's a1, y and nullifier, and the tree
 //     levels that new registrations reached). Reuse is guarded by a digest of the group's
 //     wire values, so a cached sum is only used for exactly the values it was computed from.
+//   - Sums that are not kept (the groups that change with every attestation, or every group
+//     when the cache is off) share their MSMs' buckets with the quotient's, and all the bucket
+//     reductions of a proof run together in batches of affine additions (msm_reduce.go).
 //
 // A Prover is safe for concurrent use.
 type Prover struct {
@@ -163,6 +166,13 @@ type scratch struct {
 	digest  []byte
 	g1      msmScratchG1
 	g2      msmScratchG2
+	red     reduceScratchG1
+	red2    reduceScratchG2
+	bkts    []bucketsG1 // the G1 buckets of the groups being computed, for reduceManyG1
+	bkts2   []bucketsG2 // and their G2 buckets, for reduceManyG2
+	sums    []groupSums
+	todo    []int // groups whose sums are computed on their own, for the cache
+	merged  []int // groups whose sums go straight into the proof's
 }
 
 func newScratch(n int) *scratch {
@@ -208,37 +218,47 @@ func (p *Prover) prove(req *Request, sc *scratch) (*Proof, Statement, error) {
 	if p.cache != nil {
 		fresh = &cacheEntry{digests: make([][32]byte, len(groups)), sums: make([]groupSums, len(groups))}
 	}
-	var sumA, sumB1, sumK bn254.G1Jac
-	var sumB2 bn254.G2Jac
+	sums := resize(sc.sums, len(groups))
+	sc.sums = sums
+	todo, merged := sc.todo[:0], sc.merged[:0]
 	for gi := range groups {
 		g := &groups[gi]
-		var d [32]byte
-		if fresh != nil && !g.volatile {
-			d = sc.digestOf(s.W, g.wires)
+		if fresh == nil || g.volatile {
+			// Its sums are not kept: straight into the proof's sums.
+			merged = append(merged, gi)
+			continue
 		}
-		var gs groupSums
-		if entry != nil && !g.volatile && entry.digests[gi] == d {
-			gs = entry.sums[gi]
+		d := sc.digestOf(s.W, g.wires)
+		fresh.digests[gi] = d
+		if entry != nil && entry.digests[gi] == d {
+			sums[gi] = entry.sums[gi]
 			p.reused.Add(1)
 		} else {
-			gs = sc.groupSums(g, s.W)
+			todo = append(todo, gi)
 		}
-		if fresh != nil && !g.volatile {
-			fresh.digests[gi], fresh.sums[gi] = d, gs
-		}
-		sumA.AddMixed(&gs.a)
-		sumB1.AddMixed(&gs.b1)
-		sumK.AddMixed(&gs.k)
-		sumB2.AddMixed(&gs.b2)
 	}
-	if fresh != nil {
-		p.cache.put(key, fresh)
-	}
+	sc.todo, sc.merged = todo, merged
 
-	// Quotient h = (a·b - c) / (Xⁿ - 1), as gnark computes it, on one core.
+	// Quotient h = (a·b - c) / (Xⁿ - 1), as gnark computes it, on one core; its MSM shares
+	// the merged groups' K buckets.
 	h := p.quotient(s.A, s.B, s.C, sc)
 	sizeH := int(pk.Domain.Cardinality - 1) // deg h = n - 2
-	sumZ := p.zTab.multiExp(h[:sizeH], &sc.g1)
+	ws := sc.wireSums(groups, todo, merged, s.W, p.zTab, h[:sizeH], sums)
+	sumA, sumB1, sumK, sumB2 := ws.a, ws.b1, ws.k, ws.b2
+	if fresh != nil {
+		for gi := range groups {
+			g, gs := &groups[gi], &sums[gi]
+			if g.volatile {
+				continue
+			}
+			fresh.sums[gi] = *gs
+			sumA.AddMixed(&gs.a)
+			sumB1.AddMixed(&gs.b1)
+			sumK.AddMixed(&gs.k)
+			sumB2.AddMixed(&gs.b2)
+		}
+		p.cache.put(key, fresh)
+	}
 
 	// Randomizers r, s: A = α + Σ wA + r·δ, B = β + Σ wB + s·δ,
 	// C = Σ wK + h(τ)t(τ)/δ + s·A + r·B₁ - r·s·δ.
@@ -276,8 +296,7 @@ func (p *Prover) prove(req *Request, sc *scratch) (*Proof, Statement, error) {
 	t2.ScalarMultiplication(&delta2, &sb)
 	bs2.AddAssign(&t2)
 
-	krs := sumK
-	krs.AddAssign(&sumZ)
+	krs := sumK // Σ wK + h(τ)t(τ)/δ
 	t.ScalarMultiplication(&ar, &sb)
 	krs.AddAssign(&t)
 	t.ScalarMultiplication(&bs1, &rb)
@@ -327,23 +346,6 @@ func (sc *scratch) digestOf(w fr.Vector, wires []int) [32]byte {
 		}
 	}
 	return sha256.Sum256(buf)
-}
-
-// groupSums computes a group's four partial sums on one core.
-func (sc *scratch) groupSums(g *wireGroup, w fr.Vector) groupSums {
-	var acc [3]bn254.G1Jac
-	sc.gather(w, g.aWires)
-	acc[0] = g.aTab.multiExp(sc.scalars, &sc.g1)
-	sc.gather(w, g.bWires)
-	acc[1] = g.b1Tab.multiExp(sc.scalars, &sc.g1)
-	b2 := g.b2Tab.multiExp(sc.scalars, &sc.g2)
-	sc.gather(w, g.kWires)
-	acc[2] = g.kTab.multiExp(sc.scalars, &sc.g1)
-	aff := bn254.BatchJacobianToAffineG1(acc[:])
-	var gs groupSums
-	gs.a, gs.b1, gs.k = aff[0], aff[1], aff[2]
-	gs.b2.FromJacobian(&b2)
-	return gs
 }
 
 func (sc *scratch) gather(w fr.Vector, wires []int) {
