@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -16,7 +15,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/holiman/uint256"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
@@ -121,7 +119,7 @@ named as mev-boost's where they mean the same (mev_boost_relay_latency, ...), ar
 	if !ok {
 		return usageErr("--network must be mainnet, hoodi, sepolia or devnet, not %q", *network)
 	}
-	minWei, err := ethToWei(*minBid)
+	minWei, err := pbs.ParseETH(*minBid)
 	if err != nil {
 		return usageErr("--min-bid: %v", err)
 	}
@@ -225,21 +223,4 @@ func reloadRelayConfig(ctx context.Context, sig <-chan os.Signal, path string, f
 		}
 		log.Info("relay config reloaded", "file", path, "default_relays", len(c.Default.Relays), "validators", len(c.Proposers))
 	}
-}
-
-// ethToWei reads a non-negative decimal amount of ETH (at most 18 decimals) as wei.
-func ethToWei(s string) (*uint256.Int, error) {
-	r, ok := new(big.Rat).SetString(strings.TrimSpace(s))
-	if !ok || r.Sign() < 0 {
-		return nil, fmt.Errorf("%q is not a non-negative amount of ETH", s)
-	}
-	r.Mul(r, new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(18), nil)))
-	if !r.IsInt() {
-		return nil, fmt.Errorf("%q has more than 18 decimals", s)
-	}
-	v, overflow := uint256.FromBig(r.Num())
-	if overflow {
-		return nil, fmt.Errorf("%q is too large", s)
-	}
-	return v, nil
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/zkvlabs/zkv/pbs"
 )
 
 func TestBoostFlags(t *testing.T) {
@@ -30,7 +32,7 @@ func TestBoostFlags(t *testing.T) {
 			t.Errorf("%v: exit %d, want 2 with a message", args, code)
 		}
 	}
-	if v, err := ethToWei("0.05"); err != nil || v.Dec() != "50000000000000000" {
+	if v, err := pbs.ParseETH("0.05"); err != nil || v.Dec() != "50000000000000000" {
 		t.Fatalf("0.05 ETH: %v %v", v, err)
 	}
 }
