@@ -69,8 +69,7 @@ type PrivateAttestations struct {
 	log      *slog.Logger
 
 	ready   chan struct{} // closed once the pool serves (or failed to start)
-	readyMu sync.Mutex
-	readyOK bool
+	readyOK bool          // written before ready is closed, read after: the close orders them
 
 	// poolMu guards the pool's current run and the figures kept across restarts; restartMu
 	// serialises restarts.
@@ -168,9 +167,7 @@ func (p *PrivateAttestations) PoolHTTP() string {
 func (p *PrivateAttestations) Run(ctx context.Context, e Endpoints) error {
 	g, gctx := errgroup.WithContext(ctx)
 	err := p.startPool(gctx, g, e)
-	p.readyMu.Lock()
 	p.readyOK = err == nil
-	p.readyMu.Unlock()
 	close(p.ready)
 	if err != nil {
 		return err
@@ -382,9 +379,7 @@ func (p *PrivateAttestations) ValidatorOptions(i int, indices []phase0.Validator
 		p.log.Error("private attestations: the pool did not start in time; client runs without them", "client", i)
 		return nil
 	}
-	p.readyMu.Lock()
 	ok := p.readyOK
-	p.readyMu.Unlock()
 	if !ok || i < 0 || i >= len(p.clientID) {
 		return nil
 	}

@@ -43,37 +43,43 @@ type doppelganger struct {
 // watching reports whether epoch e is still inside the watch (no signing).
 func (d *doppelganger) watching(e phase0.Epoch) bool { return d != nil && e <= d.last }
 
-// check asks about the epochs after start among the previous and current epoch of cur (the
-// Beacon API's liveness covers those two).
+// checkLiveness asks about the client's validators (see live).
 func (s *Service) checkLiveness(ctx context.Context, d *doppelganger, cur phase0.Epoch) error {
+	_, indices := s.validatorSet()
+	if e, live := s.live(ctx, d, cur, indices); len(live) > 0 {
+		return &DoppelgangerError{Epoch: e, Indices: live}
+	}
+	return nil
+}
+
+// live asks the liveness endpoint about indices for the epochs after d's start, up to its last,
+// among the previous and current epoch of cur (the Beacon API's liveness covers those two), and
+// returns the first epoch in which some were live, with them. Not knowing is not a
+// doppelganger: the watch goes on, and the epoch is asked again at the next slot.
+func (s *Service) live(ctx context.Context, d *doppelganger, cur phase0.Epoch, indices []phase0.ValidatorIndex) (phase0.Epoch, []phase0.ValidatorIndex) {
 	epochs := []phase0.Epoch{cur}
 	if cur > 0 {
 		epochs = []phase0.Epoch{cur - 1, cur}
 	}
-	vals, indices := s.validatorSet()
 	for _, e := range epochs {
 		if e <= d.start || e > d.last {
 			continue
 		}
 		resp, err := s.bn.ValidatorLiveness(ctx, &api.ValidatorLivenessOpts{Epoch: e, Indices: indices})
 		if err != nil {
-			// Not knowing is not a doppelganger; the watch goes on, and the last epoch is asked
-			// again at the next slot.
 			s.log.Warn("doppelganger check: liveness unknown", "epoch", e, "error", err)
 			continue
 		}
 		var live []phase0.ValidatorIndex
 		for _, l := range resp.Data {
-			if l.IsLive {
-				if _, mine := vals[l.Index]; mine {
-					live = append(live, l.Index)
-				}
+			if l.IsLive && slices.Contains(indices, l.Index) {
+				live = append(live, l.Index)
 			}
 		}
 		if len(live) > 0 {
 			slices.Sort(live)
-			return &DoppelgangerError{Epoch: e, Indices: live}
+			return e, slices.Compact(live)
 		}
 	}
-	return nil
+	return 0, nil
 }

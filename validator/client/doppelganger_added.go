@@ -58,7 +58,7 @@ func (s *Service) watchAddedKeys(ctx context.Context, cur phase0.Epoch) {
 			}
 		}
 		if len(w.indices) > 0 {
-			if live := s.liveAmong(ctx, &w.dg, cur, w.indices); len(live) > 0 {
+			if _, live := s.live(ctx, &w.dg, cur, w.indices); len(live) > 0 {
 				// Only the keys seen live are dropped; the rest of the group goes on being watched.
 				var pks []phase0.BLSPubKey
 				for _, idx := range live {
@@ -89,33 +89,6 @@ func (s *Service) watchAddedKeys(ctx context.Context, cur phase0.Epoch) {
 		s.log.Info("doppelganger protection: added keys not seen elsewhere; signing with them", "count", len(w.pks), "epoch", cur)
 	}
 	s.km.watched = keep
-}
-
-// liveAmong asks the liveness endpoint about indices for the judged epochs of d among the
-// previous and the current one; not knowing is not a doppelganger (asked again next slot).
-func (s *Service) liveAmong(ctx context.Context, d *doppelganger, cur phase0.Epoch, indices []phase0.ValidatorIndex) []phase0.ValidatorIndex {
-	epochs := []phase0.Epoch{cur}
-	if cur > 0 {
-		epochs = []phase0.Epoch{cur - 1, cur}
-	}
-	var live []phase0.ValidatorIndex
-	for _, e := range epochs {
-		if e <= d.start || e > d.last {
-			continue
-		}
-		resp, err := s.bn.ValidatorLiveness(ctx, &api.ValidatorLivenessOpts{Epoch: e, Indices: indices})
-		if err != nil {
-			s.log.Warn("doppelganger check of added keys: liveness unknown", "epoch", e, "error", err)
-			continue
-		}
-		for _, l := range resp.Data {
-			if l.IsLive && slices.Contains(indices, l.Index) {
-				live = append(live, l.Index)
-			}
-		}
-	}
-	slices.Sort(live)
-	return slices.Compact(live)
 }
 
 // forget drops pks for good (s.km.mu held): out of their watched groups, held no more,
