@@ -2,6 +2,7 @@ package prover
 
 import (
 	"context"
+	"crypto/sha256"
 	"os"
 	"path/filepath"
 	"slices"
@@ -308,4 +309,106 @@ func BenchmarkIdentityProof(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkFirstEpoch10k is the first epoch after a restart of an operator with 10,000 keys
+// in a depth-20 registry: b.N of its validators (b.N <= 5,000, a contiguous run of its keys
+// from key 2,500) proved by a new prover, so per-proof figures are those of the whole epoch
+// (10,000 / proofs/s is its time; the 384 s of an epoch is the budget). How much the tree's
+// levels are shared depends on where the keys sit in the registry:
+//
+//   - together: the 10,000 keys registered one after the other (leaves 0-9,999);
+//   - spread: one key in every 100 leaves of a million, the others another operator's;
+//
+// and the prover's state:
+//
+//   - cold: the cache off, every group computed for every proof;
+//   - fresh: the cache on but empty (no persisted cache): validators take the tree levels
+//     that an earlier proof of a neighbour computed (sharedSums);
+//   - persisted: each validator's cache entry imported (ImportCache) from the last epoch's
+//     prover, as `zkv validator` does from its database at start.
+func BenchmarkFirstEpoch10k(b *testing.B) {
+	keys := mustBenchKeys(b)
+	const nKeys, first = 10_000, 2_500
+	vs := newTestValidators(nKeys)
+	placements := []struct {
+		name   string
+		stride int
+	}{{"together", 1}, {"spread", 100}}
+	for _, pl := range placements {
+		leaves := make([]fr.Element, nKeys*pl.stride)
+		zero := ZeroHashes(DefaultDepth)[0]
+		for i := range leaves {
+			leaves[i] = zero
+		}
+		for i, l := range testLeaves(vs) {
+			leaves[i*pl.stride] = l
+		}
+		tr, err := buildTestTree(DefaultDepth, leaves)
+		if err != nil {
+			b.Fatal(err)
+		}
+		requests := func(n int, epoch uint64) []Request {
+			if n > nKeys-first {
+				b.Fatalf("b.N = %d: at most %d", n, nKeys-first)
+			}
+			reqs := make([]Request, n)
+			for i := range reqs {
+				v := first + i
+				reqs[i] = Request{
+					Secret: vs[v].secret, Weight: vs[v].weight, Path: tr.path(uint64(v * pl.stride)), Root: tr.root(),
+					Epoch: epoch, SigningRoot: sha256.Sum256([]byte("bench")), MinWeight: 16_000_000_000, Network: testNetwork.ID(),
+				}
+			}
+			return reqs
+		}
+		b.Run(pl.name+"/cold", func(b *testing.B) {
+			p, err := NewProver(keys, ProverConfig{CacheSize: -1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			reqs := requests(b.N, 7)
+			b.ResetTimer()
+			m := startMeter()
+			mustProveAll(b, p, reqs)
+			m.report(b, b.N)
+		})
+		b.Run(pl.name+"/fresh", func(b *testing.B) {
+			p, err := NewProver(keys, ProverConfig{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			reqs := requests(b.N, 7)
+			b.ResetTimer()
+			m := startMeter()
+			mustProveAll(b, p, reqs)
+			m.report(b, b.N)
+			b.ReportMetric(float64(p.borrowed.Load())/float64(b.N), "shared-groups/proof")
+		})
+		b.Run(pl.name+"/persisted", func(b *testing.B) {
+			last, err := NewProver(keys, ProverConfig{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			mustProveAll(b, last, requests(b.N, 6))
+			p, err := NewProver(keys, ProverConfig{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			reqs := requests(b.N, 7)
+			for i := range reqs {
+				e, err := last.ExportCache(IdentityCommitment(reqs[i].Secret))
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := p.ImportCache(e); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ResetTimer()
+			m := startMeter()
+			mustProveAll(b, p, reqs)
+			m.report(b, b.N)
+		})
+	}
 }

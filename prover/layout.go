@@ -35,6 +35,7 @@ type layout struct {
 type wireGroup struct {
 	label    uint64 // bit set of input classes that change the group's wires
 	volatile bool   // changes with every attestation: never cached
+	shared   bool   // a tree level above the lowest: the same for validators under one node
 	wires    []int  // every wire of the group, for the digest
 
 	// Wires with a non-zero A (B) polynomial, and every private wire for K, with fixed-base
@@ -87,6 +88,11 @@ func newLayout(k *Keys) (*layout, error) {
 				label:    labels[w],
 				volatile: labels[w]&(1<<classEpoch|1<<classMessage) != 0,
 			}
+			// Wires the siblings of level 1 or above change, and nothing of the validator's
+			// own: the leaf and the lowest level's siblings change them too, but so they
+			// do for every validator under the same node, whose wires of these levels are
+			// the same (see sharedSums).
+			g.shared = !g.volatile && labels[w]>>(classLevel0+1) != 0
 			byLabel[labels[w]] = g
 			groupBases[labels[w]] = &bases{}
 		}

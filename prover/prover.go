@@ -54,15 +54,17 @@ const DefaultCacheSize = 10_240
 //
 // A Prover is safe for concurrent use.
 type Prover struct {
-	keys    *Keys
-	workers int
-	layout  *layout
-	cache   *sumCache
-	scratch sync.Pool
-	den     fr.Element   // 1 / (g^n - 1) on the coset of the quotient computation
-	zTab    *fixedBaseG1 // the quotient's bases, [τⁱ·t(τ)/δ]₁
-	keysID  [32]byte     // what exported cache entries are valid for (KeysID)
-	reused  atomic.Int64 // groups whose cached sums a proof reused, for tests
+	keys     *Keys
+	workers  int
+	layout   *layout
+	cache    *sumCache
+	shared   *sharedSums // tree levels' sums by content, across validators (nil without cache)
+	scratch  sync.Pool
+	den      fr.Element   // 1 / (g^n - 1) on the coset of the quotient computation
+	zTab     *fixedBaseG1 // the quotient's bases, [τⁱ·t(τ)/δ]₁
+	keysID   [32]byte     // what exported cache entries are valid for (KeysID)
+	reused   atomic.Int64 // groups whose cached sums a proof reused, for tests
+	borrowed atomic.Int64 // groups whose sums a proof took from another validator's, for tests
 }
 
 // NewProver prepares a prover: it groups the circuit's wires (a few solves of random
@@ -83,6 +85,7 @@ func NewProver(keys *Keys, cfg ProverConfig) (*Prover, error) {
 	p := &Prover{keys: keys, workers: cfg.Workers, layout: lay, zTab: newFixedBaseG1(z, windowBits(len(z))), keysID: keysID(keys, lay)}
 	if cfg.CacheSize > 0 {
 		p.cache = newSumCache(cfg.CacheSize)
+		p.shared = newSharedSums(cfg.CacheSize)
 	}
 	n := keys.pk.Domain.Cardinality
 	p.scratch.New = func() any { return newScratch(int(n)) }
@@ -233,6 +236,9 @@ func (p *Prover) prove(req *Request, sc *scratch) (*Proof, Statement, error) {
 		if entry != nil && entry.digests[gi] == d {
 			sums[gi] = entry.sums[gi]
 			p.reused.Add(1)
+		} else if gs, ok := p.shared.get(gi, d, g.shared); ok {
+			sums[gi] = gs
+			p.borrowed.Add(1)
 		} else {
 			todo = append(todo, gi)
 		}
@@ -246,6 +252,11 @@ func (p *Prover) prove(req *Request, sc *scratch) (*Proof, Statement, error) {
 	ws := sc.wireSums(groups, todo, merged, s.W, p.zTab, h[:sizeH], sums)
 	sumA, sumB1, sumK, sumB2 := ws.a, ws.b1, ws.k, ws.b2
 	if fresh != nil {
+		for _, gi := range todo {
+			if groups[gi].shared {
+				p.shared.put(gi, fresh.digests[gi], sums[gi])
+			}
+		}
 		for gi := range groups {
 			g, gs := &groups[gi], &sums[gi]
 			if g.volatile {
