@@ -28,7 +28,9 @@ type ProverConfig struct {
 	// 0 means GOMAXPROCS.
 	Workers int
 	// CacheSize is the number of validators whose per-group partial sums are kept (least
-	// recently used first out). 0 means DefaultCacheSize; negative disables the cache.
+	// recently used first out), and of the tree levels' sums kept for validators under the
+	// same node (two generations of CacheSize groups, about 8 MiB at the default; see
+	// sharedSums). 0 means DefaultCacheSize; negative disables both.
 	CacheSize int
 }
 
@@ -48,6 +50,9 @@ const DefaultCacheSize = 10_240
 //     recomputes only the groups that changed (the epoch's a1, y and nullifier, and the tree
 //     levels that new registrations reached). Reuse is guarded by a digest of the group's
 //     wire values, so a cached sum is only used for exactly the values it was computed from.
+//   - A validator the prover has not seen takes the sums of the tree levels it shares with
+//     validators the prover has seen (those under the same node: sharedSums), so its first
+//     proof computes its identity, its lowest level and the epoch's values, not the whole tree.
 //   - Sums that are not kept (the groups that change with every attestation, or every group
 //     when the cache is off) share their MSMs' buckets with the quotient's, and all the bucket
 //     reductions of a proof run together in batches of affine additions (msm_reduce.go).
