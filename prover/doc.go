@@ -49,7 +49,9 @@
 // for throughput: one proof per core instead of one proof spread over every core; the MSMs
 // over the proving key's bases run on precomputed fixed-base tables with batched affine
 // additions; and the wire-dependent sums are cached per validator by wire group, so the proof
-// of the next epoch recomputes only the epoch's values and the tree levels that changed.
+// of the next epoch recomputes only the epoch's values and the tree levels that changed; a
+// validator seen for the first time takes the tree levels it shares with validators under the
+// same node from their proofs (the first epoch after a restart without a persisted cache).
 // ProveStock runs gnark's prover for comparison.
 //
 // # Keys
