@@ -76,8 +76,10 @@ func (m meter) report(b *testing.B, proofs int) {
 // zkv's Prover, one proof per core:
 //
 //   - cold: validators the prover has not seen, cache disabled;
-//   - cold-cached: the same with the cache on (a restart's first epoch), every group's sums
-//     computed on their own for the cache;
+//   - cold-cached: the same with the cache on (a restart's first epoch without a persisted
+//     cache): every group a validator does not share with one proved before is computed on
+//     its own for the cache; the b.N validators sit together in the registry and share the
+//     tree levels above their lowest (BenchmarkFirstEpoch10k has keys spread too);
 //   - warm: the next epoch of the same validators under the same root;
 //   - grown: the next epoch after the registry grew elsewhere: one top-level sibling of every
 //     path changed, as new registrations in another top subtree of a large registry do, so
