@@ -364,29 +364,25 @@ func BenchmarkFirstEpoch10k(b *testing.B) {
 			}
 			return reqs
 		}
-		b.Run(pl.name+"/cold", func(b *testing.B) {
-			p, err := NewProver(keys, ProverConfig{CacheSize: -1})
-			if err != nil {
-				b.Fatal(err)
-			}
-			reqs := requests(b.N, 7)
-			b.ResetTimer()
-			m := startMeter()
-			mustProveAll(b, p, reqs)
-			m.report(b, b.N)
-		})
-		b.Run(pl.name+"/fresh", func(b *testing.B) {
-			p, err := NewProver(keys, ProverConfig{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			reqs := requests(b.N, 7)
-			b.ResetTimer()
-			m := startMeter()
-			mustProveAll(b, p, reqs)
-			m.report(b, b.N)
-			b.ReportMetric(float64(p.borrowed.Load())/float64(b.N), "shared-groups/proof")
-		})
+		for _, mode := range []struct {
+			name      string
+			cacheSize int
+		}{{"cold", -1}, {"fresh", 0}} {
+			b.Run(pl.name+"/"+mode.name, func(b *testing.B) {
+				p, err := NewProver(keys, ProverConfig{CacheSize: mode.cacheSize})
+				if err != nil {
+					b.Fatal(err)
+				}
+				reqs := requests(b.N, 7)
+				b.ResetTimer()
+				m := startMeter()
+				mustProveAll(b, p, reqs)
+				m.report(b, b.N)
+				if p.shared != nil {
+					b.ReportMetric(float64(p.borrowed.Load())/float64(b.N), "shared-groups/proof")
+				}
+			})
+		}
 		b.Run(pl.name+"/persisted", func(b *testing.B) {
 			last, err := NewProver(keys, ProverConfig{})
 			if err != nil {
