@@ -60,6 +60,7 @@ func Suites() []Suite {
 		{"slashing", "EIP-3076 slashing protection: one epoch of 10,000 keys on a synced badger", SlashingScenarios},
 		{"keys", "EIP-2335 keystore decryption on every core (validator/keys)", KeysScenarios},
 		{"transport", "request round trip on 127.0.0.1: zkv's QUIC transport against HTTP/2 over TLS", TransportScenarios},
+		{"relay", "the mev relay on 127.0.0.1: getHeader under load, the submission pipeline over QUIC and HTTP, submission to top bid", RelayScenarios},
 	}
 }
 
