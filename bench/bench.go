@@ -62,6 +62,7 @@ func Suites() []Suite {
 		{"transport", "request round trip on 127.0.0.1: zkv's QUIC transport against HTTP/2 over TLS", TransportScenarios},
 		{"relay", "the mev relay on 127.0.0.1: getHeader under load, the submission pipeline over QUIC and HTTP, submission to top bid", RelayScenarios},
 		{"validator", "validator client duty latency per slot against the devnet beacon node (1 s slots, recorded live, replayed)", ValidatorScenarios},
+		{"devnet", "the whole devnet end to end, live: slots kept, attestations included and private proofs verified per second", DevnetScenarios},
 	}
 }
 
