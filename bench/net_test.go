@@ -1,0 +1,201 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/holiman/uint256"
+
+	"github.com/zkvlabs/zkv/pbs"
+)
+
+// runSuite runs one suite in quick mode, checks every figure, the JSON schema and the report
+// page, and that the suite's servers and goroutines are gone once Run returns.
+func runSuite(t *testing.T, suite string, ignore []string, wantNames ...string) Report {
+	t.Helper()
+	before := goroutines()
+	sc, err := Select([]string{suite})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := Names(sc); strings.Join(got, " ") != strings.Join(wantNames, " ") {
+		t.Fatalf("suite %s has %v, want %v", suite, got, wantNames)
+	}
+	rep, err := Run(context.Background(), sc, Options{Quick: true, Duration: 10 * time.Millisecond, Runs: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkReport(t, rep, len(wantNames))
+	for i, r := range rep.Results {
+		if r.Name != wantNames[i] || r.Suite != suite || r.ItemsPerOp < 1 || r.SetupNs <= 0 {
+			t.Fatalf("result %d: %+v", i, r)
+		}
+		if sc[i].Latency != (r.P99 > 0) {
+			t.Fatalf("%s: latency %v, p99 %v", r.Name, sc[i].Latency, r.P99)
+		}
+		if sc[i].Peer != "" && (r.Peer == nil || r.Peer.Name != sc[i].Peer || r.Ratio <= 0) {
+			t.Fatalf("%s: peer %+v ratio %v, want %s", r.Name, r.Peer, r.Ratio, sc[i].Peer)
+		}
+	}
+	var buf bytes.Buffer
+	if err := WriteJSON(&buf, rep); err != nil {
+		t.Fatal(err)
+	}
+	if err := ValidateJSON(buf.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	var page bytes.Buffer
+	if err := WriteHTML(&page, rep); err != nil {
+		t.Fatal(err)
+	}
+	if err := ValidateHTML(page.Bytes(), rep); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(page.String(), `<section id="suite-`+suite+`"`) {
+		t.Fatalf("the report has no section for %s", suite)
+	}
+	var table bytes.Buffer
+	WriteTable(&table, rep)
+	t.Logf("\n%s", table.String())
+	checkGoroutines(t, before, ignore...)
+	return rep
+}
+
+// checkGoroutines waits (a little: connections close asynchronously) for the goroutines started
+// since before to end, and fails with the stacks of the ones left. It ignores what it was told
+// to ignore (known leaks of other packages, named where they are passed).
+func checkGoroutines(t *testing.T, before map[string]bool, ignore ...string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		left := newGoroutines(before, ignore)
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines left after the suite:\n%s", len(left), strings.Join(left, "\n\n"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// goroutines returns the stacks of the running goroutines by their "goroutine N" line.
+func goroutines() map[string]bool {
+	buf := make([]byte, 4<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	out := map[string]bool{}
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		id, _, _ := strings.Cut(g, " [")
+		out[id] = true
+	}
+	return out
+}
+
+func newGoroutines(before map[string]bool, ignore []string) []string {
+	buf := make([]byte, 4<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	var left []string
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		id, _, _ := strings.Cut(g, " [")
+		if before[id] || strings.Contains(g, "bench.newGoroutines") {
+			continue
+		}
+		known := false
+		for _, s := range ignore {
+			known = known || strings.Contains(g, s)
+		}
+		if !known {
+			left = append(left, g)
+		}
+	}
+	return left
+}
+
+// The relay suite runs a real relay, beacon node and simulator and stops them all.
+func TestRelaySuite(t *testing.T) {
+	rep := runSuite(t, "relay", nil, "relay/getheader-under-load", "relay/submissions-quic", "relay/submissions-http",
+		"relay/submit-to-topbid-quic", "relay/submit-to-topbid-http")
+	if r := rep.Results[1]; r.ItemsPerOp != relayBuilders {
+		t.Fatalf("%s: %d submissions an operation, want %d", r.Name, r.ItemsPerOp, relayBuilders)
+	}
+}
+
+// A submission the relay refuses fails the scenario: a figure is only taken of accepted bids.
+func TestRelayRefusalFails(t *testing.T) {
+	before := goroutines()
+	ctx := context.Background()
+	rig, err := newRelayRig(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs, err := rig.builders(1, 1)
+	if err != nil {
+		rig.close()
+		t.Fatal(err)
+	}
+	s, body := bs[0].take()
+	c := rig.client()
+	if err := rig.postSubmission(ctx, c, body); err != nil {
+		rig.close()
+		t.Fatalf("a good submission: %v", err)
+	}
+	// A higher value than the builder signed: the signature no longer holds.
+	trace := *s.Trace
+	trace.Value = new(uint256.Int).AddUint64(trace.Value, 1)
+	forged := *s
+	forged.Trace = &trace
+	bad, err := forged.Encode(pbs.MediaSSZ)
+	if err != nil {
+		rig.close()
+		t.Fatal(err)
+	}
+	err = rig.postSubmission(ctx, c, bad)
+	if err == nil || !strings.Contains(err.Error(), "400") || !strings.Contains(err.Error(), "signature") {
+		rig.close()
+		t.Fatalf("a tampered submission: %v, want a 400", err)
+	}
+	if h, err := rig.getHeader(ctx, c); err != nil || h != s.Payload.BlockHash {
+		rig.close()
+		t.Fatalf("getHeader after the refusal: %v %#x", err, h)
+	}
+	rig.close()
+	checkGoroutines(t, before)
+}
+
+// The validator suite records a live client and replays what it recorded.
+func TestValidatorSuite(t *testing.T) {
+	rep := runSuite(t, "validator", nil, "validator/attestations-per-slot", "validator/proposal-per-slot")
+	rec, err := recordedDuties(context.Background(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.attest) != dutySlots(true) || len(rec.propose) != dutySlots(true) {
+		t.Fatalf("recorded %d attestation and %d proposal slots, want %d", len(rec.attest), len(rec.propose), dutySlots(true))
+	}
+	// The replayed figures stay within what was recorded (plus the timer's lateness).
+	for i, lat := range [][]time.Duration{rec.attest, rec.propose} {
+		lo, hi := lat[0], lat[0]
+		for _, d := range lat {
+			lo, hi = min(lo, d), max(hi, d)
+		}
+		r := rep.Results[i]
+		if time.Duration(r.Min) < lo || time.Duration(r.Max) > hi+50*time.Millisecond || hi >= time.Second {
+			t.Fatalf("%s: replayed %v..%v, recorded %v..%v", r.Name, time.Duration(r.Min), time.Duration(r.Max), lo, hi)
+		}
+	}
+}
+
+// The devnet suite runs the network live and stops it.
+func TestDevnetSuite(t *testing.T) {
+	// The boost (pbs.Boost's relay clients) and the devnet beacon node's builder client create
+	// go-builder-client services with context.Background(), whose closing goroutine waits on
+	// that context forever: one each per network, not the suite's to stop.
+	rep := runSuite(t, "devnet", []string{"go-builder-client/http.New.func1"}, "devnet/slots", "devnet/attestations-included", "devnet/proofs-verified")
+	if r := rep.Results[0]; r.PerSecond < 0.5 || r.PerSecond > 2 {
+		t.Fatalf("%s: %.2f slots a second with 1 s slots", r.Name, r.PerSecond)
+	}
+}
