@@ -458,11 +458,11 @@ func relayGetHeaderUnderLoad(ctx context.Context, quick bool) (Prepared, error) 
 	var submitted atomic.Int64
 	for _, b := range bs {
 		c := rig.client()
-		rig.run.run(func(c2 context.Context) error {
-			for c2.Err() == nil {
+		rig.run.run(func(load context.Context) error {
+			for load.Err() == nil {
 				_, body := b.take()
-				if err := rig.postSubmission(c2, c, body); err != nil {
-					if c2.Err() == nil {
+				if err := rig.postSubmission(load, c, body); err != nil {
+					if load.Err() == nil {
 						loadErr.CompareAndSwap(nil, &err)
 					}
 					return err
@@ -486,9 +486,6 @@ func relayGetHeaderUnderLoad(ctx context.Context, quick bool) (Prepared, error) 
 		}
 		return nil
 	}
-	closeRig := func() {
-		rig.close()
-	}
 	// The load must be running while the figure is taken: the first submissions under way.
 	if err := retryFor(ctx, 20*time.Second, func() error {
 		if submitted.Load() < int64(len(bs)) {
@@ -496,10 +493,10 @@ func relayGetHeaderUnderLoad(ctx context.Context, quick bool) (Prepared, error) 
 		}
 		return nil
 	}); err != nil {
-		closeRig()
+		rig.close()
 		return Prepared{}, err
 	}
-	return Prepared{Op: op, Items: 1, Close: closeRig}, nil
+	return Prepared{Op: op, Items: 1, Close: rig.close}, nil
 }
 
 func relaySubmissions(ctx context.Context, quick, overQUIC bool) (Prepared, error) {
