@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"runtime"
 	"strings"
 	"testing"
@@ -197,5 +198,38 @@ func TestDevnetSuite(t *testing.T) {
 	rep := runSuite(t, "devnet", []string{"go-builder-client/http.New.func1"}, "devnet/slots", "devnet/attestations-included", "devnet/proofs-verified")
 	if r := rep.Results[0]; r.PerSecond < 0.5 || r.PerSecond > 2 {
 		t.Fatalf("%s: %.2f slots a second with 1 s slots", r.Name, r.PerSecond)
+	}
+}
+
+// The devnet scenarios read the live view's slot lines, and a chain whose last slots have no
+// block fails the wait instead of giving a figure.
+func TestDevnetStalledChainFails(t *testing.T) {
+	v := newViewLines()
+	for _, l := range []string{
+		"zkv devnet: 8 validators in 2 validator clients, 1 relay(s), 1 builder(s), 1s slots, until slot 1048576 (epoch 131072)\n",
+		"slot    1  epoch   0  proposer    5  builder 0.0612 ETH relay-1 builder-1    attested   1/1    included    1  aggregates  1  justified   0  finalized   0  proofs 2\n",
+		"slot    2  epoch   0  proposer    3  local (0 bids)                  attested   1/1    included    1  aggregates  1  justified   0  finalized   0  proofs 3\n",
+	} {
+		// Written in pieces, as a writer may be.
+		if _, err := v.Write([]byte(l[:7])); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := v.Write([]byte(l[7:])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := &devnetRun{view: v, done: make(chan struct{})}
+	if got := v.snapshot(); len(got) != 2 || got[0] != (viewLine{slot: 1, included: 1, proofs: 2}) || got[1].proofs != 3 {
+		t.Fatalf("parsed %+v", got)
+	}
+	if n.included() != 2 || n.proofs() != 3 || n.slotsSeen() != 2 {
+		t.Fatalf("included %d proofs %d slots %d", n.included(), n.proofs(), n.slotsSeen())
+	}
+	for s := 3; s < 3+devnetStalled; s++ {
+		fmt.Fprintf(v, "slot %4d  epoch   0  proposer    1  %-30s  attested   0/1    included    0  aggregates  0  justified   0  finalized   0  proofs 3\n", s, "missed")
+	}
+	_, err := n.waitFor(context.Background(), 100, false, func(n *devnetRun) int { return n.slotsSeen() })
+	if err == nil || !strings.Contains(err.Error(), "stopped advancing") {
+		t.Fatalf("wait on a chain without blocks: %v", err)
 	}
 }
