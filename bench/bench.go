@@ -60,9 +60,9 @@ func Suites() []Suite {
 		{"slashing", "EIP-3076 slashing protection: one epoch of 10,000 keys on a synced badger", SlashingScenarios},
 		{"keys", "EIP-2335 keystore decryption on every core (validator/keys)", KeysScenarios},
 		{"transport", "request round trip on 127.0.0.1: zkv's QUIC transport against HTTP/2 over TLS", TransportScenarios},
-		{"relay", "the mev relay on 127.0.0.1: getHeader under load, the submission pipeline over QUIC and HTTP, submission to top bid", RelayScenarios},
-		{"validator", "validator client duty latency per slot against the devnet beacon node (1 s slots, recorded live, replayed)", ValidatorScenarios},
-		{"devnet", "the whole devnet end to end, live: slots kept, attestations included and private proofs verified per second", DevnetScenarios},
+		{"relay", "the mev relay on 127.0.0.1: getHeader under load, submissions over QUIC and HTTP, to top bid", RelayScenarios},
+		{"validator", "validator client duty latency per slot on the devnet beacon node (1 s slots, recorded, replayed)", ValidatorScenarios},
+		{"devnet", "the whole devnet live: slots kept, attestations included, private proofs verified", DevnetScenarios},
 	}
 }
 
