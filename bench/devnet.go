@@ -103,12 +103,11 @@ func devnetScenario(ctx context.Context, quick bool, step int, count func(*devne
 
 // devnetRun is a running network and the live view's slot lines.
 type devnetRun struct {
-	private *devnet.PrivateAttestations
-	cancel  context.CancelFunc
-	done    chan struct{}
-	err     error // Run's result, once done is closed
-	dir     string
-	view    *viewLines
+	cancel context.CancelFunc
+	done   chan struct{}
+	err    error // Run's result, once done is closed
+	dir    string
+	view   *viewLines
 }
 
 func startDevnet(ctx context.Context, quick bool) (*devnetRun, error) {
@@ -130,7 +129,7 @@ func startDevnet(ctx context.Context, quick bool) (*devnetRun, error) {
 		return nil, err
 	}
 	rctx, cancel := context.WithCancel(ctx)
-	n := &devnetRun{private: p, cancel: cancel, done: make(chan struct{}), dir: dir, view: lines}
+	n := &devnetRun{cancel: cancel, done: make(chan struct{}), dir: dir, view: lines}
 	go func() {
 		n.err = nw.Run(rctx)
 		close(n.done)
