@@ -12,6 +12,17 @@ import (
 // attestations to: every validator attests once per epoch, so the pool verifies that many proofs.
 var EpochValidators = []int{10_000, 100_000, 1_000_000}
 
+// benchDepth is the pool suite's registry depth: QuickDepth in quick mode, the default 20 otherwise.
+func benchDepth(quick bool) int {
+	if quick {
+		return QuickDepth
+	}
+	return prover.DefaultDepth
+}
+
+// validators is the size of the pool suite's registry, each of whom proves every round.
+const validators = 16
+
 // PoolScenarios time what a private-attestation pool spends per epoch: batch verification (random
 // linear combination, one multi-pairing) of real proofs from a small registry. Proving an epoch's
 // worth is out of reach of a benchmark, so the figure is measured on a sample and extrapolated;
@@ -26,8 +37,11 @@ func PoolScenarios() []Scenario {
 			"proof plus one shared final exponentiation, so per-proof cost falls slightly with size: the " +
 			"extrapolation is an upper bound)",
 		Setup: func(ctx context.Context, quick bool) (Prepared, error) {
-			a, err := newAttesters(benchDepth(quick), validators)
+			a, err := newAttesters(ctx, benchDepth(quick), validators)
 			if err != nil {
+				return Prepared{}, err
+			}
+			if err := a.newProver(prover.ProverConfig{}); err != nil {
 				return Prepared{}, err
 			}
 			var claims []prover.Claim

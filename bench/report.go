@@ -37,7 +37,8 @@ func WriteReportDir(dir string, rep Report) (string, error) {
 type htmlSuite struct {
 	Name    string
 	Results []htmlRow
-	Notes   []string // each scenario's note once, then the pool's epoch estimates per count
+	Notes   []string      // each scenario's note once, then the pool's epoch estimates per count
+	Derived template.HTML // the prover's per-epoch table, derived from its figures
 	Plots   []template.HTML
 }
 
@@ -80,6 +81,9 @@ func WriteHTML(w io.Writer, rep Report) error {
 	}
 	cpus := rep.CPUCounts()
 	for _, s := range suites {
+		if s.Name == "prover" {
+			s.Derived = proverEpochHTML(rep)
+		}
 		var rs []Result
 		for _, row := range s.Results {
 			rs = append(rs, row.Result)
@@ -124,6 +128,7 @@ GOMAXPROCS measured: {{.CPUs}}. Report schema version {{.Rep.SchemaVersion}}.</p
 {{range .Results}}<tr><td title="{{.Description}}">{{.Name}}</td><td>{{.CPUs}}</td><td>{{.MedianS}}</td><td>{{.RangeS}}</td><td>{{.P99S}}</td><td>{{printf "%.1f" .PerSecond}} {{.ItemUnit}}</td><td>{{.PeerS}}</td><td>{{.RatioS}}</td><td>{{.SpeedS}}</td></tr>
 {{end}}</table>
 {{range .Notes}}<p class="note">{{.}}</p>{{end}}
+{{.Derived}}
 {{range .Plots}}{{.}}
 {{end}}</section>
 {{end}}</body></html>
@@ -300,8 +305,8 @@ var ErrReport = fmt.Errorf("bench HTML report incomplete")
 
 // ValidateHTML checks that page renders rep: a section per suite with its time plot, a peer plot
 // where a suite has peers, a latency plot where it has p99s, a scaling plot when several
-// GOMAXPROCS were measured, every figure's name, and nothing that needs the network (no script,
-// stylesheet link, image source or remote URL).
+// GOMAXPROCS were measured, the prover's derived per-epoch table, every figure's name, and
+// nothing that needs the network (no script, stylesheet link, image source or remote URL).
 func ValidateHTML(page []byte, rep Report) error {
 	s := string(page)
 	for _, bad := range []string{"<script", "<link", "src=", "url(", "https://", "@import"} {
@@ -332,6 +337,9 @@ func ValidateHTML(page []byte, rep Report) error {
 		}
 		if multi {
 			need = append(need, `class="plot-scaling"`)
+		}
+		if r.Suite == "prover" && len(epochTables(rep)) > 0 {
+			need = append(need, `class="epoch-derived"`)
 		}
 		for _, n := range need {
 			if !strings.Contains(body, n) {
