@@ -354,6 +354,7 @@ var epochModes = []struct{ short, what string }{
 // EpochKeys, keys times the median time per proof of each mode (0 where not measured).
 type epochTable struct {
 	depth, cpus int
+	fresh       int         // validators proved together in the fresh figure's operations
 	seconds     [][]float64 // [keys][mode]
 }
 
@@ -363,6 +364,7 @@ type epochTable struct {
 // medians; it measures nothing.
 func epochTables(rep Report) []epochTable {
 	perProof := map[key]float64{}
+	together := map[key]int{}
 	depths := map[int]bool{}
 	for _, r := range rep.Results {
 		var d int
@@ -373,6 +375,7 @@ func epochTables(rep Report) []epochTable {
 		mode = r.Name[strings.LastIndex(r.Name, "/")+1:]
 		depths[d] = true
 		perProof[key{fmt.Sprintf("%d/%s", d, mode), r.CPUs}] = r.Median / float64(r.ItemsPerOp) / 1e9
+		together[key{fmt.Sprintf("%d/%s", d, mode), r.CPUs}] = r.ItemsPerOp
 	}
 	if len(depths) == 0 {
 		return nil
@@ -386,7 +389,7 @@ func epochTables(rep Report) []epochTable {
 	}
 	var out []epochTable
 	for _, c := range rep.CPUCounts() {
-		t := epochTable{depth: depth, cpus: c}
+		t := epochTable{depth: depth, cpus: c, fresh: together[key{fmt.Sprintf("%d/zkv-fresh", depth), c}]}
 		found := false
 		for _, n := range EpochKeys {
 			row := make([]float64, len(epochModes))
@@ -405,10 +408,13 @@ func epochTables(rep Report) []epochTable {
 }
 
 func (t epochTable) title() string {
-	return fmt.Sprintf("DERIVED, not measured: one epoch of proofs at depth %d on %d cpus, extrapolated as keys x the "+
-		"median time per proof above, against the %s epoch budget (%% of it in brackets). The fresh column is an upper "+
-		"bound: an operator's thousands of keys share more tree levels than the %d validators of one operation.",
-		t.depth, t.cpus, EpochBudget, proofsPerOp(false))
+	s := fmt.Sprintf("DERIVED, not measured: one epoch of proofs at depth %d on %d cpus, extrapolated as keys x the "+
+		"median time per proof above, against the %s epoch budget (%% of it in brackets).", t.depth, t.cpus, EpochBudget)
+	if t.fresh > 0 {
+		s += fmt.Sprintf(" The fresh column is an upper bound: an operator's thousands of keys share more tree levels "+
+			"than the %d validators of one operation.", t.fresh)
+	}
+	return s
 }
 
 func keysLabel(n int) string { return fmt.Sprintf("%dk keys", n/1000) }
@@ -417,7 +423,13 @@ func epochCell(s float64) string {
 	if s == 0 {
 		return "-"
 	}
-	return fmt.Sprintf("%s (%.0f%%)", round(time.Duration(s*1e9)), 100*s/EpochBudget.Seconds())
+	d := time.Duration(s * 1e9)
+	if d > 10*time.Second {
+		d = d.Round(time.Second)
+	} else {
+		d = d.Round(10 * time.Millisecond)
+	}
+	return fmt.Sprintf("%s (%.0f%%)", d, 100*s/EpochBudget.Seconds())
 }
 
 // proverEpochLines is the derived per-epoch table for the terminal.
@@ -427,13 +439,13 @@ func proverEpochLines(rep Report) []string {
 		out = append(out, t.title())
 		head := fmt.Sprintf("  %-12s", "")
 		for _, m := range epochModes {
-			head += fmt.Sprintf(" %18s", m.short)
+			head += fmt.Sprintf(" %19s", m.short)
 		}
 		out = append(out, head)
 		for i, n := range EpochKeys {
 			line := fmt.Sprintf("  %-12s", keysLabel(n))
 			for _, s := range t.seconds[i] {
-				line += fmt.Sprintf(" %18s", epochCell(s))
+				line += fmt.Sprintf(" %19s", epochCell(s))
 			}
 			out = append(out, line)
 		}

@@ -115,7 +115,7 @@ func TestBenchEpochDerivation(t *testing.T) {
 		t.Fatalf("100k keys row %v, 1k row %v", two[2], two[0])
 	}
 	lines := strings.Join(proverEpochLines(rep), "\n")
-	for _, want := range []string{"at depth 20 on 2 cpus", "against the 6m24s epoch budget", "16m40s (260%)", "50s (13%)"} {
+	for _, want := range []string{"at depth 20 on 2 cpus", "against the 6m24s epoch budget", "16m40s (260%)", "50s (13%)", "than the 16 validators"} {
 		if !strings.Contains(lines, want) {
 			t.Fatalf("derived lines lack %q:\n%s", want, lines)
 		}

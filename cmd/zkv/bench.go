@@ -250,7 +250,7 @@ func blstStatus() string {
 	if bench.HasBlst() {
 		return "this binary has blst"
 	}
-	return "this binary has not"
+	return "this binary was built without it"
 }
 
 func isTerminal(w io.Writer) bool {
