@@ -63,18 +63,19 @@ func (p *Progress) Start(i, n int, name string) {
 	}
 	if p.stop == nil {
 		p.stop, p.done = make(chan struct{}), make(chan struct{})
-		go p.tick()
+		// Its own copies: Close clears the fields before it signals.
+		go p.tick(p.stop, p.done)
 	}
 	p.draw()
 }
 
-func (p *Progress) tick() {
-	defer close(p.done)
+func (p *Progress) tick(stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
 	t := time.NewTicker(barTick)
 	defer t.Stop()
 	for {
 		select {
-		case <-p.stop:
+		case <-stop:
 			return
 		case <-t.C:
 			p.mu.Lock()
@@ -87,12 +88,12 @@ func (p *Progress) tick() {
 // Close stops the bar's redrawing and clears it.
 func (p *Progress) Close() {
 	p.mu.Lock()
-	stop := p.stop
-	p.stop = nil
+	stop, done := p.stop, p.done
+	p.stop, p.done = nil, nil
 	p.mu.Unlock()
 	if stop != nil {
 		close(stop)
-		<-p.done
+		<-done
 	}
 	p.mu.Lock()
 	p.clear()
