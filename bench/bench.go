@@ -45,8 +45,11 @@ type Scenario struct {
 	Peer string
 	// Note is printed under the table and kept in the JSON: how a figure is derived (for
 	// example an extrapolation from a sample).
-	Note  string
-	Setup func(ctx context.Context, quick bool) (Prepared, error)
+	Note string
+	// Series, if set, names a line of scenarios that do the same work at different batch sizes
+	// (Items): the report plots their throughput against batch size.
+	Series string
+	Setup  func(ctx context.Context, quick bool) (Prepared, error)
 	// Skip, if set, says why the scenario does not run in this mode ("" to run it): a suite
 	// that measures other inputs in quick mode than in the full run.
 	Skip func(quick bool) string
@@ -252,7 +255,7 @@ func measure(ctx context.Context, s Scenario, o Options) (Result, error) {
 	slices.Sort(runs)
 	slices.Sort(lat)
 	r := Result{
-		Name: s.Name, Suite: suiteOf(s.Name), Description: s.Description, Note: s.Note,
+		Name: s.Name, Suite: suiteOf(s.Name), Description: s.Description, Note: s.Note, Series: s.Series,
 		Unit: "ns/op", ItemUnit: s.Unit, ItemsPerOp: p.Items, CPUs: runtime.GOMAXPROCS(0),
 		Runs: len(runs), Ops: len(lat), RunsNs: runs,
 		Median: median(runs), Min: runs[0], Max: runs[len(runs)-1],
@@ -360,7 +363,7 @@ func WriteTable(w io.Writer, rep Report) {
 			seen[r.Name], seen["note "+r.Note] = true, true
 			fmt.Fprintf(w, "\n%s: %s", r.Name, r.Note)
 		}
-		if r.Suite == "pool" {
+		if r.Name == "pool/batch-verify" {
 			fmt.Fprintf(w, "\n%s", epochLine(r))
 		}
 		if r.Peer != nil && !seen["peer "+r.Name] {

@@ -138,6 +138,7 @@ func TestValidateJSONSchema(t *testing.T) {
 		"ratio off":         func(d map[string]any) { res0(d)["ratio"] = 42.0 },
 		"peer without name": func(d map[string]any) { delete(res0(d)["peer"].(map[string]any), "name") },
 		"suite mismatch":    func(d map[string]any) { res0(d)["suite"] = "keys" },
+		"series as number":  func(d map[string]any) { res0(d)["series"] = 3.0 },
 		"not json":          nil,
 	}
 	for name, brk := range breakers {

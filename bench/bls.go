@@ -70,11 +70,13 @@ const noBlstNote = "no blst peer in this binary: blst is a cgo library, built in
 // BLSScenarios are the BLS hot paths of a validator client and a relay, each followed by its
 // blst peer on the same inputs where the binary has blst.
 func BLSScenarios() []Scenario {
-	batch := func(n, nMsgs int, what string) Scenario {
+	batch := func(n, nMsgs int) Scenario {
 		return Scenario{
-			Name:        fmt.Sprintf("bls/batch-verify-%d-over-%d", n, nMsgs),
-			Description: what,
+			Name:        batchName(n, nMsgs),
+			Description: batchWhat(n, nMsgs),
+			Series:      batchSeries(n, nMsgs),
 			Unit:        "signature",
+			Skip:        batchSkip(n, nMsgs),
 			Setup: func(_ context.Context, quick bool) (Prepared, error) {
 				in, err := signedSets(n, nMsgs)
 				if err != nil {
@@ -122,8 +124,6 @@ func BLSScenarios() []Scenario {
 				}, Items: 1}, nil
 			},
 		},
-		batch(512, 512, "512 signatures over distinct messages, one batch"),
-		batch(512, 16, "512 attestation signatures over 16 messages, one batch grouped by message"),
 		{
 			Name:        "bls/aggregate-128",
 			Description: "aggregate 128 signatures",
@@ -140,6 +140,9 @@ func BLSScenarios() []Scenario {
 				return Prepared{Op: func() error { _, err := bls.Aggregate(sigs); return err }, Items: 128}, nil
 			},
 		},
+	}
+	for _, b := range blsBatches {
+		zkv = append(zkv, batch(b.n, b.msgs))
 	}
 	if blstPeers == nil {
 		for i := range zkv {
@@ -159,4 +162,41 @@ func BLSScenarios() []Scenario {
 		out = append(out, s, p)
 	}
 	return out
+}
+
+// blsBatches are the batch verifications the bls suite measures: two series, each a line of
+// throughput against batch size in the report. Distinct messages are a relay's or a
+// slasher's mix (every signature its own pairing); 16 messages are an epoch's attestations,
+// where committees sign the same data and zkv groups by message (one pairing per message).
+var blsBatches = []struct{ n, msgs int }{
+	{16, 16}, {64, 64}, {256, 256}, {512, 512}, {1024, 1024},
+	{64, 16}, {256, 16}, {512, 16}, {1024, 16},
+}
+
+// blsQuickBatches are the sizes quick mode keeps: the ends of each series.
+var blsQuickBatches = map[[2]int]bool{{16, 16}: true, {512, 512}: true, {64, 16}: true, {512, 16}: true}
+
+func batchName(n, nMsgs int) string { return fmt.Sprintf("bls/batch-verify-%d-over-%d", n, nMsgs) }
+
+func batchSeries(n, nMsgs int) string {
+	if n == nMsgs {
+		return "batch verify, distinct messages"
+	}
+	return fmt.Sprintf("batch verify, %d messages", nMsgs)
+}
+
+func batchWhat(n, nMsgs int) string {
+	if n == nMsgs {
+		return fmt.Sprintf("%d signatures over distinct messages, one batch", n)
+	}
+	return fmt.Sprintf("%d attestation signatures over %d messages, one batch grouped by message", n, nMsgs)
+}
+
+func batchSkip(n, nMsgs int) func(bool) string {
+	return func(quick bool) string {
+		if quick && !blsQuickBatches[[2]int{n, nMsgs}] {
+			return "quick mode measures each batch series at its smallest and 512 only"
+		}
+		return ""
+	}
 }

@@ -94,19 +94,6 @@ func blstScenarios() map[string]Scenario {
 		peer("bls/verify", "verify one signature", true, 1, 1, 1, func(in *blstInputs) (func() error, error) {
 			return func() error { return valid(in.sigs[0].Verify(false, in.pks[0], false, in.msgs[0], bls.DST)) }, nil
 		}),
-		peer("bls/batch-verify-512-over-512", "512 signatures over distinct messages, one MultipleAggregateVerify with 64-bit weights",
-			false, 512, 512, 512, func(in *blstInputs) (func() error, error) {
-				return func() error {
-					return valid(new(blst.P2Affine).MultipleAggregateVerify(in.sigs, false, in.pks, false, in.msgs, bls.DST, blstRand, 64))
-				}, nil
-			}),
-		peer("bls/batch-verify-512-over-16", "512 signatures over 16 messages grouped by message as zkv does: per message "+
-			"the 64-bit-weighted sum of its keys (blst's multi-scalar multiplication) and one Miller loop, one weighted sum "+
-			"of all signatures, one final exponentiation (blst's pairing API)",
-			false, 512, 16, 512, func(in *blstInputs) (func() error, error) {
-				g := groupByMessage(in)
-				return func() error { return valid(g.verify()) }, nil
-			}),
 		peer("bls/aggregate-128", "aggregate 128 signatures", false, 128, 1, 128, func(in *blstInputs) (func() error, error) {
 			return func() error {
 				var agg blst.P2Aggregate
@@ -119,6 +106,27 @@ func blstScenarios() map[string]Scenario {
 		}),
 	} {
 		out[s.Name[:len(s.Name)-len("-blst")]] = s
+	}
+	for _, b := range blsBatches {
+		var p Scenario
+		if b.n == b.msgs {
+			p = peer(batchName(b.n, b.msgs), fmt.Sprintf("%d signatures over distinct messages, one MultipleAggregateVerify with 64-bit weights", b.n),
+				false, b.n, b.msgs, b.n, func(in *blstInputs) (func() error, error) {
+					return func() error {
+						return valid(new(blst.P2Affine).MultipleAggregateVerify(in.sigs, false, in.pks, false, in.msgs, bls.DST, blstRand, 64))
+					}, nil
+				})
+		} else {
+			p = peer(batchName(b.n, b.msgs), fmt.Sprintf("%d signatures over %d messages grouped by message as zkv does: per message ", b.n, b.msgs)+
+				"the 64-bit-weighted sum of its keys (blst's multi-scalar multiplication) and one Miller loop, one weighted sum "+
+				"of all signatures, one final exponentiation (blst's pairing API)",
+				false, b.n, b.msgs, b.n, func(in *blstInputs) (func() error, error) {
+					g := groupByMessage(in)
+					return func() error { return valid(g.verify()) }, nil
+				})
+		}
+		p.Series, p.Skip = "blst "+batchSeries(b.n, b.msgs), batchSkip(b.n, b.msgs)
+		out[batchName(b.n, b.msgs)] = p
 	}
 	return out
 }

@@ -65,8 +65,8 @@ func TestBlstAgreesWithZKV(t *testing.T) {
 // With the tag, every zkv bls figure has its blst peer from the same run.
 func TestBLSSuiteHasBlstPeers(t *testing.T) {
 	sc := BLSScenarios()
-	if len(sc) != 10 {
-		t.Fatalf("%d bls scenarios, want 5 and their peers", len(sc))
+	if want := 2 * (3 + len(blsBatches)); len(sc) != want {
+		t.Fatalf("%d bls scenarios, want %d: sign, verify, aggregate and the batches, and their peers", len(sc), want)
 	}
 	rep, err := Run(context.Background(), sc, Options{Quick: true, Duration: time.Millisecond, Runs: 1})
 	if err != nil {
