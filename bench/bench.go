@@ -5,8 +5,8 @@
 // (schema.go), a comparison against an earlier run (compare.go) and a self-contained HTML page
 // (report.go).
 //
-// Peers that are test-only dependencies (blst for BLS) stay in the packages' `go test -bench`
-// benchmarks (`make bench-bls`), because the zkv binary does not link them.
+// blst, the BLS peer, is cgo and built in only with `-tags blst` (bls_blst.go; `make bench`
+// builds bin/zkv-blst so); without the tag the bls figures carry a note instead of a peer.
 package bench
 
 import (
@@ -24,6 +24,11 @@ import (
 type Prepared struct {
 	Op    func() error
 	Items int
+	// Reset, if set, runs before every operation (the warm-up's too) outside the timed region:
+	// it puts back the state an operation must start from (a new epoch, an empty cache), when
+	// making that state costs more than the operation would show. Each run's figure is then
+	// the sum of its operations' own times.
+	Reset func() error
 	Close func()
 }
 
@@ -40,8 +45,14 @@ type Scenario struct {
 	Peer string
 	// Note is printed under the table and kept in the JSON: how a figure is derived (for
 	// example an extrapolation from a sample).
-	Note  string
-	Setup func(ctx context.Context, quick bool) (Prepared, error)
+	Note string
+	// Series, if set, names a line of scenarios that do the same work at different batch sizes
+	// (Items): the report plots their throughput against batch size.
+	Series string
+	Setup  func(ctx context.Context, quick bool) (Prepared, error)
+	// Skip, if set, says why the scenario does not run in this mode ("" to run it): a suite
+	// that measures other inputs in quick mode than in the full run.
+	Skip func(quick bool) string
 }
 
 // Suite is a named group of scenarios, selected with `zkv bench --suite NAME`.
@@ -111,14 +122,19 @@ type Options struct {
 	Duration time.Duration // time per scenario over all runs; default 1s, or 300ms when Quick
 	Runs     int           // timed runs per scenario; default 5, or 3 when Quick
 	Filter   string        // run only scenarios whose name contains this
-	Progress io.Writer     // one line per scenario as it finishes; nil for none
+	Progress io.Writer     // one line per scenario as it finishes; nil for none (see Progress)
+	// KeyCache is the directory where the prover and pool suites keep the proving keys they
+	// set up, so that a later run reads them instead of spending seconds to minutes on a
+	// setup; "" keeps them in memory for this process only.
+	KeyCache string
 }
 
 // Run measures each selected scenario: Setup, one warm-up operation (untimed: it fills caches
 // and pools as a long-running node would have), then Runs timed runs of at least one operation
 // each, until Duration is spent. Each run's figure is its time per operation; a result keeps the
 // median, min and max of those, and the p99 of every single operation. Peer figures and ratios
-// are filled in afterwards from the same run.
+// are filled in afterwards from the same run. Scenarios whose Skip gives a reason are left out;
+// Progress says how many and why.
 func Run(ctx context.Context, scenarios []Scenario, o Options) (Report, error) {
 	if o.Duration <= 0 {
 		o.Duration = time.Second
@@ -133,15 +149,43 @@ func Run(ctx context.Context, scenarios []Scenario, o Options) (Report, error) {
 		}
 	}
 	rep := NewReport(o.Quick)
-	ran := 0
+	ctx = withKeyCache(ctx, o.KeyCache)
+	var todo []Scenario
+	skipped := map[string][]string{} // reason -> scenarios
+	var reasons []string
 	for _, s := range scenarios {
 		if o.Filter != "" && !strings.Contains(s.Name, o.Filter) {
 			continue
 		}
+		if s.Skip != nil {
+			if why := s.Skip(o.Quick); why != "" {
+				if skipped[why] == nil {
+					reasons = append(reasons, why)
+				}
+				skipped[why] = append(skipped[why], s.Name)
+				continue
+			}
+		}
+		todo = append(todo, s)
+	}
+	if len(todo) == 0 && len(reasons) > 0 {
+		return rep, fmt.Errorf("every scenario matching %q is skipped in this mode (%s)", o.Filter, strings.Join(reasons, "; "))
+	}
+	if len(todo) == 0 {
+		return rep, fmt.Errorf("no scenario matches %q (have: %s)", o.Filter, strings.Join(Names(scenarios), ", "))
+	}
+	if o.Progress != nil {
+		for _, why := range reasons {
+			fmt.Fprintf(o.Progress, "  skipping %d scenarios: %s\n", len(skipped[why]), why)
+		}
+	}
+	for i, s := range todo {
 		if err := ctx.Err(); err != nil {
 			return rep, err
 		}
-		ran++
+		if st, ok := o.Progress.(starter); ok {
+			st.Start(i+1, len(todo), s.Name)
+		}
 		r, err := measure(ctx, s, o)
 		if err != nil {
 			return rep, fmt.Errorf("scenario %s: %w", s.Name, err)
@@ -150,9 +194,6 @@ func Run(ctx context.Context, scenarios []Scenario, o Options) (Report, error) {
 		if o.Progress != nil {
 			fmt.Fprintf(o.Progress, "  %-34s %3d runs, %5d ops, median %s/op\n", r.Name, r.Runs, r.Ops, round(time.Duration(r.Median)))
 		}
-	}
-	if ran == 0 {
-		return rep, fmt.Errorf("no scenario matches %q (have: %s)", o.Filter, strings.Join(Names(scenarios), ", "))
 	}
 	LinkPeers(&rep, scenarios)
 	return rep, nil
@@ -171,6 +212,18 @@ func measure(ctx context.Context, s Scenario, o Options) (Result, error) {
 		return Result{}, fmt.Errorf("setup returned no operation")
 	}
 	setup := time.Since(setupStart)
+	reset := func() error {
+		if p.Reset == nil {
+			return nil
+		}
+		if err := p.Reset(); err != nil {
+			return fmt.Errorf("reset: %w", err)
+		}
+		return nil
+	}
+	if err := reset(); err != nil {
+		return Result{}, err
+	}
 	if err := p.Op(); err != nil { // warm-up
 		return Result{}, fmt.Errorf("warm-up: %w", err)
 	}
@@ -180,23 +233,32 @@ func measure(ctx context.Context, s Scenario, o Options) (Result, error) {
 	for range o.Runs {
 		start := time.Now()
 		n := 0
+		var timed time.Duration
 		for n == 0 || time.Since(start) < per {
 			if err := ctx.Err(); err != nil {
+				return Result{}, err
+			}
+			if err := reset(); err != nil {
 				return Result{}, err
 			}
 			t0 := time.Now()
 			if err := p.Op(); err != nil {
 				return Result{}, err
 			}
-			lat = append(lat, time.Since(t0))
+			d := time.Since(t0)
+			timed += d
+			lat = append(lat, d)
 			n++
 		}
-		runs = append(runs, float64(time.Since(start).Nanoseconds())/float64(n))
+		if p.Reset == nil {
+			timed = time.Since(start)
+		}
+		runs = append(runs, float64(timed.Nanoseconds())/float64(n))
 	}
 	slices.Sort(runs)
 	slices.Sort(lat)
 	r := Result{
-		Name: s.Name, Suite: suiteOf(s.Name), Description: s.Description, Note: s.Note,
+		Name: s.Name, Suite: suiteOf(s.Name), Description: s.Description, Note: s.Note, Series: s.Series,
 		Unit: "ns/op", ItemUnit: s.Unit, ItemsPerOp: p.Items, CPUs: runtime.GOMAXPROCS(0),
 		Runs: len(runs), Ops: len(lat), RunsNs: runs,
 		Median: median(runs), Min: runs[0], Max: runs[len(runs)-1],
@@ -299,17 +361,21 @@ func WriteTable(w io.Writer, rep Report) {
 	}
 	seen := map[string]bool{}
 	for _, r := range rep.Results {
-		if r.Note != "" && !seen[r.Name] {
-			seen[r.Name] = true
+		// A note several figures share (the bls suite's missing peer) is printed once.
+		if r.Note != "" && !seen[r.Name] && !seen["note "+r.Note] {
+			seen[r.Name], seen["note "+r.Note] = true, true
 			fmt.Fprintf(w, "\n%s: %s", r.Name, r.Note)
 		}
-		if r.Suite == "pool" {
+		if r.Name == "pool/batch-verify" {
 			fmt.Fprintf(w, "\n%s", epochLine(r))
 		}
 		if r.Peer != nil && !seen["peer "+r.Name] {
 			seen["peer "+r.Name] = true
 			fmt.Fprintf(w, "\n%s: peer is %s (ratio = zkv/peer time per item; below 1, zkv is faster)", r.Name, r.Peer.Name)
 		}
+	}
+	for _, line := range proverEpochLines(rep) {
+		fmt.Fprintf(w, "\n%s", line)
 	}
 	fmt.Fprintln(w)
 }

@@ -37,7 +37,8 @@ func WriteReportDir(dir string, rep Report) (string, error) {
 type htmlSuite struct {
 	Name    string
 	Results []htmlRow
-	Notes   []string // each scenario's note once, then the pool's epoch estimates per count
+	Notes   []string      // each scenario's note once, then the pool's epoch estimates per count
+	Derived template.HTML // the prover's per-epoch table, derived from its figures
 	Plots   []template.HTML
 }
 
@@ -48,7 +49,8 @@ type htmlRow struct {
 
 // WriteHTML writes the page: the machine, then one section per suite in the report with its
 // table and plots (time per operation with run spread; zkv against its peer; latency
-// min/median/p99; speed-up against cores when the report has several GOMAXPROCS).
+// min/median/p99; throughput against batch size for a series; speed-up against cores when the
+// report has several GOMAXPROCS).
 func WriteHTML(w io.Writer, rep Report) error {
 	var suites []*htmlSuite
 	bySuite := map[string]*htmlSuite{}
@@ -70,16 +72,20 @@ func WriteHTML(w io.Writer, rep Report) error {
 		if sp, ok := speed[resultKey(r)]; ok {
 			row.SpeedS = fmt.Sprintf("%.2fx", sp)
 		}
-		if r.Note != "" && !slices.Contains(s.Notes, r.Name+": "+r.Note) {
+		// A note several figures share (the bls suite's missing peer) is shown once.
+		if r.Note != "" && !slices.ContainsFunc(s.Notes, func(n string) bool { return strings.HasSuffix(n, ": "+r.Note) }) {
 			s.Notes = append(s.Notes, r.Name+": "+r.Note)
 		}
-		if r.Suite == "pool" {
+		if r.Name == "pool/batch-verify" {
 			s.Notes = append(s.Notes, epochLine(r))
 		}
 		s.Results = append(s.Results, row)
 	}
 	cpus := rep.CPUCounts()
 	for _, s := range suites {
+		if s.Name == "prover" {
+			s.Derived = proverEpochHTML(rep)
+		}
 		var rs []Result
 		for _, row := range s.Results {
 			rs = append(rs, row.Result)
@@ -89,6 +95,9 @@ func WriteHTML(w io.Writer, rep Report) error {
 			s.Plots = append(s.Plots, p)
 		}
 		if p, ok := latencyPlot(s.Name, rs); ok {
+			s.Plots = append(s.Plots, p)
+		}
+		if p, ok := batchPlot(s.Name, rs); ok {
 			s.Plots = append(s.Plots, p)
 		}
 		if len(cpus) > 1 {
@@ -124,6 +133,7 @@ GOMAXPROCS measured: {{.CPUs}}. Report schema version {{.Rep.SchemaVersion}}.</p
 {{range .Results}}<tr><td title="{{.Description}}">{{.Name}}</td><td>{{.CPUs}}</td><td>{{.MedianS}}</td><td>{{.RangeS}}</td><td>{{.P99S}}</td><td>{{printf "%.1f" .PerSecond}} {{.ItemUnit}}</td><td>{{.PeerS}}</td><td>{{.RatioS}}</td><td>{{.SpeedS}}</td></tr>
 {{end}}</table>
 {{range .Notes}}<p class="note">{{.}}</p>{{end}}
+{{.Derived}}
 {{range .Plots}}{{.}}
 {{end}}</section>
 {{end}}</body></html>
@@ -232,6 +242,87 @@ func latencyPlot(suite string, rs []Result) (template.HTML, bool) {
 	return template.HTML(b.String()), true
 }
 
+// batchLines groups the results of a suite that belong to a series by series and GOMAXPROCS,
+// each line sorted by batch size, keeping the lines with at least two sizes.
+func batchLines(rs []Result) (names []string, lines map[string][]Result) {
+	lines = map[string][]Result{}
+	for _, r := range rs {
+		if r.Series == "" {
+			continue
+		}
+		k := fmt.Sprintf("%s @%d", r.Series, r.CPUs)
+		if _, ok := lines[k]; !ok {
+			names = append(names, k)
+		}
+		lines[k] = append(lines[k], r)
+	}
+	var keep []string
+	for _, k := range names {
+		l := lines[k]
+		slices.SortFunc(l, func(a, b Result) int { return a.ItemsPerOp - b.ItemsPerOp })
+		if len(l) > 1 && l[0].ItemsPerOp != l[len(l)-1].ItemsPerOp {
+			keep = append(keep, k)
+		} else {
+			delete(lines, k)
+		}
+	}
+	return keep, lines
+}
+
+// batchPlot: throughput (items per second at the median) against batch size, one line per
+// series and GOMAXPROCS, batch size on a log-2 axis and throughput linear from zero, so that
+// where batching stops paying shows as the line flattening.
+func batchPlot(suite string, rs []Result) (template.HTML, bool) {
+	names, lines := batchLines(rs)
+	if len(names) == 0 {
+		return "", false
+	}
+	const w, h, left, top, pw, ph = 1000, 340, 80, 40, 560, 250
+	lo, hi, ymax := math.Inf(1), 0.0, 0.0
+	unit := ""
+	for _, k := range names {
+		for _, r := range lines[k] {
+			lo, hi, ymax = min(lo, float64(r.ItemsPerOp)), max(hi, float64(r.ItemsPerOp)), max(ymax, r.PerSecond)
+			unit = r.ItemUnit
+		}
+	}
+	ymax *= 1.1
+	lo, hi = math.Log2(lo), math.Log2(hi)
+	px := func(n int) float64 { return left + (math.Log2(float64(n))-lo)/math.Max(hi-lo, 1)*pw }
+	py := func(v float64) float64 { return top + ph - v/ymax*ph }
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg class="plot-batch" xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`, w, h, w, h)
+	fmt.Fprintf(&b, `<text x="0" y="18" font-size="14" font-weight="bold">suite %s: throughput against batch size (%s/s at the median; higher is better)</text>`, html.EscapeString(suite), html.EscapeString(unit))
+	fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#000"/><line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#000"/>`, left, top, left, top+ph, left, top+ph, left+pw, top+ph)
+	sizes := map[int]bool{}
+	for _, k := range names {
+		for _, r := range lines[k] {
+			if !sizes[r.ItemsPerOp] {
+				sizes[r.ItemsPerOp] = true
+				fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle">%d</text>`, px(r.ItemsPerOp), top+ph+16, r.ItemsPerOp)
+			}
+		}
+	}
+	fmt.Fprintf(&b, `<text x="%d" y="%d">batch size (%ss per operation, log scale)</text>`, left+pw/2-90, top+ph+34, html.EscapeString(unit))
+	for _, v := range []float64{0, ymax / 2, ymax} {
+		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#e4e4e4"/><text x="%d" y="%.1f" text-anchor="end">%.0f</text>`, left, left+pw, py(v), py(v), left-4, py(v)+4, v)
+	}
+	colors := []string{"#4a7bd0", "#999", "#d0704a", "#555", "#3a9a4a", "#9a4ad0", "#c0a000"}
+	for i, k := range names {
+		col := colors[i%len(colors)]
+		var pts []string
+		for _, r := range lines[k] {
+			pts = append(pts, fmt.Sprintf("%.1f,%.1f", px(r.ItemsPerOp), py(r.PerSecond)))
+			fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="3" fill="%s"><title>%s: %d, %.0f %s/s</title></circle>`, px(r.ItemsPerOp), py(r.PerSecond), col, html.EscapeString(r.Name), r.ItemsPerOp, r.PerSecond, html.EscapeString(unit))
+		}
+		last := lines[k][len(lines[k])-1]
+		fmt.Fprintf(&b, `<polyline points="%s" fill="none" stroke="%s" stroke-width="2"/>`, strings.Join(pts, " "), col)
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="10" height="10" fill="%s"/><text x="%d" y="%d">%s (%.0f/s at %d)</text>`, left+pw+20, top+i*18, col, left+pw+34, top+i*18+10, html.EscapeString(k), last.PerSecond, last.ItemsPerOp)
+	}
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String()), true
+}
+
 // logTicks draws a grid line and a label at each power of ten (in ns) between lo and hi
 // (log10 of ns), below the rows.
 func logTicks(b *strings.Builder, lo, hi float64, x func(float64) float64, top, bottom int) {
@@ -299,9 +390,9 @@ func scalingPlot(suite string, rs []Result, cpus []int) template.HTML {
 var ErrReport = fmt.Errorf("bench HTML report incomplete")
 
 // ValidateHTML checks that page renders rep: a section per suite with its time plot, a peer plot
-// where a suite has peers, a latency plot where it has p99s, a scaling plot when several
-// GOMAXPROCS were measured, every figure's name, and nothing that needs the network (no script,
-// stylesheet link, image source or remote URL).
+// where a suite has peers, a latency plot where it has p99s, a batch-size plot where a series has
+// two sizes or more, a scaling plot when several GOMAXPROCS were measured, the prover's derived per-epoch table, every figure's name, and
+// nothing that needs the network (no script, stylesheet link, image source or remote URL).
 func ValidateHTML(page []byte, rep Report) error {
 	s := string(page)
 	for _, bad := range []string{"<script", "<link", "src=", "url(", "https://", "@import"} {
@@ -318,6 +409,16 @@ func ValidateHTML(page []byte, rep Report) error {
 		sections[name] = body
 	}
 	multi := len(rep.CPUCounts()) > 1
+	batched := map[string]bool{} // suites with a series measured at two or more batch sizes
+	bySuite := map[string][]Result{}
+	for _, r := range rep.Results {
+		bySuite[r.Suite] = append(bySuite[r.Suite], r)
+	}
+	for s, rs := range bySuite {
+		if names, _ := batchLines(rs); len(names) > 0 {
+			batched[s] = true
+		}
+	}
 	for _, r := range rep.Results {
 		body, ok := sections[r.Suite]
 		if !ok {
@@ -330,8 +431,14 @@ func ValidateHTML(page []byte, rep Report) error {
 		if r.P99 > 0 {
 			need = append(need, `class="plot-latency"`)
 		}
+		if batched[r.Suite] {
+			need = append(need, `class="plot-batch"`)
+		}
 		if multi {
 			need = append(need, `class="plot-scaling"`)
+		}
+		if r.Suite == "prover" && len(epochTables(rep)) > 0 {
+			need = append(need, `class="epoch-derived"`)
 		}
 		for _, n := range need {
 			if !strings.Contains(body, n) {

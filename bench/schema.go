@@ -32,6 +32,8 @@ import (
 //	  suite         string   the suite (`--suite`)
 //	  description   string
 //	  note          string   how the figure is derived, when it is not a plain measurement
+//	  series        string   optional: figures of one series do the same work at different
+//	                         items_per_op (batch sizes); the report plots them as one line
 //	  unit          string   "ns/op": the unit of median, min, max, p99 and peer.median
 //	  item_unit     string   what one item is (signature, proof, key, epoch)
 //	  items_per_op  int      items one operation handles
@@ -76,6 +78,7 @@ type Result struct {
 	Suite       string    `json:"suite"`
 	Description string    `json:"description"`
 	Note        string    `json:"note,omitempty"`
+	Series      string    `json:"series,omitempty"`
 	Unit        string    `json:"unit"`
 	ItemUnit    string    `json:"item_unit"`
 	ItemsPerOp  int       `json:"items_per_op"`
@@ -271,6 +274,11 @@ func ValidateJSON(raw []byte) error {
 			return fail("%s: min %v, median %v, max %v out of order", name, r["min"], r["median"], r["max"])
 		case num("p99") < 0 || num("cpus") < 1 || num("items_per_op") < 1 || num("per_second") <= 0:
 			return fail("%s: p99, cpus, items_per_op or per_second out of range", name)
+		}
+		if v, ok := r["series"]; ok {
+			if _, ok := v.(string); !ok {
+				return fail("%s: series is not a string", name)
+			}
 		}
 		if peer, ok := r["peer"]; ok {
 			pm, ok := peer.(map[string]any)

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/term"
 
 	"github.com/zkvlabs/zkv/bench"
 )
@@ -24,22 +28,27 @@ func init() {
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("bench", "bench [--suite NAME,...] [--quick] [--cpus 1,2,...] [--json FILE] [--report DIR] [--compare OLD.json] [--from FILE]", `
+	fs := newFlagSet("bench", "bench [--suite NAME,...] [--quick] [--cpus 1,2,...] [--json FILE] [--report DIR] [--compare OLD.json] [--from FILE] [--key-cache DIR]", `
 Runs zkv's benchmark suites on this machine with generated inputs and prints a table. Every
 figure is measured after a warm-up operation in repeated runs: the median time per operation,
 the fastest and slowest run (min..max), the 99th percentile of single operations where latency
 matters, throughput, and, where zkv has a peer in the same binary, the peer's figure from the
-same run and the ratio zkv/peer (stock gnark groth16.Prove for the prover; blst is compared in
-'make bench-bls', since the zkv binary does not link it).
+same run and the ratio zkv/peer: stock gnark groth16.Prove for the prover, and blst for bls in
+a binary built with -tags blst ('make bench' builds bin/zkv-blst so and runs the full suite;
+`+blstStatus()+`).
 
 Suites: `+suiteList()+`
+
+The prover suite measures registry depths `+fmt.Sprint(bench.ProverDepths)+` (depth `+fmt.Sprint(bench.QuickDepth)+` with --quick) and
+derives the proving time of one epoch for 1k, 10k and 100k keys from its figures (marked
+DERIVED). Its proving keys come from a single-party setup, made once and kept in --key-cache.
 
 --cpus runs every figure once per GOMAXPROCS count, each in its own process (gnark and the
 keystore loader size their work from the CPU count), and reports the speed-up over the fewest
 cores. --json writes the figures in the versioned schema documented in package bench
 (bench.SchemaVersion); --compare prints the change against such a file and flags changes
 outside both runs' spread; --report writes a self-contained HTML page with plots.`, stderr)
-	quick := fs.Bool("quick", false, "shorter runs on smaller inputs: 300ms a scenario, 3 runs, the prover and pool at registry depth 8 instead of 20")
+	quick := fs.Bool("quick", false, "shorter runs on smaller inputs: 300ms a scenario, 3 runs, the prover and pool at registry depth 8 only")
 	suites := fs.String("suite", "", "comma-separated suites to run (default: all)")
 	only := fs.String("only", "", "run only scenarios whose name contains this text")
 	duration := fs.Duration("duration", 0, "time spent on each scenario over all runs (default 1s, 300ms with --quick)")
@@ -49,6 +58,7 @@ outside both runs' spread; --report writes a self-contained HTML page with plots
 	reportDir := fs.String("report", "", "also write an HTML report (index.html, no network needed) to this directory")
 	compare := fs.String("compare", "", "compare the figures with an earlier --json file")
 	from := fs.String("from", "", "measure nothing: take the figures from an earlier --json file (to re-render --report or --compare two saved runs)")
+	keyCache := fs.String("key-cache", defaultBenchKeyDir(), "directory where the prover and pool suites keep their proving keys between runs (\"\" keeps them in memory); not the prover's own key cache")
 	check := fs.Bool("check", false, "validate the written --json file and --report page against the schema and the suites run (structure, not timings)")
 	child := fs.Int("internal-gomaxprocs", 0, "internal: run as the child process of --cpus at this GOMAXPROCS, writing --json")
 	if err := parseFlags(fs, args); err != nil {
@@ -89,6 +99,9 @@ outside both runs' spread; --report writes a self-contained HTML page with plots
 			return bad("--report %s: not a directory", *reportDir)
 		}
 	}
+	if err := checkKeyCache(*keyCache); err != nil {
+		return bad("--key-cache %s: %v", *keyCache, err)
+	}
 	var old bench.Report
 	if *compare != "" {
 		// Read it before spending minutes measuring: a bad file is a usage mistake.
@@ -118,7 +131,13 @@ outside both runs' spread; --report writes a self-contained HTML page with plots
 		}
 		saved = &rep
 	}
-	opts := bench.Options{Quick: *quick, Duration: *duration, Runs: *runs, Filter: *only, Progress: stdout}
+	var bar io.Writer
+	if isTerminal(stderr) {
+		bar = stderr
+	}
+	progress := bench.NewProgress(stdout, bar)
+	defer progress.Close()
+	opts := bench.Options{Quick: *quick, Duration: *duration, Runs: *runs, Filter: *only, Progress: progress, KeyCache: *keyCache}
 
 	if *child > 0 {
 		// The child of --cpus: measure at the given GOMAXPROCS and hand the figures back.
@@ -142,7 +161,7 @@ outside both runs' spread; --report writes a self-contained HTML page with plots
 	} else if len(counts) > 0 {
 		// What to run and for how long goes to the children; the outputs stay here.
 		childArgs := []string{"--quick=" + strconv.FormatBool(*quick), "--suite", *suites, "--only", *only,
-			"--duration", duration.String(), "--runs", strconv.Itoa(*runs)}
+			"--duration", duration.String(), "--runs", strconv.Itoa(*runs), "--key-cache", *keyCache}
 		self, err := os.Executable()
 		if err != nil {
 			return fmt.Errorf("--cpus needs to re-run zkv: %w", err)
@@ -154,6 +173,7 @@ outside both runs' spread; --report writes a self-contained HTML page with plots
 	} else {
 		rep, err = bench.Run(ctx, scenarios, opts)
 	}
+	progress.Close()
 	if err != nil {
 		return err
 	}
@@ -199,6 +219,43 @@ outside both runs' spread; --report writes a self-contained HTML page with plots
 		}
 	}
 	return nil
+}
+
+// defaultBenchKeyDir is beside the prover's own key cache (defaultKeyCacheDir), not in it: the
+// bench's keys come from its own single-party setups, which no node should ever load.
+func defaultBenchKeyDir() string {
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "zkv", "bench-keys")
+	}
+	return ""
+}
+
+// checkKeyCache refuses a --key-cache that cannot be a directory, before any measuring: a
+// file, or a path through a file. A missing directory is made when the first keys are saved.
+func checkKeyCache(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	fi, err := os.Stat(dir)
+	switch {
+	case err == nil && !fi.IsDir():
+		return errors.New("not a directory")
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return err
+	}
+	return nil
+}
+
+func blstStatus() string {
+	if bench.HasBlst() {
+		return "this binary has blst"
+	}
+	return "this binary was built without it"
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 func suiteList() string {

@@ -51,6 +51,8 @@ func TestBenchBadFlags(t *testing.T) {
 		{[]string{"stray"}, `unexpected argument "stray"`},
 		{[]string{"--from", notJSON}, "schema_version 1, want 2"},
 		{[]string{"--from", notJSON, "--cpus", "1"}, "--cpus does not apply"},
+		{[]string{"--key-cache", notJSON}, "--key-cache " + notJSON + ": not a directory"},
+		{[]string{"--key-cache", filepath.Join(notJSON, "keys")}, "not a directory"},
 	} {
 		var out, errOut bytes.Buffer
 		code := run(context.Background(), append([]string{"bench"}, c.args...), &out, &errOut)
@@ -154,5 +156,50 @@ func TestBenchCPUsChildProcesses(t *testing.T) {
 	}
 	if len(want) > 1 && !strings.Contains(stdout.String(), "1.00x") {
 		t.Fatalf("no speed-up column:\n%s", stdout.String())
+	}
+}
+
+// The prover suite in quick mode through the CLI: its depth-8 figures in the JSON, each zkv
+// figure with stock gnark as its peer, the report checked, the derived per-epoch table in the
+// table and the keys saved in --key-cache.
+func TestBenchProverQuickCLI(t *testing.T) {
+	dir := t.TempDir()
+	keyDir, out := filepath.Join(dir, "keys"), filepath.Join(dir, "prover.json")
+	args := []string{"bench", "--quick", "--suite", "prover", "--duration", "1ms", "--runs", "1", "--key-cache", keyDir,
+		"--json", out, "--report", filepath.Join(dir, "report"), "--check"}
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), args, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s\n%s", code, stderr.String(), stdout.String())
+	}
+	for _, want := range []string{"skipping 20 scenarios", "DERIVED, not measured", "renders every suite run (5 figures)"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Fatalf("output lacks %q:\n%s", want, stdout.String())
+		}
+	}
+	if strings.Contains(stderr.String(), "\r") {
+		t.Fatalf("a bar on a stderr that is not a terminal: %q", stderr.String())
+	}
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := bench.ReadJSON(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]*bench.Peer{}
+	for _, r := range rep.Results {
+		names[r.Name] = r.Peer
+	}
+	for _, m := range []string{"zkv-cold", "zkv-fresh", "zkv-warm", "zkv-grown"} {
+		p, ok := names["prover/depth-8/"+m]
+		if !ok || p == nil || p.Name != "prover/depth-8/stock-gnark" {
+			t.Fatalf("%s: present %v, peer %+v", m, ok, p)
+		}
+	}
+	keys, _ := filepath.Glob(filepath.Join(keyDir, "*.keys"))
+	if len(keys) != 1 {
+		t.Fatalf("--key-cache holds %v", keys)
 	}
 }
