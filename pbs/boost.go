@@ -88,6 +88,7 @@ type BoostConfig struct {
 // bid, fans registrations out, and gets the payload from the relays that served the chosen
 // header. Run keeps the QUIC streams; without Run every relay is asked over HTTP.
 type Boost struct {
+	ctx    context.Context // NewBoost's: every relay's clients live at most as long as it
 	cfg    BoostConfig
 	domain phase0.Domain
 	log    *slog.Logger
@@ -146,7 +147,8 @@ type servedKey struct {
 	hash phase0.Hash32
 }
 
-// NewBoost checks cfg and makes one client per relay; ctx bounds their lives.
+// NewBoost checks cfg and makes one client per relay; ctx bounds their lives. Their clients
+// hold goroutines until ctx ends, so a caller ends it when it is done with the boost.
 func NewBoost(ctx context.Context, cfg BoostConfig) (*Boost, error) {
 	if len(cfg.Relays) == 0 {
 		return nil, errors.New("pbs: no relay specified")
@@ -178,12 +180,15 @@ func NewBoost(ctx context.Context, cfg BoostConfig) (*Boost, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	b := &Boost{cfg: cfg, domain: BuilderDomain(cfg.GenesisForkVersion), log: cfg.Logger.With("component", "boost"), m: newBoostMetrics(),
+	b := &Boost{ctx: ctx, cfg: cfg, domain: BuilderDomain(cfg.GenesisForkVersion), log: cfg.Logger.With("component", "boost"), m: newBoostMetrics(),
 		served: map[servedKey][]*relay{}, checked: map[checkedKey]struct{}{}, encoded: map[encodedKey][]byte{}}
 	if err := b.SetRelayConfig(RelayConfig{Default: RelayPolicy{Relays: cfg.Relays, MinBid: cfg.MinBid}, Proposers: cfg.Proposers}); err != nil {
 		return nil, err
 	}
 	if err := b.m.register(cfg.Registerer); err != nil {
+		for _, r := range b.state.Load().all {
+			r.close()
+		}
 		return nil, err
 	}
 	return b, nil
@@ -239,20 +244,31 @@ func (b *Boost) setRelayConfig(c RelayConfig) error {
 		}
 		return out, nil
 	}
-	var err error
-	if st.def, err = resolve(c.Default); err != nil {
-		return err
-	}
-	for pk, p := range c.Proposers {
-		if st.proposers[pk], err = resolve(p); err != nil {
+	err := func() error {
+		var err error
+		if st.def, err = resolve(c.Default); err != nil {
 			return err
 		}
+		for pk, p := range c.Proposers {
+			if st.proposers[pk], err = resolve(p); err != nil {
+				return err
+			}
+		}
+		return nil
+	}()
+	if err != nil {
+		// A refused config must not leave behind the clients it made for relays before the
+		// one that failed: nothing refers to them.
+		for _, r := range added {
+			r.close()
+		}
+		return err
 	}
 	b.state.Store(st)
 	if old != nil {
 		for k, r := range old.byKey {
-			if st.byKey[k] == nil && r.stream != nil {
-				r.stream.stop()
+			if st.byKey[k] == nil {
+				r.close()
 			}
 		}
 	}
@@ -274,16 +290,23 @@ func (b *Boost) newRelay(e RelayEntry) (*relay, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pbs: relay %s: %w", e.URL, err)
 	}
-	// The unblinding client (go-builder-client) takes no context beyond its metrics.
-	svc, err := builderhttp.New(context.Background(), builderhttp.WithAddress(e.URL), builderhttp.WithLogLevel(zerolog.Disabled), builderhttp.WithTimeout(b.cfg.PayloadTimeout))
+	// go-builder-client's New starts a goroutine that waits for its context to end, so the
+	// context must end when the relay does (dropped by a reload, or the boost's ctx ended):
+	// with one that never ends, every relay ever configured would keep a goroutine.
+	ctx, cancel := context.WithCancel(b.ctx)
+	svc, err := builderhttp.New(ctx, builderhttp.WithAddress(e.URL), builderhttp.WithLogLevel(zerolog.Disabled), builderhttp.WithTimeout(b.cfg.PayloadTimeout))
 	if err != nil {
+		cancel()
 		return nil, fmt.Errorf("pbs: relay %s: %w", e.URL, err)
 	}
 	tr := &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second, ForceAttemptHTTP2: true}
+	// A relay's kept-alive connections (a goroutine or two each) go with it rather than after
+	// the idle timeout.
+	context.AfterFunc(ctx, tr.CloseIdleConnections)
 	// A relay is down until it first answers: status must not call a relay that never
 	// answered up (mev-boost's status fails when no relay answers).
 	r := &relay{RelayEntry: e, key: e.String(), name: u.Host, svc: svc, hc: &http.Client{Transport: tr, Timeout: b.cfg.PayloadTimeout},
-		fails: b.cfg.DownAfter, lastErr: "no answer yet"}
+		cancel: cancel, fails: b.cfg.DownAfter, lastErr: "no answer yet"}
 	if e.QUICAddr != "" {
 		r.stream = newBidStream()
 	}

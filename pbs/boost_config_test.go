@@ -1,7 +1,6 @@
 package pbs_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -70,7 +69,7 @@ proposer_config:
 // min-bid applies; the others use the default. A reload changes the sets from the next
 // request; an invalid one is refused and the previous sets stay.
 func TestBoostRelaySets(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	parent := phase0.Hash32{7}
 	def := newHeaderRelay(t, "good", 5, parent, 100, 1)
 	own := newHeaderRelay(t, "good", 5, parent, 50, 2)

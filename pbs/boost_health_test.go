@@ -46,7 +46,7 @@ func TestBoostRelayHealth(t *testing.T) {
 	good := newHeaderRelay(t, "good", 5, parent, 100, 1)
 	flaky := newHeaderRelay(t, "good", 5, parent, 90, 2)
 	reg := prometheus.NewRegistry()
-	b, err := pbs.NewBoost(context.Background(), pbs.BoostConfig{Relays: []pbs.RelayEntry{good.entry, flaky.entry}, GenesisForkVersion: testFork,
+	b, err := pbs.NewBoost(t.Context(), pbs.BoostConfig{Relays: []pbs.RelayEntry{good.entry, flaky.entry}, GenesisForkVersion: testFork,
 		DownAfter: 2, Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
@@ -95,7 +95,7 @@ func TestBoostRelayHealth(t *testing.T) {
 // A relay that never answered is down: status fails with no relay reachable.
 func TestBoostStatusNoRelayEverUp(t *testing.T) {
 	r := newHeaderRelay(t, "error", 5, phase0.Hash32{}, 1, 1)
-	b, err := pbs.NewBoost(context.Background(), pbs.BoostConfig{Relays: []pbs.RelayEntry{r.entry}, GenesisForkVersion: testFork})
+	b, err := pbs.NewBoost(t.Context(), pbs.BoostConfig{Relays: []pbs.RelayEntry{r.entry}, GenesisForkVersion: testFork})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func TestBoostMetrics(t *testing.T) {
 	r := newHeaderRelay(t, "good", 5, parent, 2_000_000_000_000_000_000, 1)
 	none := newHeaderRelay(t, "none", 5, parent, 1, 2)
 	reg := prometheus.NewRegistry()
-	b, err := pbs.NewBoost(context.Background(), pbs.BoostConfig{Relays: []pbs.RelayEntry{r.entry, none.entry}, GenesisForkVersion: testFork, Registerer: reg})
+	b, err := pbs.NewBoost(t.Context(), pbs.BoostConfig{Relays: []pbs.RelayEntry{r.entry, none.entry}, GenesisForkVersion: testFork, Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +144,7 @@ func TestBoostMetrics(t *testing.T) {
 	if v := gauge(t, reg, "mev_boost_relay_last_slot", r.entry.URL); v != 5 {
 		t.Errorf("mev_boost_relay_last_slot %v, want 5", v)
 	}
-	if _, err := pbs.NewBoost(context.Background(), pbs.BoostConfig{Relays: []pbs.RelayEntry{r.entry}, Registerer: reg}); err == nil {
+	if _, err := pbs.NewBoost(t.Context(), pbs.BoostConfig{Relays: []pbs.RelayEntry{r.entry}, Registerer: reg}); err == nil {
 		t.Error("a second boost registered the same metrics")
 	}
 	// /metrics is served when the registerer gathers.
@@ -214,7 +214,7 @@ func TestBoostGetHeaderLogLine(t *testing.T) {
 	slowEntry.URL = slow.URL
 	var logs bytes.Buffer
 	reg := prometheus.NewRegistry()
-	b, err := pbs.NewBoost(context.Background(), pbs.BoostConfig{Relays: []pbs.RelayEntry{good.entry, bad.entry, none.entry, slowEntry},
+	b, err := pbs.NewBoost(t.Context(), pbs.BoostConfig{Relays: []pbs.RelayEntry{good.entry, bad.entry, none.entry, slowEntry},
 		GenesisForkVersion: testFork, HeaderSoft: time.Second, HeaderHard: 20 * time.Second, Registerer: reg,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
@@ -247,7 +247,7 @@ func TestBoostGetHeaderLogLine(t *testing.T) {
 func TestBoostEncodedBids(t *testing.T) {
 	parent := phase0.Hash32{7}
 	r := newHeaderRelay(t, "good", 5, parent, 100, 1)
-	b, err := pbs.NewBoost(context.Background(), pbs.BoostConfig{Relays: []pbs.RelayEntry{r.entry}, GenesisForkVersion: testFork})
+	b, err := pbs.NewBoost(t.Context(), pbs.BoostConfig{Relays: []pbs.RelayEntry{r.entry}, GenesisForkVersion: testFork})
 	if err != nil {
 		t.Fatal(err)
 	}

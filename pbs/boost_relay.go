@@ -114,6 +114,8 @@ type relay struct {
 	name string // metrics label: host:port
 	hc   *http.Client
 	svc  builderclient.Service // unblinding (go-builder-client)
+	// cancel ends the context svc and hc's idle connections live in.
+	cancel context.CancelFunc
 
 	mu       sync.Mutex
 	fails    int    // consecutive failed calls
@@ -121,6 +123,15 @@ type relay struct {
 	lastSlot phase0.Slot
 
 	stream *bidStream // nil without a QUIC door
+}
+
+// close ends the relay's clients and its stream once no configuration refers to it. A request
+// still in flight keeps its own context and finishes.
+func (r *relay) close() {
+	r.cancel()
+	if r.stream != nil {
+		r.stream.stop()
+	}
 }
 
 // record notes one call's outcome: a failure counts towards marking the relay down, a success

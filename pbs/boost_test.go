@@ -77,7 +77,7 @@ func newFakeRelay(t *testing.T, kind string, value uint64, blockHash byte) *fake
 }
 
 func TestBoostPicksBestBid(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	parent := testPayload().ParentHash
 	cases := []struct {
 		name   string
@@ -143,7 +143,7 @@ func TestParseRelayURL(t *testing.T) {
 			t.Errorf("%q accepted", bad)
 		}
 	}
-	if _, err := pbs.NewBoost(context.Background(), pbs.BoostConfig{}); err == nil {
+	if _, err := pbs.NewBoost(t.Context(), pbs.BoostConfig{}); err == nil {
 		t.Error("a boost without relays")
 	}
 }
@@ -181,7 +181,7 @@ func TestBoostGetPayloadRetriesAndChecks(t *testing.T) {
 			defer srv.Close()
 			_, pk := key(t)
 			e, _ := pbs.ParseRelayURL(fmt.Sprintf("http://%#x@%s", pk[:], strings.TrimPrefix(srv.URL, "http://")))
-			b, err := pbs.NewBoost(context.Background(), pbs.BoostConfig{Relays: []pbs.RelayEntry{e}, GenesisForkVersion: testFork})
+			b, err := pbs.NewBoost(t.Context(), pbs.BoostConfig{Relays: []pbs.RelayEntry{e}, GenesisForkVersion: testFork})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -161,7 +161,7 @@ func TestBoostTiming(t *testing.T) {
 	parent := phase0.Hash32{7}
 	r := newHeaderRelay(t, "good", 5, parent, 100, 1)
 	clock := &fixedClock{}
-	b, err := pbs.NewBoost(context.Background(), pbs.BoostConfig{Relays: []pbs.RelayEntry{r.entry}, GenesisForkVersion: testFork,
+	b, err := pbs.NewBoost(t.Context(), pbs.BoostConfig{Relays: []pbs.RelayEntry{r.entry}, GenesisForkVersion: testFork,
 		GenesisTime: testGenesis, SlotDuration: testSlotTime, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -252,7 +252,7 @@ func TestBoostNoGenesisNoCutoff(t *testing.T) {
 	r := newHeaderRelay(t, "good", 5, parent, 100, 1)
 	clock := &fixedClock{}
 	clock.at(5, 11*time.Second)
-	b, err := pbs.NewBoost(context.Background(), pbs.BoostConfig{Relays: []pbs.RelayEntry{r.entry}, GenesisForkVersion: testFork, Now: clock.Now})
+	b, err := pbs.NewBoost(t.Context(), pbs.BoostConfig{Relays: []pbs.RelayEntry{r.entry}, GenesisForkVersion: testFork, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,7 +45,7 @@ func TestBoostReloadOnSignal(t *testing.T) {
 		t.Fatal(err)
 	}
 	fallback := pbs.RelayPolicy{Relays: []pbs.RelayEntry{e}}
-	b, err := pbs.NewBoost(context.Background(), pbs.BoostConfig{Relays: fallback.Relays})
+	b, err := pbs.NewBoost(t.Context(), pbs.BoostConfig{Relays: fallback.Relays})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -111,6 +111,7 @@ func newAPINet(t *testing.T, n int, enforceJSON bool, mod func(*beacon.Config)) 
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
+	t.Cleanup(node.Close) // no Run to close it
 	srv := httptest.NewServer(node.Handler())
 	t.Cleanup(srv.Close)
 	rec := &recorder{}

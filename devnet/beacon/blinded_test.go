@@ -46,6 +46,7 @@ func testBlinded(t *testing.T, enforceJSON bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer node.Close() // no Run to close it
 	srv := httptest.NewServer(node.Handler())
 	defer srv.Close()
 	defer cancel()

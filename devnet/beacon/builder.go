@@ -25,18 +25,24 @@ import (
 type builderClient struct {
 	url     string
 	timeout time.Duration
-	// svc is created lazily: go-builder-client's New needs a context that lives as long as it.
-	svc builderclient.Service
+	svc     builderclient.Service
+	// cancel ends the context svc was made with: go-builder-client's New starts a goroutine that
+	// waits for it, so a context that never ended would keep one per node for the process's life.
+	cancel context.CancelFunc
 	// pubkey, when the URL names one (http://0xPUBKEY@host, as mev-boost takes relays), is the
 	// only key whose bids are accepted.
 	pubkey *phase0.BLSPubKey
 }
 
 func newBuilderClient(url string, timeout time.Duration) (*builderClient, error) {
-	c := &builderClient{url: url, timeout: timeout}
-	svc, err := builderhttp.New(context.Background(),
+	// The node's life is not a context (New's only bounds deriving the genesis), so the client's
+	// ends by close: when Run returns, or Node.Close.
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &builderClient{url: url, timeout: timeout, cancel: cancel}
+	svc, err := builderhttp.New(ctx,
 		builderhttp.WithAddress(url), builderhttp.WithTimeout(max(4*time.Second, timeout)), builderhttp.WithLogLevel(zerolog.Disabled))
 	if err != nil {
+		cancel()
 		return nil, fmt.Errorf("builder URL %q: %w", url, err)
 	}
 	c.svc = svc
@@ -45,6 +51,10 @@ func newBuilderClient(url string, timeout time.Duration) (*builderClient, error)
 	}
 	return c, nil
 }
+
+// close ends the client's context. go-builder-client v0.7.2 frees nothing else on it, so a
+// request still in flight finishes.
+func (c *builderClient) close() { c.cancel() }
 
 // bid asks for the builder's header for (slot, parent hash, proposer) within the getHeader budget.
 // A nil bid without error means the builder has none (204).

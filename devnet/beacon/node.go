@@ -70,8 +70,9 @@ type state struct {
 }
 
 // New derives the genesis (and writes the keystores when Config.KeystoreDir is set). It starts
-// nothing: Run serves.
-func New(ctx context.Context, cfg Config) (*Node, error) {
+// nothing: Run serves. A node given a BuilderURL holds its builder client until Run returns or
+// Close is called.
+func New(ctx context.Context, cfg Config) (n *Node, _ error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
@@ -82,7 +83,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 			return nil, err
 		}
 	}
-	n := &Node{
+	n = &Node{
 		cfg:     cfg,
 		log:     cfg.Logger.With("component", "devnet-beacon"),
 		preset:  devnetPreset(cfg.Preset),
@@ -92,9 +93,17 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		done:    make(chan struct{}),
 	}
 	if cfg.BuilderURL != "" {
-		if n.builder, err = newBuilderClient(cfg.BuilderURL, cfg.BuilderTimeout); err != nil {
+		bc, err := newBuilderClient(cfg.BuilderURL, cfg.BuilderTimeout)
+		if err != nil {
 			return nil, err
 		}
+		n.builder = bc
+		// A node New fails to make has no Run or Close to end the client.
+		defer func() {
+			if n == nil {
+				bc.close()
+			}
+		}()
 	}
 	if cfg.KeystoreDir != "" {
 		if n.keyDir, n.passwordFile, err = WriteKeystores(ctx, cfg.KeystoreDir, cfg.Mnemonic, gen); err != nil {
@@ -221,10 +230,21 @@ func (n *Node) Run(ctx context.Context, ln net.Listener) error {
 	defer cancel()
 	_ = srv.Shutdown(shutdownCtx)
 	wg.Wait()
+	n.Close() // after Shutdown: requests it waited for may still have used the builder
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("beacon API server: %w", err)
 	}
 	return nil
+}
+
+// Close releases what the node holds beyond Run (its builder client) and ends its event
+// streams. Run closes the node when it returns; a node served only through Handler is closed by
+// its owner. It may be called more than once.
+func (n *Node) Close() {
+	n.doneMu.Do(func() { close(n.done) })
+	if n.builder != nil {
+		n.builder.close()
+	}
 }
 
 // tick wakes at every slot start: it runs epoch processing on time (so finality events do not

@@ -50,6 +50,7 @@ func newTestNet(t *testing.T, n int, mod func(*beacon.Config)) *testNet {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
+	t.Cleanup(node.Close) // no Run to close it
 	srv := httptest.NewServer(node.Handler())
 	t.Cleanup(srv.Close)
 	ctx, cancel := context.WithCancel(context.Background())
