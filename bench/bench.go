@@ -342,7 +342,8 @@ func WriteTable(w io.Writer, rep Report) {
 	m := rep.Machine
 	fmt.Fprintf(w, "zkv bench — %s, %s, %d CPUs, %.1f GiB, GOMAXPROCS %v%s\n\n", m.GoVersion, m.CPUModel, m.NumCPU,
 		float64(m.MemoryBytes)/(1<<30), rep.CPUCounts(), map[bool]string{true: ", quick mode", false: ""}[rep.Quick])
-	fmt.Fprintf(w, "%-34s %4s %11s %23s %11s %22s %11s %6s %7s\n", "scenario", "cpus", "median/op", "min..max", "p99", "throughput", "peer/op", "ratio", "speedup")
+	nw := nameWidth(rep.Results)
+	fmt.Fprintf(w, "%-*s %4s %11s %23s %11s %22s %11s %6s %7s\n", nw, "scenario", "cpus", "median/op", "min..max", "p99", "throughput", "peer/op", "ratio", "speedup")
 	speed := rep.Speedups()
 	for _, r := range rep.Results {
 		d := func(ns float64) string { return round(time.Duration(ns)).String() }
@@ -356,7 +357,7 @@ func WriteTable(w io.Writer, rep Report) {
 		if s, ok := speed[resultKey(r)]; ok {
 			sp = fmt.Sprintf("%.2fx", s)
 		}
-		fmt.Fprintf(w, "%-34s %4d %11s %23s %11s %22s %11s %6s %7s\n", r.Name, r.CPUs, d(r.Median),
+		fmt.Fprintf(w, "%-*s %4d %11s %23s %11s %22s %11s %6s %7s\n", nw, r.Name, r.CPUs, d(r.Median),
 			d(r.Min)+".."+d(r.Max), p99, fmt.Sprintf("%.1f %s/s", r.PerSecond, r.ItemUnit), peer, ratio, sp)
 	}
 	seen := map[string]bool{}
@@ -378,4 +379,13 @@ func WriteTable(w io.Writer, rep Report) {
 		fmt.Fprintf(w, "\n%s", line)
 	}
 	fmt.Fprintln(w)
+}
+
+// nameWidth is the width of the table's scenario column: the longest name, 34 at least.
+func nameWidth(rs []Result) int {
+	w := 34
+	for _, r := range rs {
+		w = max(w, len(r.Name))
+	}
+	return w
 }

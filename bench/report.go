@@ -278,21 +278,40 @@ func batchPlot(suite string, rs []Result) (template.HTML, bool) {
 		return "", false
 	}
 	const w, h, left, top, pw, ph = 1000, 340, 80, 40, 560, 250
-	lo, hi, ymax := math.Inf(1), 0.0, 0.0
+	lo, hi, ylo, yhi := math.Inf(1), 0.0, math.Inf(1), 0.0
 	unit := ""
 	for _, k := range names {
 		for _, r := range lines[k] {
-			lo, hi, ymax = min(lo, float64(r.ItemsPerOp)), max(hi, float64(r.ItemsPerOp)), max(ymax, r.PerSecond)
+			lo, hi = min(lo, float64(r.ItemsPerOp)), max(hi, float64(r.ItemsPerOp))
+			ylo, yhi = min(ylo, r.PerSecond), max(yhi, r.PerSecond)
 			unit = r.ItemUnit
 		}
 	}
-	ymax *= 1.1
 	lo, hi = math.Log2(lo), math.Log2(hi)
 	px := func(n int) float64 { return left + (math.Log2(float64(n))-lo)/math.Max(hi-lo, 1)*pw }
-	py := func(v float64) float64 { return top + ph - v/ymax*ph }
+	// Linear from zero while the lines are of one magnitude; logarithmic when they span more than
+	// tenfold, so that a flat line far below the others does not lie on the axis.
+	logY := yhi > 10*ylo
+	var py func(v float64) float64
+	var yticks []float64
+	if logY {
+		a, z := math.Floor(math.Log10(ylo)), math.Ceil(math.Log10(yhi))
+		py = func(v float64) float64 { return top + ph - (math.Log10(v)-a)/(z-a)*ph }
+		for e := a; e <= z; e++ {
+			yticks = append(yticks, math.Pow(10, e))
+		}
+	} else {
+		ymax := yhi * 1.1
+		py = func(v float64) float64 { return top + ph - v/ymax*ph }
+		yticks = []float64{0, yhi / 2, yhi}
+	}
+	scale := "linear"
+	if logY {
+		scale = "log scale"
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg class="plot-batch" xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`, w, h, w, h)
-	fmt.Fprintf(&b, `<text x="0" y="18" font-size="14" font-weight="bold">suite %s: throughput against batch size (%s/s at the median; higher is better)</text>`, html.EscapeString(suite), html.EscapeString(unit))
+	fmt.Fprintf(&b, `<text x="0" y="18" font-size="14" font-weight="bold">suite %s: throughput against batch size (%s/s at the median, %s; higher is better)</text>`, html.EscapeString(suite), html.EscapeString(unit), scale)
 	fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#000"/><line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#000"/>`, left, top, left, top+ph, left, top+ph, left+pw, top+ph)
 	sizes := map[int]bool{}
 	for _, k := range names {
@@ -304,8 +323,8 @@ func batchPlot(suite string, rs []Result) (template.HTML, bool) {
 		}
 	}
 	fmt.Fprintf(&b, `<text x="%d" y="%d">batch size (%ss per operation, log scale)</text>`, left+pw/2-90, top+ph+34, html.EscapeString(unit))
-	for _, v := range []float64{0, ymax / 2, ymax} {
-		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#e4e4e4"/><text x="%d" y="%.1f" text-anchor="end">%.0f</text>`, left, left+pw, py(v), py(v), left-4, py(v)+4, v)
+	for _, v := range yticks {
+		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#e4e4e4"/><text x="%d" y="%.1f" text-anchor="end">%s</text>`, left, left+pw, py(v), py(v), left-4, py(v)+4, rate(v))
 	}
 	colors := []string{"#4a7bd0", "#999", "#d0704a", "#555", "#3a9a4a", "#9a4ad0", "#c0a000"}
 	for i, k := range names {
@@ -321,6 +340,18 @@ func batchPlot(suite string, rs []Result) (template.HTML, bool) {
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String()), true
+}
+
+// rate prints a throughput with three significant digits and a k or M suffix.
+func rate(v float64) string {
+	switch {
+	case v >= 1e6:
+		return fmt.Sprintf("%.3gM", v/1e6)
+	case v >= 1e3:
+		return fmt.Sprintf("%.3gk", v/1e3)
+	default:
+		return fmt.Sprintf("%.3g", v)
+	}
 }
 
 // logTicks draws a grid line and a label at each power of ten (in ns) between lo and hi
