@@ -29,20 +29,7 @@ func TestScenariosRun(t *testing.T) {
 		}
 	}
 	checkReport(t, rep, quick)
-	var buf bytes.Buffer
-	if err := WriteJSON(&buf, rep); err != nil {
-		t.Fatal(err)
-	}
-	if err := ValidateJSON(buf.Bytes()); err != nil {
-		t.Fatal(err)
-	}
-	var page bytes.Buffer
-	if err := WriteHTML(&page, rep); err != nil {
-		t.Fatal(err)
-	}
-	if err := ValidateHTML(page.Bytes(), rep); err != nil {
-		t.Fatal(err)
-	}
+	checkOutputs(t, rep)
 }
 
 func TestSelectSuites(t *testing.T) {
@@ -422,4 +409,25 @@ func checkReport(t *testing.T, rep Report, want int) {
 			t.Fatalf("implausible result %+v", r)
 		}
 	}
+}
+
+// checkOutputs writes rep as JSON and as the HTML page, checks both against the schema and
+// the report's structure, and returns the page.
+func checkOutputs(t *testing.T, rep Report) *bytes.Buffer {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := WriteJSON(&buf, rep); err != nil {
+		t.Fatal(err)
+	}
+	if err := ValidateJSON(buf.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	var page bytes.Buffer
+	if err := WriteHTML(&page, rep); err != nil {
+		t.Fatal(err)
+	}
+	if err := ValidateHTML(page.Bytes(), rep); err != nil {
+		t.Fatal(err)
+	}
+	return &page
 }

@@ -53,20 +53,7 @@ func runSuite(t *testing.T, suite string, ignore []string, wantNames ...string) 
 			t.Fatalf("%s: peer %+v ratio %v, want %s", r.Name, r.Peer, r.Ratio, sc[i].Peer)
 		}
 	}
-	var buf bytes.Buffer
-	if err := WriteJSON(&buf, rep); err != nil {
-		t.Fatal(err)
-	}
-	if err := ValidateJSON(buf.Bytes()); err != nil {
-		t.Fatal(err)
-	}
-	var page bytes.Buffer
-	if err := WriteHTML(&page, rep); err != nil {
-		t.Fatal(err)
-	}
-	if err := ValidateHTML(page.Bytes(), rep); err != nil {
-		t.Fatal(err)
-	}
+	page := checkOutputs(t, rep)
 	if !strings.Contains(page.String(), `<section id="suite-`+suite+`"`) {
 		t.Fatalf("the report has no section for %s", suite)
 	}

@@ -43,24 +43,11 @@ func TestBenchProverQuick(t *testing.T) {
 		t.Fatalf("key cache holds %v, want the depth-8 keys", files)
 	}
 
-	var buf bytes.Buffer
-	if err := WriteJSON(&buf, rep); err != nil {
-		t.Fatal(err)
-	}
-	if err := ValidateJSON(buf.Bytes()); err != nil {
-		t.Fatal(err)
-	}
-	var page bytes.Buffer
-	if err := WriteHTML(&page, rep); err != nil {
-		t.Fatal(err)
-	}
-	if err := ValidateHTML(page.Bytes(), rep); err != nil {
-		t.Fatal(err)
-	}
+	page := checkOutputs(t, rep)
 	if !strings.Contains(page.String(), `class="epoch-derived"`) || !strings.Contains(page.String(), "DERIVED, not measured") {
 		t.Fatal("the page lacks the derived per-epoch table")
 	}
-	buf.Reset()
+	var buf bytes.Buffer
 	WriteTable(&buf, rep)
 	for _, want := range []string{"prover/depth-8/zkv-grown", "DERIVED, not measured: one epoch of proofs at depth 8", "100k keys"} {
 		if !strings.Contains(buf.String(), want) {
