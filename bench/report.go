@@ -181,28 +181,49 @@ func timePlot(suite string, rs []Result) template.HTML {
 	return template.HTML(b.String())
 }
 
-// peerPlot: zkv against its peer, time per item, two bars per figure on a linear axis from 0.
+// peerPlot: zkv against its peer, time per item, on a linear axis from 0. Figures that share
+// one peer (the prover's four zkv modes against stock gnark at a depth) are drawn together
+// above a single peer bar, all on the group's scale.
 func peerPlot(suite string, rs []Result) (template.HTML, bool) {
-	var with []Result
+	var groups [][]Result
 	for _, r := range rs {
-		if r.Peer != nil {
-			with = append(with, r)
+		if r.Peer == nil {
+			continue
 		}
+		if n := len(groups); n > 0 {
+			if last := groups[n-1][0]; last.Peer.Name == r.Peer.Name && last.CPUs == r.CPUs {
+				groups[n-1] = append(groups[n-1], r)
+				continue
+			}
+		}
+		groups = append(groups, []Result{r})
 	}
-	if len(with) == 0 {
+	if len(groups) == 0 {
 		return "", false
 	}
+	rows := 0
+	for _, g := range groups {
+		rows += len(g) + 1
+	}
 	var b strings.Builder
-	svgOpen(&b, "plot-peer", "suite "+suite+": zkv (blue) against its peer (grey), time per item, shorter is faster; each pair on its own scale", 2*len(with))
-	for i, r := range with {
-		y := 40 + 2*i*rowH
-		n := float64(r.ItemsPerOp)
-		hi := max(r.Median, r.Peer.Median) / n
+	svgOpen(&b, "plot-peer", "suite "+suite+": zkv (blue) against its peer (grey), time per item, shorter is faster; each group on its own scale", rows)
+	y := 40
+	for _, g := range groups {
+		peer := g[0].Peer.Median / float64(g[0].ItemsPerOp)
+		hi := peer
+		for _, r := range g {
+			hi = max(hi, r.Median/float64(r.ItemsPerOp))
+		}
 		x := func(v float64) float64 { return v / hi * (plotW - labelW - 200) }
-		fmt.Fprintf(&b, `<text x="0" y="%d">%s</text>`, y+14, html.EscapeString(label(r)))
-		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="16" fill="#4a7bd0"/><text x="%.1f" y="%d">zkv %s</text>`, labelW, y+2, x(r.Median/n), labelW+x(r.Median/n)+6, y+14, dur(r.Median/n))
-		fmt.Fprintf(&b, `<text x="0" y="%d" fill="#555">%s</text>`, y+rowH+14, html.EscapeString(r.Peer.Name))
-		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="16" fill="#999"/><text x="%.1f" y="%d">peer %s (ratio %.2f)</text>`, labelW, y+rowH+2, x(r.Peer.Median/n), labelW+x(r.Peer.Median/n)+6, y+rowH+14, dur(r.Peer.Median/n), r.Ratio)
+		for _, r := range g {
+			v := r.Median / float64(r.ItemsPerOp)
+			fmt.Fprintf(&b, `<text x="0" y="%d">%s</text>`, y+14, html.EscapeString(label(r)))
+			fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="16" fill="#4a7bd0"/><text x="%.1f" y="%d">zkv %s (ratio %.2f)</text>`, labelW, y+2, x(v), labelW+x(v)+6, y+14, dur(v), r.Ratio)
+			y += rowH
+		}
+		fmt.Fprintf(&b, `<text x="0" y="%d" fill="#555">%s</text>`, y+14, html.EscapeString(g[0].Peer.Name))
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="16" fill="#999"/><text x="%.1f" y="%d">peer %s</text>`, labelW, y+2, x(peer), labelW+x(peer)+6, y+14, dur(peer))
+		y += rowH
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String()), true
@@ -326,16 +347,31 @@ func batchPlot(suite string, rs []Result) (template.HTML, bool) {
 	for _, v := range yticks {
 		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#e4e4e4"/><text x="%d" y="%.1f" text-anchor="end">%s</text>`, left, left+pw, py(v), py(v), left-4, py(v)+4, rate(v))
 	}
-	colors := []string{"#4a7bd0", "#999", "#d0704a", "#555", "#3a9a4a", "#9a4ad0", "#c0a000"}
+	// zkv's lines in colour; a peer's (blst) in grey and dashed, as the other plots show peers.
+	isPeer := map[string]bool{}
+	for _, r := range rs {
+		if r.Peer != nil {
+			isPeer[r.Peer.Name] = true
+		}
+	}
+	colors := []string{"#4a7bd0", "#d0704a", "#3a9a4a", "#9a4ad0", "#c0a000", "#00a0a0"}
+	greys := []string{"#888", "#444", "#bbb"}
+	nz, np := 0, 0
 	for i, k := range names {
-		col := colors[i%len(colors)]
+		col, dash := colors[nz%len(colors)], ""
+		if isPeer[lines[k][0].Name] {
+			col, dash = greys[np%len(greys)], ` stroke-dasharray="6,4"`
+			np++
+		} else {
+			nz++
+		}
 		var pts []string
 		for _, r := range lines[k] {
 			pts = append(pts, fmt.Sprintf("%.1f,%.1f", px(r.ItemsPerOp), py(r.PerSecond)))
 			fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="3" fill="%s"><title>%s: %d, %.0f %s/s</title></circle>`, px(r.ItemsPerOp), py(r.PerSecond), col, html.EscapeString(r.Name), r.ItemsPerOp, r.PerSecond, html.EscapeString(unit))
 		}
 		last := lines[k][len(lines[k])-1]
-		fmt.Fprintf(&b, `<polyline points="%s" fill="none" stroke="%s" stroke-width="2"/>`, strings.Join(pts, " "), col)
+		fmt.Fprintf(&b, `<polyline points="%s" fill="none" stroke="%s" stroke-width="2"%s/>`, strings.Join(pts, " "), col, dash)
 		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="10" height="10" fill="%s"/><text x="%d" y="%d">%s (%.0f/s at %d)</text>`, left+pw+20, top+i*18, col, left+pw+34, top+i*18+10, html.EscapeString(k), last.PerSecond, last.ItemsPerOp)
 	}
 	b.WriteString(`</svg>`)
