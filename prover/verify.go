@@ -227,11 +227,13 @@ func (vk *VerifyingKey) batch(claims []Claim, idx []int) (bool, error) {
 		return false, err
 	}
 
+	// Chunks of at least 32 proofs keep a chunk's own Miller-loop squarings and inversion small
+	// against its proofs, but a batch under 32 per core would then run on one core: a pool
+	// verifying as proofs arrive sends batches of tens. Such a batch is cut into one chunk per
+	// core instead (zkv bench --cpus 1,2 --suite pool, 2 cores: 32 proofs 5.9 -> 3.6 ms, 8 proofs
+	// 2.0 -> 1.6 ms; 1 core and 128 proofs unchanged).
 	workers := runtime.GOMAXPROCS(0)
-	chunk := (n + 4*workers - 1) / (4 * workers)
-	if chunk < 32 {
-		chunk = 32
-	}
+	chunk := max((n+4*workers-1)/(4*workers), min(32, (n+workers-1)/workers))
 	nChunks := (n + chunk - 1) / chunk
 	if workers > nChunks {
 		workers = nChunks
