@@ -14,8 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/term"
-
 	"github.com/zkvlabs/zkv/bench"
 )
 
@@ -251,11 +249,6 @@ func blstStatus() string {
 		return "this binary has blst"
 	}
 	return "this binary was built without it"
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 func suiteList() string {

@@ -125,7 +125,7 @@ Other subcommands: 'zkv devnet beacon' runs the beacon node alone.`, stderr)
 		return usageErr("--equivocate must be -1 (none) or a validator index below %d", *validators)
 	}
 	cfg := devnet.Config{Validators: *validators, Epochs: *epochs, Slots: *slots, SlotTime: *slotTime, Relays: *relays,
-		Builders: *builders, NoBidShare: *noBid, Dir: *dir, Out: stdout, Terminal: keysIsTerminal(stdout),
+		Builders: *builders, NoBidShare: *noBid, Dir: *dir, Out: stdout, Terminal: isTerminal(stdout),
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))}
 	if *noBid == 0 {
 		cfg.NoBidShare = -1 // Config's zero means the default

@@ -143,7 +143,7 @@ The keystore password comes from --password-file (its first line) or, on a termi
 		}
 		// Shown before the keystores are written: a crash part-way must not leave keys whose
 		// only backup was never displayed.
-		if !keysIsTerminal(stdout) {
+		if !isTerminal(stdout) {
 			// Scripts read it from stdout, so it is still printed; but it may be landing in a
 			// file that others can read, and it is the key to every validator derived from it.
 			fmt.Fprintln(stderr, "warning: standard output is not a terminal: the mnemonic goes to a file or pipe; keep that private and delete it once the mnemonic is written down")
@@ -256,8 +256,8 @@ func keysOrDash(s string) string {
 	return s
 }
 
-// keysIsTerminal reports whether w is a terminal.
-func keysIsTerminal(w io.Writer) bool {
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }

@@ -215,7 +215,7 @@ a local block (builder_boost_factor 0) until the chain is healthy again; 0 turns
 		return err
 	}
 	opts = append(opts, client.WithKeystores(*keystores, password))
-	if keysIsTerminal(stderr) {
+	if isTerminal(stderr) {
 		opts = append(opts, client.WithProgress(stderr))
 	}
 	limits := keys.DefaultKDFLimits
