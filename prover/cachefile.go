@@ -17,17 +17,26 @@ var (
 	// ErrNotCached reports a validator the prover holds no cache entry for.
 	ErrNotCached = errors.New("prover: validator not in the cache")
 	// ErrCacheMismatch reports a cache entry made by a prover of other keys (another circuit,
-	// another setup) or another wire layout: its sums are of other bases and must not be used.
-	ErrCacheMismatch = errors.New("prover: cache entry of other keys")
+	// another setup), another wire layout or another entry version (an older prover's, after
+	// an upgrade): its sums are of other bases or another format and must not be used. The
+	// caller drops the entry; the next proof of its validator computes a fresh one.
+	ErrCacheMismatch = errors.New("prover: cache entry of other keys or another version")
 	// ErrNoCache reports a prover built with the cache disabled.
 	ErrNoCache = errors.New("prover: cache disabled")
 )
 
 // An exported cache entry (ExportCache) is
 //
-//	magic "ZKVPC" | version (1) | keys ID (32) | identity (32, big-endian) | groups (u16 BE) |
-//	per group: digest (32) | a, b1, k (G1, 64 each: X | Y big-endian) | b2 (G2, 128) |
+//	magic "ZKVPC" | version (2) | keys ID (32) | identity (32, big-endian) | groups (u16 BE) |
+//	per group: digest (32) | a, k (G1, 64 each: X | Y big-endian) | b2 (G2, 128) |
 //	SHA-256 of everything before it (32)
+//
+// Version 1 also held each group's G1 sum of B, which the prover stopped computing when it
+// took to rerandomizing its proofs (see Prover). Its entries, and any other version, are
+// refused with ErrCacheMismatch, as an entry of other keys is: callers drop such an entry and
+// the next proof of its validator makes a fresh one. The keys ID names the version as well
+// (keysID), so a reader that skipped the version byte would still not take another version's
+// entry.
 //
 // The keys ID (Prover.KeysID) ties the entry to the circuit, the setup and the wire layout, so
 // an entry of other keys is refused (ErrCacheMismatch), and the checksum refuses a damaged one
@@ -37,16 +46,21 @@ var (
 // recomputation of the groups that changed, never a wrong proof.
 const (
 	entryMagic      = "ZKVPC"
-	entryVersion    = 1
+	entryVersion    = 2
 	cacheHeaderSize = len(entryMagic) + 1 + 32 + fr.Bytes + 2
-	cacheGroupSize  = 32 + 3*bn254.SizeOfG1AffineUncompressed + bn254.SizeOfG2AffineUncompressed
+	cacheGroupSize  = 32 + 2*bn254.SizeOfG1AffineUncompressed + bn254.SizeOfG2AffineUncompressed
 )
 
-// keysID computes the identifier of the keys and layout a cache entry is valid for: the
-// circuit hash, the setup-specific points of the proving key and every group's wire list.
-func keysID(k *Keys, l *layout) [32]byte {
+// keysID computes the identifier of the keys and layout a cache entry of entryVersion is
+// valid for: the circuit hash, the setup-specific points of the proving key and every
+// group's wire list.
+func keysID(k *Keys, l *layout) [32]byte { return keysIDOf(k, l, entryVersion) }
+
+// keysIDOf is keysID for entries of the given version: the version is in the hash's domain
+// string, so the IDs of two versions differ for the same keys.
+func keysIDOf(k *Keys, l *layout, version byte) [32]byte {
 	h := sha256.New()
-	h.Write([]byte("zkv/prover-cache/keys/v1"))
+	fmt.Fprintf(h, "zkv/prover-cache/keys/v%d", version)
 	ch := k.circuitHash
 	h.Write(ch[:])
 	for _, p := range []*bn254.G1Affine{&k.pk.G1.Alpha, &k.pk.G1.Beta, &k.pk.G1.Delta} {
@@ -96,7 +110,7 @@ func (p *Prover) ExportCache(identity fr.Element) ([]byte, error) {
 	out = binary.BigEndian.AppendUint16(out, uint16(len(groups)))
 	for gi := range groups {
 		out = append(out, e.digests[gi][:]...)
-		for _, pt := range []*bn254.G1Affine{&e.sums[gi].a, &e.sums[gi].b1, &e.sums[gi].k} {
+		for _, pt := range []*bn254.G1Affine{&e.sums[gi].a, &e.sums[gi].k} {
 			b := pt.RawBytes()
 			out = append(out, b[:]...)
 		}
@@ -109,8 +123,9 @@ func (p *Prover) ExportCache(identity fr.Element) ([]byte, error) {
 
 // ImportCache decodes an entry written by ExportCache and puts it in the cache, where the next
 // proof of its validator finds it. It returns the entry's identity commitment. A damaged entry
-// is ErrCorruptCache, an entry of other keys or another layout ErrCacheMismatch; neither
-// changes the cache.
+// is ErrCorruptCache; an entry of other keys, another layout or another version (one an older
+// prover wrote) is ErrCacheMismatch. Neither changes the cache, and both mean the entry is of
+// no use: the caller drops it.
 func (p *Prover) ImportCache(b []byte) (fr.Element, error) {
 	var id fr.Element
 	if p.cache == nil {
@@ -129,7 +144,7 @@ func (p *Prover) ImportCache(b []byte) (fr.Element, error) {
 	}
 	r := body[len(entryMagic):]
 	if r[0] != entryVersion {
-		return id, fmt.Errorf("%w: cache entry version %d, want %d", ErrCacheMismatch, r[0], entryVersion)
+		return id, fmt.Errorf("%w: cache entry of version %d, this prover's are of version %d", ErrCacheMismatch, r[0], entryVersion)
 	}
 	r = r[1:]
 	if !bytes.Equal(r[:32], p.keysID[:]) {
@@ -151,7 +166,7 @@ func (p *Prover) ImportCache(b []byte) (fr.Element, error) {
 	for gi := range groups {
 		copy(e.digests[gi][:], r[:32])
 		r = r[32:]
-		for _, pt := range []*bn254.G1Affine{&e.sums[gi].a, &e.sums[gi].b1, &e.sums[gi].k} {
+		for _, pt := range []*bn254.G1Affine{&e.sums[gi].a, &e.sums[gi].k} {
 			if err := rawG1(pt, r[:bn254.SizeOfG1AffineUncompressed]); err != nil {
 				return id, err
 			}

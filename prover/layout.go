@@ -14,8 +14,10 @@ import (
 	"github.com/consensys/gnark/frontend"
 )
 
-// A Groth16 proof's A, B and C points are sums over the witness wires: Σ wᵢ·Aᵢ, Σ wᵢ·Bᵢ (in
-// G1 and G2) and Σ wᵢ·Kᵢ, plus the quotient term and the randomizers. For one validator most
+// A Groth16 proof's A, B and C points are sums over the witness wires: Σ wᵢ·Aᵢ (G1), Σ wᵢ·Bᵢ
+// (G2) and Σ wᵢ·Kᵢ (G1), plus the quotient term and the randomizers. (gnark's prover also sums
+// the G1 copies of the Bᵢ, for the r·B term of C; this prover randomizes by rerandomizing a
+// proof made without randomizers, which needs no such term: see Prover.) For one validator most
 // wires do not change from one epoch to the next: the identity, the leaf and every tree level
 // the registry's changes did not reach. The layout splits the wires into groups that change
 // together, so the prover can keep each group's partial sums per validator and recompute
@@ -39,9 +41,9 @@ type wireGroup struct {
 	wires    []int  // every wire of the group, for the digest
 
 	// Wires with a non-zero A (B) polynomial, and every private wire for K, with fixed-base
-	// tables of their proving-key bases.
+	// tables of their proving-key bases (B's in G2 only: the G1 ones are never used).
 	aWires, bWires, kWires []int
-	aTab, b1Tab, kTab      *fixedBaseG1
+	aTab, kTab             *fixedBaseG1
 	b2Tab                  *fixedBaseG2
 }
 
@@ -72,12 +74,12 @@ func newLayout(k *Keys) (*layout, error) {
 	}
 
 	// Positions of each wire in the filtered bases of the proving key: gnark drops the wires
-	// whose A (or B) polynomial is zero at τ from G1.A (G1.B, G2.B).
+	// whose A (or B) polynomial is zero at τ from G1.A (G2.B).
 	aPos, bPos := filteredPositions(pk.InfinityA), filteredPositions(pk.InfinityB)
 
 	type bases struct {
-		a, b1, k []bn254.G1Affine
-		b2       []bn254.G2Affine
+		a, k []bn254.G1Affine
+		b2   []bn254.G2Affine
 	}
 	byLabel := map[uint64]*wireGroup{}
 	groupBases := map[uint64]*bases{}
@@ -104,7 +106,6 @@ func newLayout(k *Keys) (*layout, error) {
 		}
 		if !pk.InfinityB[w] {
 			g.bWires = append(g.bWires, w)
-			gb.b1 = append(gb.b1, pk.G1.B[bPos[w]])
 			gb.b2 = append(gb.b2, pk.G2.B[bPos[w]])
 		}
 		if w >= l.nbPublic {
@@ -115,7 +116,6 @@ func newLayout(k *Keys) (*layout, error) {
 	for label, g := range byLabel {
 		gb := groupBases[label]
 		g.aTab = newFixedBaseG1(gb.a, windowBits(len(gb.a)))
-		g.b1Tab = newFixedBaseG1(gb.b1, windowBits(len(gb.b1)))
 		g.kTab = newFixedBaseG1(gb.k, windowBits(len(gb.k)))
 		g.b2Tab = newFixedBaseG2(gb.b2, windowBits(len(gb.b2)))
 		l.groups = append(l.groups, *g)

@@ -12,8 +12,8 @@ import (
 //
 // A fixed-base MSM ends with Σₖ (k+1)·bucket[k], a running sum from the top bucket down: two
 // Jacobian additions per bucket (a mixed one of about 11 multiplications and a full one of
-// about 16). One proof reduces the buckets of three G1 MSMs (A, B₁, K) per wire group, some
-// forty of them at depth 20, and that was about a fifth of the group sums. The reductions are
+// about 16). One proof reduces the buckets of two G1 MSMs (A and K) per wire group it computes
+// on its own, and reduced one at a time they were about a fifth of the group sums. They are
 // independent, so they can walk down their buckets in step: at each bucket index every MSM's
 // running sum takes its bucket, then every total takes its running sum, each step one batch of
 // affine additions sharing one field inversion (Montgomery's trick): about 6 multiplications
@@ -203,10 +203,12 @@ func resize[T any](s []T, n int) []T {
 	return s[:n]
 }
 
-// wireSums are a proof's sums: Σ wA, Σ wB (G1 and G2), and Σ wK + h(τ)t(τ)/δ for C.
+// wireSums are a proof's sums: Σ wA, Σ wB (in G2 only: the proof without randomizers that the
+// prover rerandomizes has no r·B term in C, the one use of the G1 copy), and Σ wK + h(τ)t(τ)/δ
+// for C.
 type wireSums struct {
-	a, b1, k bn254.G1Jac
-	b2       bn254.G2Jac
+	a, k bn254.G1Jac
+	b2   bn254.G2Jac
 }
 
 // wireSums computes, on one core, the sums of the groups of todo, each on its own into
@@ -215,10 +217,10 @@ type wireSums struct {
 // sets reduced together (reduceManyG1), and the G2 ones likewise (reduceManyG2). The merged
 // groups and the quotient share one bucket set per sum (see fixedBaseG1.accumulate), so
 // they cost one reduction in all instead of one each: without a cache every group is
-// merged, and a cold proof reduces four bucket sets instead of some seventy.
+// merged, and a cold proof reduces three bucket sets (A, K, B₂) instead of some fifty.
 func (sc *scratch) wireSums(groups []wireGroup, todo, merged []int, w []fr.Element, zTab *fixedBaseG1, h []fr.Element, sums []groupSums) wireSums {
-	// G1: three bucket sets per group of todo, then the merged A, B₁ and K (with h).
-	nm := 3*len(todo) + 3
+	// G1: two bucket sets per group of todo, then the merged A and K (with h).
+	nm := 2*len(todo) + 2
 	if cap(sc.bkts) < nm {
 		sc.bkts = append(sc.bkts[:cap(sc.bkts)], make([]bucketsG1, nm-cap(sc.bkts))...)
 	}
@@ -227,16 +229,16 @@ func (sc *scratch) wireSums(groups []wireGroup, todo, merged []int, w []fr.Eleme
 		sc.bkts2 = append(sc.bkts2[:cap(sc.bkts2)], make([]bucketsG2, len(todo)+1-cap(sc.bkts2))...)
 	}
 	ms2 := sc.bkts2[:len(todo)+1]
-	mA, mB1, mK, mB2 := &ms[nm-3], &ms[nm-2], &ms[nm-1], &ms2[len(todo)]
+	mA, mK, mB2 := &ms[nm-2], &ms[nm-1], &ms2[len(todo)]
 	nbA, nbB, nbK := 0, 0, 1<<(zTab.c-1)
 	for _, gi := range merged {
 		g := &groups[gi]
-		nbA, nbB, nbK = max(nbA, 1<<(g.aTab.c-1)), max(nbB, 1<<(g.b1Tab.c-1), 1<<(g.b2Tab.c-1)), max(nbK, 1<<(g.kTab.c-1))
+		nbA, nbB, nbK = max(nbA, 1<<(g.aTab.c-1)), max(nbB, 1<<(g.b2Tab.c-1)), max(nbK, 1<<(g.kTab.c-1))
 	}
 	for _, m := range []struct {
 		m  *bucketsG1
 		nb int
-	}{{mA, nbA}, {mB1, nbB}, {mK, nbK}} {
+	}{{mA, nbA}, {mK, nbK}} {
 		m.m.buckets, m.m.side = resize(m.m.buckets, m.nb), resize(m.m.side, m.nb)
 		clearBucketsG1(m.m.buckets, m.m.side)
 	}
@@ -256,20 +258,19 @@ func (sc *scratch) wireSums(groups []wireGroup, todo, merged []int, w []fr.Eleme
 		t.accumulate(sc.scalars, &sc.g2, keep)
 		m.buckets, m.side = sc.g2.buckets, sc.g2.side
 	}
-	group := func(g *wireGroup, a, b1, k *bucketsG1, b2 *bucketsG2, keep bool) {
+	group := func(g *wireGroup, a, k *bucketsG1, b2 *bucketsG2, keep bool) {
 		sc.gather(w, g.aWires)
 		acc(g.aTab, sc.scalars, a, keep)
 		sc.gather(w, g.bWires)
-		acc(g.b1Tab, sc.scalars, b1, keep)
 		acc2(g.b2Tab, b2, keep)
 		sc.gather(w, g.kWires)
 		acc(g.kTab, sc.scalars, k, keep)
 	}
 	for t, gi := range todo {
-		group(&groups[gi], &ms[3*t], &ms[3*t+1], &ms[3*t+2], &ms2[t], false)
+		group(&groups[gi], &ms[2*t], &ms[2*t+1], &ms2[t], false)
 	}
 	for _, gi := range merged {
-		group(&groups[gi], mA, mB1, mK, mB2, true)
+		group(&groups[gi], mA, mK, mB2, true)
 	}
 	acc(zTab, h, mK, true)
 	// The scratch's own storage back, so that the next MSM does not write into the last
@@ -284,12 +285,12 @@ func (sc *scratch) wireSums(groups []wireGroup, todo, merged []int, w []fr.Eleme
 	sc.red2.out = out2
 	reduceManyG2(ms2, out2, &sc.red2)
 	if len(todo) > 0 {
-		aff := bn254.BatchJacobianToAffineG1(out[:nm-3])
+		aff := bn254.BatchJacobianToAffineG1(out[:nm-2])
 		aff2 := batchToAffineG2(out2[:len(todo)])
 		for t, gi := range todo {
-			sums[gi].a, sums[gi].b1, sums[gi].k = aff[3*t], aff[3*t+1], aff[3*t+2]
+			sums[gi].a, sums[gi].k = aff[2*t], aff[2*t+1]
 			sums[gi].b2 = aff2[t]
 		}
 	}
-	return wireSums{a: out[nm-3], b1: out[nm-2], k: out[nm-1], b2: out2[len(todo)]}
+	return wireSums{a: out[nm-2], k: out[nm-1], b2: out2[len(todo)]}
 }

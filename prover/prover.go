@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/big"
 	"runtime"
@@ -29,19 +30,24 @@ type ProverConfig struct {
 	Workers int
 	// CacheSize is the number of validators whose per-group partial sums are kept (least
 	// recently used first out), and of the tree levels' sums kept for validators under the
-	// same node (two generations of CacheSize groups, about 8 MiB at the default; see
+	// same node (two generations of CacheSize groups, about 7 MiB at the default; see
 	// sharedSums). 0 means DefaultCacheSize; negative disables both.
 	CacheSize int
 }
 
-// DefaultCacheSize covers an operator with 10,000 keys. An entry costs about 350 bytes per
-// wire group (Prover.Groups), about 8 KiB at depth 20.
+// DefaultCacheSize covers an operator with 10,000 keys. An entry costs about 290 bytes per
+// wire group (two G1 sums, one G2 sum and a digest), about 7 KiB at depth 20.
 const DefaultCacheSize = 10_240
 
-// Prover computes Groth16 proofs of the circuit with the proving key of Keys. It produces
-// exactly gnark's proofs (gnark's verifier accepts them) but schedules the work for
-// throughput:
+// Prover computes Groth16 proofs of the circuit with the proving key of Keys. Its proofs are
+// as gnark's prover's (gnark's verifier accepts them, and they are distributed as gnark's
+// are, up to a statistical distance of 1/|F|), but it makes them differently, for throughput:
 //
+//   - It computes the proof without randomizers, A₀ = α + Σ wA, B₀ = β + Σ wB (G2),
+//     C₀ = Σ wK + h(τ)t(τ)/δ, and rerandomizes it (rerandomize). gnark's randomizers r, s
+//     need the r·B term in C, so Σ wB in G1 as well, an MSM the size of B's (about a sixth
+//     of a cold proof); the rerandomization needs no such sum, and two G1 and two G2 scalar
+//     multiplications where gnark's randomizers take five and one.
 //   - Each proof runs on one core, and ProveMany runs one proof per core. The circuit is
 //     small (a 4096-point domain at depth 20), and gnark's split of one proof across cores
 //     spends much of its time waiting.
@@ -189,13 +195,43 @@ func newScratch(n int) *scratch {
 	}
 }
 
-// groupSums are a group's contributions to the proof's sums.
+// groupSums are a group's contributions to the proof's sums (see wireSums).
 type groupSums struct {
-	a, b1, k bn254.G1Affine
-	b2       bn254.G2Affine
+	a, k bn254.G1Affine
+	b2   bn254.G2Affine
 }
 
 func (p *Prover) prove(req *Request, sc *scratch) (*Proof, Statement, error) {
+	base, st, err := p.proveBase(req, sc)
+	if err != nil {
+		return nil, Statement{}, err
+	}
+	var r1, r2 fr.Element
+	for r1.IsZero() {
+		if _, err := r1.SetRandom(); err != nil {
+			return nil, Statement{}, fmt.Errorf("prove: randomness: %w", err)
+		}
+	}
+	if _, err := r2.SetRandom(); err != nil {
+		return nil, Statement{}, fmt.Errorf("prove: randomness: %w", err)
+	}
+	pk := p.keys.pk
+	proof, err := rerandomize(base, &pk.G1.Delta, &pk.G2.Delta, &r1, &r2)
+	if err != nil {
+		return nil, Statement{}, err
+	}
+	return proof, st, nil
+}
+
+// baseProof is a proof without randomizers, in Jacobian coordinates:
+// A₀ = α + Σ wA, B₀ = β + Σ wB (G2), C₀ = Σ wK + h(τ)t(τ)/δ.
+type baseProof struct {
+	a, c bn254.G1Jac
+	b    bn254.G2Jac
+}
+
+// proveBase computes the proof of req without randomizers (r = s = 0), for rerandomize.
+func (p *Prover) proveBase(req *Request, sc *scratch) (*baseProof, Statement, error) {
 	st, err := req.Statement()
 	if err != nil {
 		return nil, Statement{}, err
@@ -255,7 +291,7 @@ func (p *Prover) prove(req *Request, sc *scratch) (*Proof, Statement, error) {
 	h := p.quotient(s.A, s.B, s.C, sc)
 	sizeH := int(pk.Domain.Cardinality - 1) // deg h = n - 2
 	ws := sc.wireSums(groups, todo, merged, s.W, p.zTab, h[:sizeH], sums)
-	sumA, sumB1, sumK, sumB2 := ws.a, ws.b1, ws.k, ws.b2
+	sumA, sumK, sumB2 := ws.a, ws.k, ws.b2
 	if fresh != nil {
 		for _, gi := range todo {
 			if groups[gi].shared {
@@ -269,63 +305,69 @@ func (p *Prover) prove(req *Request, sc *scratch) (*Proof, Statement, error) {
 			}
 			fresh.sums[gi] = *gs
 			sumA.AddMixed(&gs.a)
-			sumB1.AddMixed(&gs.b1)
 			sumK.AddMixed(&gs.k)
 			sumB2.AddMixed(&gs.b2)
 		}
 		p.cache.put(key, fresh)
 	}
 
-	// Randomizers r, s: A = α + Σ wA + r·δ, B = β + Σ wB + s·δ,
-	// C = Σ wK + h(τ)t(τ)/δ + s·A + r·B₁ - r·s·δ.
-	var r, sr fr.Element
-	if _, err := r.SetRandom(); err != nil {
-		return nil, Statement{}, fmt.Errorf("prove: randomness: %w", err)
+	base := &baseProof{a: sumA, b: sumB2, c: sumK}
+	base.a.AddMixed(&pk.G1.Alpha)
+	base.b.AddMixed(&pk.G2.Beta)
+	return base, st, nil
+}
+
+// rerandomize returns the proof
+//
+//	A = r₁⁻¹·A₀,  B = r₁·B₀ + (r₁r₂)·δ,  C = C₀ + r₂·A₀
+//
+// of the same statement as the valid proof (A₀, B₀, C₀), for r₁ ≠ 0: e(A, B) = e(A₀, B₀)·
+// e(r₂·A₀, δ), so the pairing equation holds with C.
+//
+// The base proof has no randomizers and would give the witness's sums away; the rerandomized
+// one gives away what gnark's does. A valid proof of a statement is fixed by the discrete
+// logarithms (a, b) of A and B, and gnark's randomizers r, s make them uniform on F×F. Here,
+// for a₀ ≠ 0, a = a₀/r₁ is uniform on F* and, given r₁, b = r₁·(b₀ + r₂·δ) is uniform on F:
+// with r₁ uniform on F* and r₂ on F, the statistical distance to gnark's proofs is 1/|F|.
+//
+// A₀ at infinity (a₀ = 0, a witness whose A sum is -α: finding one would take a discrete
+// logarithm relation between the keys' points) would give an A at infinity, which verifiers
+// refuse. Then e(A₀, B₀) = 1, the equation reads e(α, β)·e(vk_x, γ)·e(C₀, δ) = 1, and
+// (δ, [1]₂, C₀ + [1]₁) is another valid proof, as e(δ, [1]₂) = e([1]₁, δ). It is rerandomized
+// in A₀'s place, with a = δ/r₁ and b = r₁·(1 + r₂·δ) distributed as above. (Falling back to
+// gnark's formula with r = 1 would need the G1 sum of B, which this prover does not compute.)
+func rerandomize(base *baseProof, delta1 *bn254.G1Affine, delta2 *bn254.G2Affine, r1, r2 *fr.Element) (*Proof, error) {
+	if r1.IsZero() {
+		return nil, errors.New("prove: rerandomization by r₁ = 0")
 	}
-	if _, err := sr.SetRandom(); err != nil {
-		return nil, Statement{}, fmt.Errorf("prove: randomness: %w", err)
+	a, b, c := base.a, base.b, base.c
+	if a.Z.IsZero() {
+		_, _, g1, g2 := bn254.Generators()
+		a.FromAffine(delta1)
+		b.FromAffine(&g2)
+		c.AddMixed(&g1)
 	}
-	var rb, sb, rsb big.Int
-	r.BigInt(&rb)
-	sr.BigInt(&sb)
-	var rs fr.Element
-	rs.Mul(&r, &sr).Neg(&rs)
-	rs.BigInt(&rsb)
+	var r1inv, r1r2 fr.Element
+	r1inv.Inverse(r1)
+	r1r2.Mul(r1, r2)
+	var k big.Int
+	var t bn254.G1Jac
+	t.ScalarMultiplication(&a, r2.BigInt(&k))
+	c.AddAssign(&t)
+	a.ScalarMultiplication(&a, r1inv.BigInt(&k))
 
-	var delta1, t bn254.G1Jac
-	delta1.FromAffine(&pk.G1.Delta)
-
-	ar := sumA
-	ar.AddMixed(&pk.G1.Alpha)
-	t.ScalarMultiplication(&delta1, &rb)
-	ar.AddAssign(&t)
-
-	bs1 := sumB1
-	bs1.AddMixed(&pk.G1.Beta)
-	t.ScalarMultiplication(&delta1, &sb)
-	bs1.AddAssign(&t)
-
-	var delta2, t2 bn254.G2Jac
-	delta2.FromAffine(&pk.G2.Delta)
-	bs2 := sumB2
-	bs2.AddMixed(&pk.G2.Beta)
-	t2.ScalarMultiplication(&delta2, &sb)
-	bs2.AddAssign(&t2)
-
-	krs := sumK // Σ wK + h(τ)t(τ)/δ
-	t.ScalarMultiplication(&ar, &sb)
-	krs.AddAssign(&t)
-	t.ScalarMultiplication(&bs1, &rb)
-	krs.AddAssign(&t)
-	t.ScalarMultiplication(&delta1, &rsb)
-	krs.AddAssign(&t)
+	var d2 bn254.G2Jac
+	d2.FromAffine(delta2)
+	d2.ScalarMultiplication(&d2, r1r2.BigInt(&k))
+	b.ScalarMultiplication(&b, r1.BigInt(&k))
+	b.AddAssign(&d2)
 
 	proof := &Proof{}
-	proof.A.FromJacobian(&ar)
-	proof.B.FromJacobian(&bs2)
-	proof.C.FromJacobian(&krs)
-	proof.bChecked = proof.B // a sum of G2 points of the proving key
-	return proof, st, nil
+	proof.A.FromJacobian(&a)
+	proof.B.FromJacobian(&b)
+	proof.C.FromJacobian(&c)
+	proof.bChecked = proof.B // a combination of points of G2 (the keys' and the generator)
+	return proof, nil
 }
 
 // quotient computes the coefficients of h = (a·b - c)/(Xⁿ - 1) in the bit-reversed order of
