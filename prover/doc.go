@@ -45,13 +45,15 @@
 //
 // # Proving
 //
-// Prover computes the same proofs as gnark's groth16.Prove (gnark's verifier accepts them)
-// for throughput: one proof per core instead of one proof spread over every core; the MSMs
-// over the proving key's bases run on precomputed fixed-base tables with batched affine
-// additions; and the wire-dependent sums are cached per validator by wire group, so the proof
-// of the next epoch recomputes only the epoch's values and the tree levels that changed; a
-// validator seen for the first time takes the tree levels it shares with validators under the
-// same node from their proofs (the first epoch after a restart without a persisted cache).
+// Prover computes proofs distributed as gnark's groth16.Prove's (gnark's verifier accepts
+// them) for throughput: it rerandomizes a proof made without randomizers, which spares the
+// G1 sum of B that gnark's randomizers need; it runs one proof per core instead of one proof
+// spread over every core; the MSMs over the proving key's bases run on precomputed fixed-base
+// tables with batched affine additions; and the wire-dependent sums are cached per validator
+// by wire group, so the proof of the next epoch recomputes only the epoch's values and the
+// tree levels that changed; a validator seen for the first time takes the tree levels it
+// shares with validators under the same node from their proofs (the first epoch after a
+// restart without a persisted cache).
 // ProveStock runs gnark's prover for comparison.
 //
 // # Keys
