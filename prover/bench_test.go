@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 )
@@ -271,11 +272,22 @@ func BenchmarkLoadKeys(b *testing.B) {
 // BenchmarkNewProver measures preparing a depth-20 prover: wire layout and fixed-base tables.
 func BenchmarkNewProver(b *testing.B) {
 	keys := mustBenchKeys(b)
-	b.ReportAllocs()
-	for i := 0; i < b.N; i++ {
-		if _, err := NewProver(keys, ProverConfig{}); err != nil {
-			b.Fatal(err)
-		}
+	for _, bc := range []struct {
+		name  string
+		cache int
+	}{{"cache", 0}, {"no-cache", -1}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			var p *Prover
+			for i := 0; i < b.N; i++ {
+				var err error
+				if p, err = NewProver(keys, ProverConfig{CacheSize: bc.cache}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			tables := p.layout.tableBytes() + len(p.zTab.table)*int(unsafe.Sizeof(p.zTab.table[0]))
+			b.ReportMetric(float64(tables)/(1<<20), "table-MiB")
+		})
 	}
 }
 

@@ -2,6 +2,7 @@ package prover
 
 import (
 	"github.com/consensys/gnark-crypto/ecc/bn254"
+	"github.com/consensys/gnark-crypto/ecc/bn254/fp"
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 )
 
@@ -41,9 +42,8 @@ type msmScratchG2 struct {
 	inBatch []bool
 	batchR  []int32 // bucket of each pending addition
 	batchP  []bn254.G2Affine
-	denom   []bn254.E2
-	prefix  []bn254.E2
 	queue   []queuedG2
+	vec     vecScratchG2
 }
 
 type queuedG2 struct {
@@ -53,20 +53,38 @@ type queuedG2 struct {
 
 // multiExp returns Σ scalars[i]·bases[i].
 func (f *fixedBaseG2) multiExp(scalars []fr.Element, s *msmScratchG2) bn254.G2Jac {
-	f.accumulate(scalars, s, false)
+	f.accumulate(scalars, s)
 	return s.reduce(1 << (f.c - 1))
 }
 
-// accumulate adds every scalar's digits' table points into s's buckets, leaving their
-// reduction to the caller: reduce, or reduceManyG2 with other MSMs. With keep, it adds on
-// top of the buckets s holds (see fixedBaseG1.accumulate).
-func (f *fixedBaseG2) accumulate(scalars []fr.Element, s *msmScratchG2, keep bool) {
+// accumulate adds every scalar's digits' table points into fresh buckets of s, leaving
+// their reduction (Σ (k+1)·bucket[k]) to the caller: reduce, or reduceManyG2 with other
+// MSMs. The prover's own path (wireSums) runs many MSMs in one bucket array instead, with
+// begin, addInto and flush.
+func (f *fixedBaseG2) accumulate(scalars []fr.Element, s *msmScratchG2) {
+	nb := 1 << (f.c - 1)
+	batch := batchSizeFor(nb)
+	s.buckets, s.side, s.inBatch = resize(s.buckets, nb), resize(s.side, nb), resize(s.inBatch, nb)
+	clearBucketsG2(s.buckets, s.side)
+	clear(s.inBatch)
+	s.grow(batch)
+	f.addInto(scalars, s, 0, batch)
+	s.flush(batch)
+}
+
+// addInto schedules the additions of Σ scalars[i]·bases[i] into s's buckets from off on, in
+// batches of batch: the sum is complete once s is flushed. Several MSMs can be in flight in
+// one bucket array at different offsets, so that their additions share batches and inversions.
+func (f *fixedBaseG2) addInto(scalars []fr.Element, s *msmScratchG2, off int32, batch int) {
 	if len(scalars) != f.n {
 		panic("prover: fixed-base MSM with the wrong number of scalars")
 	}
-	nb := 1 << (f.c - 1)
-	batch := batchSizeFor(nb)
-	s.prepare(nb, batch, f.windows, keep)
+	if int(off)+1<<(f.c-1) > len(s.buckets) {
+		panic("prover: fixed-base MSM past the end of its buckets")
+	}
+	if cap(s.digits) < f.windows {
+		s.digits = make([]int32, f.windows)
+	}
 	digits := s.digits[:f.windows]
 	for i := range scalars {
 		if scalars[i].IsZero() {
@@ -86,9 +104,21 @@ func (f *fixedBaseG2) accumulate(scalars []fr.Element, s *msmScratchG2, keep boo
 				b = -d - 1
 				p.Neg(&p)
 			}
-			s.add(b, &p, batch)
+			s.add(off+b, &p, batch)
 		}
 	}
+}
+
+// begin readies s to schedule additions (addInto) into the buckets it holds, as they are.
+func (s *msmScratchG2) begin(batch int) {
+	if len(s.inBatch) < len(s.buckets) {
+		s.inBatch = make([]bool, len(s.buckets)) // all false between accumulations
+	}
+	s.grow(batch)
+}
+
+// flush performs every scheduled addition.
+func (s *msmScratchG2) flush(batch int) {
 	s.execute()
 	for len(s.queue) > 0 {
 		s.drainQueue(batch)
@@ -102,33 +132,6 @@ func clearBucketsG2(buckets []bn254.G2Affine, side []bn254.G2Jac) {
 	for i := range side {
 		side[i] = bn254.G2Jac{}
 		side[i].Z.SetZero()
-	}
-}
-
-func (s *msmScratchG2) prepare(nb, batch, windows int, keep bool) {
-	if keep {
-		if len(s.buckets) < nb || len(s.side) < nb {
-			panic("prover: shared buckets fewer than the MSM's")
-		}
-		if len(s.inBatch) < nb {
-			s.inBatch = make([]bool, nb) // all false between accumulations
-		}
-	} else {
-		// Each slice on its own: the group sums hand the accumulation another MSM's buckets.
-		s.buckets, s.side, s.inBatch = resize(s.buckets, nb), resize(s.side, nb), resize(s.inBatch, nb)
-		clearBucketsG2(s.buckets, s.side)
-		clear(s.inBatch)
-	}
-	if cap(s.batchR) < batch {
-		s.batchR = make([]int32, 0, batch)
-		s.batchP = make([]bn254.G2Affine, 0, batch)
-		s.denom = make([]bn254.E2, batch)
-		s.prefix = make([]bn254.E2, batch)
-		s.queue = make([]queuedG2, 0, batch)
-	}
-	s.batchR, s.batchP, s.queue = s.batchR[:0], s.batchP[:0], s.queue[:0]
-	if cap(s.digits) < windows {
-		s.digits = make([]int32, windows)
 	}
 }
 
@@ -146,7 +149,7 @@ func (s *msmScratchG2) add(b int32, p *bn254.G2Affine, batch int) {
 		return
 	}
 	s.schedule(b, p)
-	if len(s.batchR) == batch {
+	if len(s.batchR) >= batch {
 		s.execute()
 		s.drainQueue(batch)
 	}
@@ -185,41 +188,103 @@ func (s *msmScratchG2) drainQueue(batch int) {
 	s.queue = kept
 }
 
-// execute performs the pending affine additions with one inversion.
+// execute performs the pending affine additions with one batched inversion, in vector
+// operations over the batch's coordinates (see msmScratchG1.execute). An element of E2 is
+// a0 + a1·u with u² = -1, held as two vectors of its coordinates.
 func (s *msmScratchG2) execute() {
 	m := len(s.batchR)
 	if m == 0 {
 		return
 	}
-	d, pre := s.denom[:m], s.prefix[:m]
-	for t := 0; t < m; t++ {
-		d[t].Sub(&s.batchP[t].X, &s.buckets[s.batchR[t]].X)
-		if t == 0 {
-			pre[0] = d[0]
-		} else {
-			pre[t].Mul(&pre[t-1], &d[t])
-		}
-	}
-	var inv, tmp bn254.E2
-	inv.Inverse(&pre[m-1])
-	for t := m - 1; t >= 0; t-- {
-		// inv = 1/(d[0]·…·d[t]); 1/d[t] = inv·pre[t-1]
-		if t > 0 {
-			tmp.Mul(&inv, &pre[t-1])
-			inv.Mul(&inv, &d[t])
-		} else {
-			tmp = inv
-		}
-		bk := &s.buckets[s.batchR[t]]
+	v := &s.vec
+	v.grow(m)
+	bx, by, px, py := v.bx.prefix(m), v.by.prefix(m), v.px.prefix(m), v.py.prefix(m)
+	for t, b := range s.batchR {
+		bk := &s.buckets[b]
+		bx.a0[t], bx.a1[t], by.a0[t], by.a1[t] = bk.X.A0, bk.X.A1, bk.Y.A0, bk.Y.A1
 		p := &s.batchP[t]
-		var lambda, x3, y3 bn254.E2
-		lambda.Sub(&p.Y, &bk.Y).Mul(&lambda, &tmp)
-		x3.Square(&lambda).Sub(&x3, &bk.X).Sub(&x3, &p.X)
-		y3.Sub(&bk.X, &x3).Mul(&y3, &lambda).Sub(&y3, &bk.Y)
-		bk.X, bk.Y = x3, y3
-		s.inBatch[s.batchR[t]] = false
+		px.a0[t], px.a1[t], py.a0[t], py.a1[t] = p.X.A0, p.X.A1, p.Y.A0, p.Y.A1
+	}
+	d, inv, lam, x3, t0, t1, t2 := v.d.prefix(m), v.inv.prefix(m), v.lam.prefix(m), v.x3.prefix(m), v.t0[:m], v.t1[:m], v.t2[:m]
+	d.sub(px, bx)
+	// 1/(a0 + a1·u) = (a0 - a1·u)/(a0² + a1²): one batch of inversions in the base field.
+	t0.Mul(d.a0, d.a0)
+	t1.Mul(d.a1, d.a1)
+	t0.Add(t0, t1)
+	v.batchInvert(t1, t0)
+	inv.a0.Mul(d.a0, t1)
+	inv.a1.Mul(d.a1, t1)
+
+	neg(inv.a1)
+	d.sub(py, by) // d is free again: Δy
+	lam.mul(d, inv, t0, t1, t2)
+	x3.square(lam, t0, t1)
+	x3.sub(x3, bx)
+	x3.sub(x3, px)
+	d.sub(bx, x3)
+	d.mul(d, lam, t0, t1, t2)
+	d.sub(d, by) // y3
+	for t, b := range s.batchR {
+		bk := &s.buckets[b]
+		bk.X.A0, bk.X.A1, bk.Y.A0, bk.Y.A1 = x3.a0[t], x3.a1[t], d.a0[t], d.a1[t]
+		s.inBatch[b] = false
 	}
 	s.batchR, s.batchP = s.batchR[:0], s.batchP[:0]
+}
+
+// e2Vec is a vector of E2 elements as the vectors of their two coordinates.
+type e2Vec struct{ a0, a1 fp.Vector }
+
+func (x e2Vec) prefix(m int) e2Vec { return e2Vec{x.a0[:m], x.a1[:m]} }
+
+func (x e2Vec) sub(a, b e2Vec) {
+	x.a0.Sub(a.a0, b.a0)
+	x.a1.Sub(a.a1, b.a1)
+}
+
+// mul sets x = a·b (Karatsuba: three multiplications); t0, t1, t2 are scratch and x may be a or b.
+func (x e2Vec) mul(a, b e2Vec, t0, t1, t2 fp.Vector) {
+	t0.Mul(a.a0, b.a0)
+	t1.Mul(a.a1, b.a1)
+	t2.Add(a.a0, a.a1)
+	x.a1.Add(b.a0, b.a1)
+	x.a1.Mul(x.a1, t2)
+	x.a1.Sub(x.a1, t0)
+	x.a1.Sub(x.a1, t1)
+	x.a0.Sub(t0, t1)
+}
+
+// square sets x = a² = (a0+a1)(a0-a1) + 2·a0·a1·u; x may be a.
+func (x e2Vec) square(a e2Vec, t0, t1 fp.Vector) {
+	t0.Add(a.a0, a.a1)
+	t1.Sub(a.a0, a.a1)
+	x.a1.Mul(a.a0, a.a1)
+	x.a1.Add(x.a1, x.a1)
+	x.a0.Mul(t0, t1)
+}
+
+// neg sets x = -x.
+func neg(x fp.Vector) {
+	for i := range x {
+		x[i].Neg(&x[i])
+	}
+}
+
+// vecScratchG2 holds a G2 batch's coordinates as vectors.
+type vecScratchG2 struct {
+	bx, by, px, py, d, inv, lam, x3 e2Vec
+	t0, t1, t2                      fp.Vector
+	inverter
+}
+
+func (v *vecScratchG2) grow(m int) {
+	if len(v.t0) >= m {
+		return
+	}
+	for _, e := range []*e2Vec{&v.bx, &v.by, &v.px, &v.py, &v.d, &v.inv, &v.lam, &v.x3} {
+		*e = e2Vec{make(fp.Vector, m), make(fp.Vector, m)}
+	}
+	v.t0, v.t1, v.t2 = make(fp.Vector, m), make(fp.Vector, m), make(fp.Vector, m)
 }
 
 // reduce returns Σ (k+1)·bucket[k] by a running sum from the top bucket down.
@@ -266,4 +331,28 @@ func batchToAffineG2(jac []bn254.G2Jac) []bn254.G2Affine {
 		out[i].Y.Mul(&jac[i].Y, &zInv2).Mul(&out[i].Y, &zInv)
 	}
 	return out
+}
+
+// grow readies s's batch for up to batch additions, emptying it.
+func (s *msmScratchG2) grow(batch int) {
+	if cap(s.batchR) < batch {
+		s.batchR = make([]int32, 0, batch)
+		s.batchP = make([]bn254.G2Affine, 0, batch)
+		s.queue = make([]queuedG2, 0, batch)
+	}
+	s.batchR, s.batchP, s.queue = s.batchR[:0], s.batchP[:0], s.queue[:0]
+}
+
+// addSigned schedules buckets[b] += p, or -p with neg; an infinity p adds nothing.
+func (s *msmScratchG2) addSigned(b int32, p *bn254.G2Affine, neg bool, batch int) {
+	if p.IsInfinity() {
+		return
+	}
+	if !neg {
+		s.add(b, p, batch)
+		return
+	}
+	q := *p
+	q.Neg(&q)
+	s.add(b, &q, batch)
 }

@@ -12,12 +12,14 @@ import (
 //
 // A fixed-base MSM ends with Σₖ (k+1)·bucket[k], a running sum from the top bucket down: two
 // Jacobian additions per bucket (a mixed one of about 11 multiplications and a full one of
-// about 16). One proof reduces the buckets of two G1 MSMs (A and K) per wire group it computes
-// on its own, and reduced one at a time they were about a fifth of the group sums. They are
-// independent, so they can walk down their buckets in step: at each bucket index every MSM's
-// running sum takes its bucket, then every total takes its running sum, each step one batch of
-// affine additions sharing one field inversion (Montgomery's trick): about 6 multiplications
-// an addition plus the batch's share of the inversion.
+// about 16). The reductions of a proof's MSMs are independent, so they can walk down their
+// buckets in step: at each bucket index every MSM's running sum takes its bucket, then every
+// total takes its running sum, each step one batch of affine additions sharing one field
+// inversion (Montgomery's trick): about 6 multiplications an addition plus the batch's share
+// of the inversion. A proof with the cache on reduces two G1 MSMs (A, K) per group it computes
+// on its own, some forty at depth 20. The merged sums have few but large bucket sets (4096
+// buckets at c = 13); wireSums cuts each into segments reduced as MSMs of their own and joins
+// them (joinSegmentsG1).
 //
 // MSMs of different window sizes have different bucket counts; at the top only the widest
 // are active, and a batch of a few additions would pay an inversion for little. Those steps
@@ -46,10 +48,12 @@ type reduceScratchG1 struct {
 	denom  []fp.Element
 	prefix []fp.Element
 	out    []bn254.G1Jac
+	runs   []bn254.G1Jac
 }
 
-// reduceManyG1 sets out[i] = Σₖ (k+1)·(ms[i].buckets[k] + ms[i].side[k]) for every i.
-func reduceManyG1(ms []bucketsG1, out []bn254.G1Jac, rs *reduceScratchG1) {
+// reduceManyG1 sets out[i] = Σₖ (k+1)·(ms[i].buckets[k] + ms[i].side[k]) for every i, and
+// runs[i] = Σₖ (ms[i].buckets[k] + ms[i].side[k]) unless runs is nil.
+func reduceManyG1(ms []bucketsG1, out, runs []bn254.G1Jac, rs *reduceScratchG1) {
 	n := len(ms)
 	if n == 0 {
 		return
@@ -112,16 +116,25 @@ func reduceManyG1(ms []bucketsG1, out []bn254.G1Jac, rs *reduceScratchG1) {
 		} else {
 			out[i] = rs.totJ[a]
 		}
-		out[i].AddAssign(sideSumG1(ms[i].side))
+		run, tot := sideSumsG1(ms[i].side)
+		out[i].AddAssign(tot)
+		if runs != nil {
+			if affine {
+				runs[i].FromAffine(&rs.runA[a])
+			} else {
+				runs[i] = rs.runJ[a]
+			}
+			runs[i].AddAssign(run)
+		}
 	}
 }
 
-// sideSumG1 returns Σₖ (k+1)·side[k], infinity (fast) when every side bucket is empty, as it
-// nearly always is.
-func sideSumG1(side []bn254.G1Jac) *bn254.G1Jac {
-	var running, total bn254.G1Jac
+// sideSumsG1 returns Σₖ side[k] and Σₖ (k+1)·side[k], infinity (fast) when every side
+// bucket is empty, as it nearly always is.
+func sideSumsG1(side []bn254.G1Jac) (run, total *bn254.G1Jac) {
+	var running, tot bn254.G1Jac
 	running.Z.SetZero()
-	total.Z.SetZero()
+	tot.Z.SetZero()
 	top := -1
 	for k := range side {
 		if !side[k].Z.IsZero() {
@@ -132,9 +145,31 @@ func sideSumG1(side []bn254.G1Jac) *bn254.G1Jac {
 		if !side[k].Z.IsZero() {
 			running.AddAssign(&side[k])
 		}
-		total.AddAssign(&running)
+		tot.AddAssign(&running)
 	}
-	return &total
+	return &running, &tot
+}
+
+// joinSegmentsG1 returns the reduction Σₖ (k+1)·bucket[k] of a bucket set reduced as
+// segments of l buckets (a power of two), from each segment's reduction tot[s] and sum run[s]:
+// bucket k = s·l + k' has weight (k'+1) + s·l, so the set's is Σ tot[s] + l·Σ s·run[s].
+func joinSegmentsG1(tot, run []bn254.G1Jac, l int) bn254.G1Jac {
+	var acc, sum, res bn254.G1Jac
+	acc.Z.SetZero()
+	sum.Z.SetZero()
+	res.Z.SetZero()
+	for s := len(run) - 1; s >= 1; s-- {
+		acc.AddAssign(&run[s])
+		sum.AddAssign(&acc)
+	}
+	for ; l > 1; l >>= 1 {
+		sum.DoubleAssign()
+	}
+	for s := range tot {
+		res.AddAssign(&tot[s])
+	}
+	res.AddAssign(&sum)
+	return res
 }
 
 // addPairs sets *dst[t] += *src[t] for every t (the dst distinct), the generic cases in one
@@ -203,9 +238,7 @@ func resize[T any](s []T, n int) []T {
 	return s[:n]
 }
 
-// wireSums are a proof's sums: Σ wA, Σ wB (in G2 only: the proof without randomizers that the
-// prover rerandomizes has no r·B term in C, the one use of the G1 copy), and Σ wK + h(τ)t(τ)/δ
-// for C.
+// wireSums are a proof's sums: Σ wA, Σ wB (in G2), and Σ wK + h(τ)t(τ)/δ for C.
 type wireSums struct {
 	a, k bn254.G1Jac
 	b2   bn254.G2Jac
@@ -213,84 +246,164 @@ type wireSums struct {
 
 // wireSums computes, on one core, the sums of the groups of todo, each on its own into
 // sums[gi] (for the cache), and the sums of the groups of merged together with the quotient
-// term h, which it returns. Every group's MSMs are accumulated first, then all the G1 bucket
-// sets reduced together (reduceManyG1), and the G2 ones likewise (reduceManyG2). The merged
-// groups and the quotient share one bucket set per sum (see fixedBaseG1.accumulate), so
-// they cost one reduction in all instead of one each: without a cache every group is
-// merged, and a cold proof reduces three bucket sets (A, K, B₂) instead of some fifty.
-func (sc *scratch) wireSums(groups []wireGroup, todo, merged []int, w []fr.Element, zTab *fixedBaseG1, h []fr.Element, sums []groupSums) wireSums {
-	// G1: two bucket sets per group of todo, then the merged A and K (with h).
-	nm := 2*len(todo) + 2
+// term h, which it returns.
+//
+// The merged groups take the layout's full tables and share one bucket set per sum, the
+// quotient's MSM the K one (see fixedBaseG1.accumulate): without a cache every group is
+// merged, and a cold proof reduces three bucket sets. The todo groups take their own tables
+// and bucket sets. All the G1 bucket sets are slices of one array (the G2 ones of another),
+// so that the proof's additions run as one stream of batches: no partial batch at the end of
+// each MSM, and batches drawn from several bucket sets have few conflicts. Each wire's
+// digits are computed once for its three sums. The bucket sets are then reduced together
+// (reduceManyG1, reduceManyG2).
+func (sc *scratch) wireSums(l *layout, todo, merged []int, w []fr.Element, zTab *fixedBaseG1, h []fr.Element, sums []groupSums) wireSums {
+	groups := l.groups
+	// G1: the A and K bucket sets of each group of todo, then the merged A and K (with h),
+	// each in segments of segmentBuckets (see below).
+	nbFull, nbK := 1<<(l.full.c-1), max(1<<(l.full.c-1), 1<<(zTab.c-1))
+	segA, segK := max(nbFull/segmentBuckets, 1), max(nbK/segmentBuckets, 1)
+	segB2 := segA
+	nt := 2 * len(todo)
+	nm := nt + segA + segK
 	if cap(sc.bkts) < nm {
 		sc.bkts = append(sc.bkts[:cap(sc.bkts)], make([]bucketsG1, nm-cap(sc.bkts))...)
 	}
 	ms := sc.bkts[:nm]
-	if cap(sc.bkts2) < len(todo)+1 {
-		sc.bkts2 = append(sc.bkts2[:cap(sc.bkts2)], make([]bucketsG2, len(todo)+1-cap(sc.bkts2))...)
+	nm2 := len(todo) + segB2
+	if cap(sc.bkts2) < nm2 {
+		sc.bkts2 = append(sc.bkts2[:cap(sc.bkts2)], make([]bucketsG2, nm2-cap(sc.bkts2))...)
 	}
-	ms2 := sc.bkts2[:len(todo)+1]
-	mA, mK, mB2 := &ms[nm-2], &ms[nm-1], &ms2[len(todo)]
-	nbA, nbB, nbK := 0, 0, 1<<(zTab.c-1)
-	for _, gi := range merged {
-		g := &groups[gi]
-		nbA, nbB, nbK = max(nbA, 1<<(g.aTab.c-1)), max(nbB, 1<<(g.b2Tab.c-1)), max(nbK, 1<<(g.kTab.c-1))
-	}
-	for _, m := range []struct {
-		m  *bucketsG1
-		nb int
-	}{{mA, nbA}, {mK, nbK}} {
-		m.m.buckets, m.m.side = resize(m.m.buckets, m.nb), resize(m.m.side, m.nb)
-		clearBucketsG1(m.m.buckets, m.m.side)
-	}
-	mB2.buckets, mB2.side = resize(mB2.buckets, nbB), resize(mB2.side, nbB)
-	clearBucketsG2(mB2.buckets, mB2.side)
+	ms2 := sc.bkts2[:nm2]
 
-	// The accumulations run in the bucket sets' storage, kept from proof to proof.
+	// Where each bucket set starts in the arrays, and its size.
+	sc.offs, sc.offs2 = sc.offs[:0], sc.offs2[:0]
+	total, total2 := 0, 0
+	for _, gi := range todo {
+		nb := 1 << (groups[gi].own.c - 1)
+		sc.offs = append(sc.offs, [2]int{total, nb}, [2]int{total + nb, nb})
+		total += 2 * nb
+		sc.offs2 = append(sc.offs2, [2]int{total2, nb})
+		total2 += nb
+	}
+	mergedA, mergedK, mergedB2 := total, total+nbFull, total2
+	total += nbFull + nbK
+	total2 += nbFull
+	// The merged sets are reduced as segments, each an MSM of its own for reduceManyG1, so
+	// that their running sums advance in one batch of affine additions instead of one
+	// Jacobian addition at a time (joinSegments puts them back together).
+	segments := func(offs [][2]int, start, nb, n int) [][2]int {
+		for i := 0; i < n; i++ {
+			offs = append(offs, [2]int{start + i*nb/n, nb / n})
+		}
+		return offs
+	}
+	sc.offs = segments(sc.offs, mergedA, nbFull, segA)
+	sc.offs = segments(sc.offs, mergedK, nbK, segK)
+	sc.offs2 = segments(sc.offs2, mergedB2, nbFull, segB2)
+	sc.allB, sc.allS = resize(sc.allB, total), resize(sc.allS, total)
+	clearBucketsG1(sc.allB, sc.allS)
+	sc.allB2, sc.allS2 = resize(sc.allB2, total2), resize(sc.allS2, total2)
+	clearBucketsG2(sc.allB2, sc.allS2)
+	for i, o := range sc.offs {
+		ms[i].buckets, ms[i].side = sc.allB[o[0]:o[0]+o[1]], sc.allS[o[0]:o[0]+o[1]]
+	}
+	for i, o := range sc.offs2 {
+		ms2[i].buckets, ms2[i].side = sc.allB2[o[0]:o[0]+o[1]], sc.allS2[o[0]:o[0]+o[1]]
+	}
+
+	// The accumulations run in the arrays; the scratch's own storage goes back after.
 	ownB, ownS := sc.g1.buckets, sc.g1.side
 	ownB2, ownS2 := sc.g2.buckets, sc.g2.side
-	acc := func(t *fixedBaseG1, scalars []fr.Element, m *bucketsG1, keep bool) {
-		sc.g1.buckets, sc.g1.side = m.buckets, m.side
-		t.accumulate(scalars, &sc.g1, keep)
-		m.buckets, m.side = sc.g1.buckets, sc.g1.side
-	}
-	acc2 := func(t *fixedBaseG2, m *bucketsG2, keep bool) {
-		sc.g2.buckets, sc.g2.side = m.buckets, m.side
-		t.accumulate(sc.scalars, &sc.g2, keep)
-		m.buckets, m.side = sc.g2.buckets, sc.g2.side
-	}
-	group := func(g *wireGroup, a, k *bucketsG1, b2 *bucketsG2, keep bool) {
-		sc.gather(w, g.aWires)
-		acc(g.aTab, sc.scalars, a, keep)
-		sc.gather(w, g.bWires)
-		acc2(g.b2Tab, b2, keep)
-		sc.gather(w, g.kWires)
-		acc(g.kTab, sc.scalars, k, keep)
-	}
+	sc.g1.buckets, sc.g1.side = sc.allB, sc.allS
+	sc.g2.buckets, sc.g2.side = sc.allB2, sc.allS2
+	sc.g1.begin(maxBatch)
+	sc.g2.begin(maxBatch)
 	for t, gi := range todo {
-		group(&groups[gi], &ms[2*t], &ms[2*t+1], &ms2[t], false)
+		g := &groups[gi]
+		o := [3]int32{int32(sc.offs[2*t][0]), int32(sc.offs[2*t+1][0]), int32(sc.offs2[t][0])}
+		nb := sc.offs[2*t][1]
+		sc.accumulateGroup(w, g.wires, g.ownRows, &g.own, o, batchSizeFor(2*nb), batchSizeFor(nb))
 	}
+	o := [3]int32{int32(mergedA), int32(mergedK), int32(mergedB2)}
 	for _, gi := range merged {
-		group(&groups[gi], mA, mK, mB2, true)
+		g := &groups[gi]
+		sc.accumulateGroup(w, g.wires, g.fullRows, &l.full, o, batchSizeFor(nbFull+nbK), batchSizeFor(nbFull))
 	}
-	acc(zTab, h, mK, true)
-	// The scratch's own storage back, so that the next MSM does not write into the last
-	// bucket set.
+	zTab.addInto(h, &sc.g1, o[1], batchSizeFor(nbK))
+	sc.g1.flush(batchSizeFor(nbK))
+	sc.g2.flush(batchSizeFor(nbFull))
 	sc.g1.buckets, sc.g1.side = ownB, ownS
 	sc.g2.buckets, sc.g2.side = ownB2, ownS2
 
-	out := resize(sc.red.out, nm)
-	sc.red.out = out
-	reduceManyG1(ms, out, &sc.red)
-	out2 := resize(sc.red2.out, len(ms2))
-	sc.red2.out = out2
-	reduceManyG2(ms2, out2, &sc.red2)
+	out, runs := resize(sc.red.out, nm), resize(sc.red.runs, nm)
+	sc.red.out, sc.red.runs = out, runs
+	reduceManyG1(ms, out, runs, &sc.red)
+	out2, runs2 := resize(sc.red2.out, nm2), resize(sc.red2.runs, nm2)
+	sc.red2.out, sc.red2.runs = out2, runs2
+	reduceManyG2(ms2, out2, runs2, &sc.red2)
 	if len(todo) > 0 {
-		aff := bn254.BatchJacobianToAffineG1(out[:nm-2])
+		aff := bn254.BatchJacobianToAffineG1(out[:nt])
 		aff2 := batchToAffineG2(out2[:len(todo)])
 		for t, gi := range todo {
 			sums[gi].a, sums[gi].k = aff[2*t], aff[2*t+1]
 			sums[gi].b2 = aff2[t]
 		}
 	}
-	return wireSums{a: out[nm-2], k: out[nm-1], b2: out2[len(todo)]}
+	return wireSums{
+		a:  joinSegmentsG1(out[nt:nt+segA], runs[nt:nt+segA], nbFull/segA),
+		k:  joinSegmentsG1(out[nt+segA:], runs[nt+segA:], nbK/segK),
+		b2: joinSegmentsG2(out2[len(todo):], runs2[len(todo):], nbFull/segB2),
+	}
+}
+
+// segmentBuckets is the size of the segments the merged bucket sets are reduced in: 64
+// segments of a 4096-bucket set make batches of 128 G1 additions.
+const segmentBuckets = 64
+
+// accumulateGroup schedules the additions of a group's sums into the A, K and B₂ buckets
+// at offsets off, from the tables ts in which the group's wires have the rows rows: each
+// wire's digits once, then its table points for each nonzero digit.
+func (sc *scratch) accumulateGroup(w []fr.Element, wires []int, rows []wireRows, ts *tableSet, off [3]int32, batch1, batch2 int) {
+	nw := ts.aTab.windows
+	if cap(sc.g1.digits) < nw {
+		sc.g1.digits = make([]int32, nw)
+	}
+	digits := sc.g1.digits[:nw]
+	for i, wi := range wires {
+		s := &w[wi]
+		if s.IsZero() {
+			continue
+		}
+		r := rows[i]
+		signedDigits(s, ts.c, digits)
+		var rowA, rowK []bn254.G1Affine
+		var rowB2 []bn254.G2Affine
+		if r.a >= 0 {
+			rowA = ts.aTab.table[int(r.a)*nw:][:nw]
+		}
+		if r.b >= 0 {
+			rowB2 = ts.b2Tab.table[int(r.b)*nw:][:nw]
+		}
+		if r.k >= 0 {
+			rowK = ts.kTab.table[int(r.k)*nw:][:nw]
+		}
+		for j, d := range digits {
+			if d == 0 {
+				continue
+			}
+			b, neg := d-1, false
+			if d < 0 {
+				b, neg = -d-1, true
+			}
+			if rowA != nil {
+				sc.g1.addSigned(off[0]+b, &rowA[j], neg, batch1)
+			}
+			if rowK != nil {
+				sc.g1.addSigned(off[1]+b, &rowK[j], neg, batch1)
+			}
+			if rowB2 != nil {
+				sc.g2.addSigned(off[2]+b, &rowB2[j], neg, batch2)
+			}
+		}
+	}
 }

@@ -32,10 +32,12 @@ type reduceScratchG2 struct {
 	denom  []bn254.E2
 	prefix []bn254.E2
 	out    []bn254.G2Jac
+	runs   []bn254.G2Jac
 }
 
-// reduceManyG2 sets out[i] = Σₖ (k+1)·(ms[i].buckets[k] + ms[i].side[k]) for every i.
-func reduceManyG2(ms []bucketsG2, out []bn254.G2Jac, rs *reduceScratchG2) {
+// reduceManyG2 sets out[i] = Σₖ (k+1)·(ms[i].buckets[k] + ms[i].side[k]) for every i, and
+// runs[i] = Σₖ (ms[i].buckets[k] + ms[i].side[k]) unless runs is nil.
+func reduceManyG2(ms []bucketsG2, out, runs []bn254.G2Jac, rs *reduceScratchG2) {
 	n := len(ms)
 	if n == 0 {
 		return
@@ -98,16 +100,25 @@ func reduceManyG2(ms []bucketsG2, out []bn254.G2Jac, rs *reduceScratchG2) {
 		} else {
 			out[i] = rs.totJ[a]
 		}
-		out[i].AddAssign(sideSumG2(ms[i].side))
+		run, tot := sideSumsG2(ms[i].side)
+		out[i].AddAssign(tot)
+		if runs != nil {
+			if affine {
+				runs[i].FromAffine(&rs.runA[a])
+			} else {
+				runs[i] = rs.runJ[a]
+			}
+			runs[i].AddAssign(run)
+		}
 	}
 }
 
-// sideSumG2 returns Σₖ (k+1)·side[k], infinity (fast) when every side bucket is empty, as it
-// nearly always is.
-func sideSumG2(side []bn254.G2Jac) *bn254.G2Jac {
-	var running, total bn254.G2Jac
+// sideSumsG2 returns Σₖ side[k] and Σₖ (k+1)·side[k], infinity (fast) when every side
+// bucket is empty, as it nearly always is.
+func sideSumsG2(side []bn254.G2Jac) (run, total *bn254.G2Jac) {
+	var running, tot bn254.G2Jac
 	running.Z.SetZero()
-	total.Z.SetZero()
+	tot.Z.SetZero()
 	top := -1
 	for k := range side {
 		if !side[k].Z.IsZero() {
@@ -118,9 +129,31 @@ func sideSumG2(side []bn254.G2Jac) *bn254.G2Jac {
 		if !side[k].Z.IsZero() {
 			running.AddAssign(&side[k])
 		}
-		total.AddAssign(&running)
+		tot.AddAssign(&running)
 	}
-	return &total
+	return &running, &tot
+}
+
+// joinSegmentsG2 returns the reduction Σₖ (k+1)·bucket[k] of a bucket set reduced as
+// segments of l buckets (a power of two), from each segment's reduction tot[s] and sum run[s]:
+// bucket k = s·l + k' has weight (k'+1) + s·l, so the set's is Σ tot[s] + l·Σ s·run[s].
+func joinSegmentsG2(tot, run []bn254.G2Jac, l int) bn254.G2Jac {
+	var acc, sum, res bn254.G2Jac
+	acc.Z.SetZero()
+	sum.Z.SetZero()
+	res.Z.SetZero()
+	for s := len(run) - 1; s >= 1; s-- {
+		acc.AddAssign(&run[s])
+		sum.AddAssign(&acc)
+	}
+	for ; l > 1; l >>= 1 {
+		sum.DoubleAssign()
+	}
+	for s := range tot {
+		res.AddAssign(&tot[s])
+	}
+	res.AddAssign(&sum)
+	return res
 }
 
 // addPairs sets *dst[t] += *src[t] for every t (the dst distinct), the generic cases in one

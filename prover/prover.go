@@ -60,8 +60,10 @@ const DefaultCacheSize = 10_240
 //     validators the prover has seen (those under the same node: sharedSums), so its first
 //     proof computes its identity, its lowest level and the epoch's values, not the whole tree.
 //   - Sums that are not kept (the groups that change with every attestation, or every group
-//     when the cache is off) share their MSMs' buckets with the quotient's, and all the bucket
-//     reductions of a proof run together in batches of affine additions (msm_reduce.go).
+//     when the cache is off) take full tables of a wider window (c = 13) and share their
+//     MSMs' buckets with the quotient's; every MSM of a proof runs in one stream of batched
+//     affine additions, each batch vector operations (msm.go), and all the bucket reductions
+//     run together in batches too (msm_reduce.go).
 //
 // A Prover is safe for concurrent use.
 type Prover struct {
@@ -79,9 +81,10 @@ type Prover struct {
 }
 
 // NewProver prepares a prover: it groups the circuit's wires (a few solves of random
-// witnesses) and builds the fixed-base tables of the proving key's bases, group by group.
-// At depth 20 that takes about 1 s (BenchmarkNewProver) and keeps some 29 MiB of tables
-// for its 24 groups.
+// witnesses) and builds the fixed-base tables of the proving key's bases: full tables for the
+// sums it does not keep, and with the cache on the tables of each group whose sums it keeps.
+// At depth 20 that takes about 1.6 s and keeps 44 MiB of tables, 1 s and 23 MiB with the
+// cache off (BenchmarkNewProver).
 func NewProver(keys *Keys, cfg ProverConfig) (*Prover, error) {
 	if cfg.Workers <= 0 {
 		cfg.Workers = runtime.GOMAXPROCS(0)
@@ -89,12 +92,12 @@ func NewProver(keys *Keys, cfg ProverConfig) (*Prover, error) {
 	if cfg.CacheSize == 0 {
 		cfg.CacheSize = DefaultCacheSize
 	}
-	lay, err := newLayout(keys)
+	lay, err := newLayout(keys, cfg.CacheSize > 0)
 	if err != nil {
 		return nil, err
 	}
 	z := keys.pk.G1.Z
-	p := &Prover{keys: keys, workers: cfg.Workers, layout: lay, zTab: newFixedBaseG1(z, windowBits(len(z))), keysID: keysID(keys, lay)}
+	p := &Prover{keys: keys, workers: cfg.Workers, layout: lay, zTab: newFixedBaseG1(z, fullWindowBits), keysID: keysID(keys, lay)}
 	if cfg.CacheSize > 0 {
 		p.cache = newSumCache(cfg.CacheSize)
 		p.shared = newSharedSums(cfg.CacheSize)
@@ -186,8 +189,14 @@ type scratch struct {
 	bkts    []bucketsG1 // the G1 buckets of the groups being computed, for reduceManyG1
 	bkts2   []bucketsG2 // and their G2 buckets, for reduceManyG2
 	sums    []groupSums
-	todo    []int // groups whose sums are computed on their own, for the cache
-	merged  []int // groups whose sums go straight into the proof's
+	todo    []int    // groups whose sums are computed on their own, for the cache
+	merged  []int    // groups whose sums go straight into the proof's
+	offs    [][2]int // offset and size of each G1 bucket set in allB
+	offs2   [][2]int
+	allB    []bn254.G1Affine
+	allS    []bn254.G1Jac
+	allB2   []bn254.G2Affine
+	allS2   []bn254.G2Jac
 }
 
 func newScratch(n int) *scratch {
@@ -291,7 +300,7 @@ func (p *Prover) proveBase(req *Request, sc *scratch) (*baseProof, Statement, er
 	// the merged groups' K buckets.
 	h := p.quotient(s.A, s.B, s.C, sc)
 	sizeH := int(pk.Domain.Cardinality - 1) // deg h = n - 2
-	ws := sc.wireSums(groups, todo, merged, s.W, p.zTab, h[:sizeH], sums)
+	ws := sc.wireSums(p.layout, todo, merged, s.W, p.zTab, h[:sizeH], sums)
 	sumA, sumK, sumB2 := ws.a, ws.k, ws.b2
 	if fresh != nil {
 		for _, gi := range todo {
