@@ -37,7 +37,7 @@ type layout struct {
 }
 
 // A tableSet holds the fixed-base tables of one set of wires, all of one window size so that
-// a wire's digits serve all four.
+// a wire's digits serve all three.
 type tableSet struct {
 	c          uint
 	aTab, kTab *fixedBaseG1
@@ -54,8 +54,6 @@ type wireGroup struct {
 	shared   bool   // a tree level above the lowest: the same for validators under one node
 	wires    []int  // every wire of the group, for the digest
 
-	// Wires with a non-zero A (B) polynomial, and every private wire for K.
-	aWires, bWires, kWires []int
 	// The group's own tables (groups whose sums are kept, when the prover keeps any), and the
 	// rows of each of its wires in them and in the layout's full tables.
 	own               tableSet
@@ -118,15 +116,12 @@ func newLayout(k *Keys, ownTables bool) (*layout, error) {
 		gb := groupBases[labels[w]]
 		g.wires = append(g.wires, w)
 		if !pk.InfinityA[w] {
-			g.aWires = append(g.aWires, w)
 			gb.a = append(gb.a, pk.G1.A[aPos[w]])
 		}
 		if !pk.InfinityB[w] {
-			g.bWires = append(g.bWires, w)
 			gb.b2 = append(gb.b2, pk.G2.B[bPos[w]])
 		}
 		if w >= l.nbPublic {
-			g.kWires = append(g.kWires, w)
 			gb.k = append(gb.k, pk.G1.K[w-l.nbPublic])
 		}
 	}

@@ -110,7 +110,7 @@ func newFixedBaseG1(bases []bn254.G1Affine, c uint) *fixedBaseG1 {
 	return f
 }
 
-// msmScratchG1 is one goroutine's working memory for fixedBaseG1.multiExp.
+// msmScratchG1 is one goroutine's working memory for fixed-base MSMs in G1.
 type msmScratchG1 struct {
 	digits  []int32
 	buckets []bn254.G1Affine // affine buckets; (0,0) is empty
@@ -125,27 +125,6 @@ type msmScratchG1 struct {
 type queuedG1 struct {
 	bucket int32
 	p      bn254.G1Affine
-}
-
-// multiExp returns Σ scalars[i]·bases[i].
-func (f *fixedBaseG1) multiExp(scalars []fr.Element, s *msmScratchG1) bn254.G1Jac {
-	f.accumulate(scalars, s)
-	return s.reduce(1 << (f.c - 1))
-}
-
-// accumulate adds every scalar's digits' table points into fresh buckets of s, leaving
-// their reduction (Σ (k+1)·bucket[k]) to the caller: reduce, or reduceManyG1 with other
-// MSMs. The prover's own path (wireSums) runs many MSMs in one bucket array instead, with
-// begin, addInto and flush.
-func (f *fixedBaseG1) accumulate(scalars []fr.Element, s *msmScratchG1) {
-	nb := 1 << (f.c - 1)
-	batch := batchSizeFor(nb)
-	s.buckets, s.side, s.inBatch = resize(s.buckets, nb), resize(s.side, nb), resize(s.inBatch, nb)
-	clearBucketsG1(s.buckets, s.side)
-	clear(s.inBatch)
-	s.grow(batch)
-	f.addInto(scalars, s, 0, batch)
-	s.flush(batch)
 }
 
 // addInto schedules the additions of Σ scalars[i]·bases[i] into s's buckets from off on, in
@@ -171,18 +150,10 @@ func (f *fixedBaseG1) addInto(scalars []fr.Element, s *msmScratchG1, off int32, 
 		signedDigits(&scalars[i], f.c, digits)
 		row := f.table[i*f.windows : (i+1)*f.windows]
 		for j, d := range digits {
-			if d == 0 || row[j].IsInfinity() {
-				continue
+			if d != 0 {
+				b, neg := digitBucket(d)
+				s.addSigned(off+b, &row[j], neg, batch)
 			}
-			var b int32
-			p := row[j]
-			if d > 0 {
-				b = d - 1
-			} else {
-				b = -d - 1
-				p.Neg(&p)
-			}
-			s.add(off+b, &p, batch)
 		}
 	}
 }
@@ -387,23 +358,6 @@ func (iv *inverter) batchInvert(dst, src fp.Vector) {
 	}
 }
 
-// reduce returns Σ (k+1)·bucket[k] by a running sum from the top bucket down.
-func (s *msmScratchG1) reduce(nb int) bn254.G1Jac {
-	var running, total bn254.G1Jac
-	running.Z.SetZero()
-	total.Z.SetZero()
-	for k := nb - 1; k >= 0; k-- {
-		if !s.buckets[k].IsInfinity() {
-			running.AddMixed(&s.buckets[k])
-		}
-		if !s.side[k].Z.IsZero() {
-			running.AddAssign(&s.side[k])
-		}
-		total.AddAssign(&running)
-	}
-	return total
-}
-
 // vmul sets dst = a⊙b elementwise.
 func vmul(dst, a, b fp.Vector) { dst.Mul(a, b) }
 
@@ -429,4 +383,13 @@ func (s *msmScratchG1) addSigned(b int32, p *bn254.G1Affine, neg bool, batch int
 	q := *p
 	q.Neg(&q)
 	s.add(b, &q, batch)
+}
+
+// digitBucket maps a nonzero signed digit d to its bucket, |d|-1, and whether the table point
+// is subtracted (d < 0).
+func digitBucket(d int32) (b int32, neg bool) {
+	if d < 0 {
+		return -d - 1, true
+	}
+	return d - 1, false
 }

@@ -34,7 +34,7 @@ func newFixedBaseG2(bases []bn254.G2Affine, c uint) *fixedBaseG2 {
 	return f
 }
 
-// msmScratchG2 is one goroutine's working memory for fixedBaseG2.multiExp.
+// msmScratchG2 is one goroutine's working memory for fixed-base MSMs in G2.
 type msmScratchG2 struct {
 	digits  []int32
 	buckets []bn254.G2Affine // affine buckets; (0,0) is empty
@@ -49,27 +49,6 @@ type msmScratchG2 struct {
 type queuedG2 struct {
 	bucket int32
 	p      bn254.G2Affine
-}
-
-// multiExp returns Σ scalars[i]·bases[i].
-func (f *fixedBaseG2) multiExp(scalars []fr.Element, s *msmScratchG2) bn254.G2Jac {
-	f.accumulate(scalars, s)
-	return s.reduce(1 << (f.c - 1))
-}
-
-// accumulate adds every scalar's digits' table points into fresh buckets of s, leaving
-// their reduction (Σ (k+1)·bucket[k]) to the caller: reduce, or reduceManyG2 with other
-// MSMs. The prover's own path (wireSums) runs many MSMs in one bucket array instead, with
-// begin, addInto and flush.
-func (f *fixedBaseG2) accumulate(scalars []fr.Element, s *msmScratchG2) {
-	nb := 1 << (f.c - 1)
-	batch := batchSizeFor(nb)
-	s.buckets, s.side, s.inBatch = resize(s.buckets, nb), resize(s.side, nb), resize(s.inBatch, nb)
-	clearBucketsG2(s.buckets, s.side)
-	clear(s.inBatch)
-	s.grow(batch)
-	f.addInto(scalars, s, 0, batch)
-	s.flush(batch)
 }
 
 // addInto schedules the additions of Σ scalars[i]·bases[i] into s's buckets from off on, in
@@ -93,18 +72,10 @@ func (f *fixedBaseG2) addInto(scalars []fr.Element, s *msmScratchG2, off int32, 
 		signedDigits(&scalars[i], f.c, digits)
 		row := f.table[i*f.windows : (i+1)*f.windows]
 		for j, d := range digits {
-			if d == 0 || row[j].IsInfinity() {
-				continue
+			if d != 0 {
+				b, neg := digitBucket(d)
+				s.addSigned(off+b, &row[j], neg, batch)
 			}
-			var b int32
-			p := row[j]
-			if d > 0 {
-				b = d - 1
-			} else {
-				b = -d - 1
-				p.Neg(&p)
-			}
-			s.add(off+b, &p, batch)
 		}
 	}
 }
@@ -214,7 +185,6 @@ func (s *msmScratchG2) execute() {
 	v.batchInvert(t1, t0)
 	inv.a0.Mul(d.a0, t1)
 	inv.a1.Mul(d.a1, t1)
-
 	neg(inv.a1)
 	d.sub(py, by) // d is free again: Δy
 	lam.mul(d, inv, t0, t1, t2)
@@ -285,23 +255,6 @@ func (v *vecScratchG2) grow(m int) {
 		*e = e2Vec{make(fp.Vector, m), make(fp.Vector, m)}
 	}
 	v.t0, v.t1, v.t2 = make(fp.Vector, m), make(fp.Vector, m), make(fp.Vector, m)
-}
-
-// reduce returns Σ (k+1)·bucket[k] by a running sum from the top bucket down.
-func (s *msmScratchG2) reduce(nb int) bn254.G2Jac {
-	var running, total bn254.G2Jac
-	running.Z.SetZero()
-	total.Z.SetZero()
-	for k := nb - 1; k >= 0; k-- {
-		if !s.buckets[k].IsInfinity() {
-			running.AddMixed(&s.buckets[k])
-		}
-		if !s.side[k].Z.IsZero() {
-			running.AddAssign(&s.side[k])
-		}
-		total.AddAssign(&running)
-	}
-	return total
 }
 
 // batchToAffineG2 converts Jacobian points to affine with one Fp² inversion in all

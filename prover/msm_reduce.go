@@ -260,16 +260,17 @@ func (sc *scratch) wireSums(l *layout, todo, merged []int, w []fr.Element, zTab 
 	groups := l.groups
 	// G1: the A and K bucket sets of each group of todo, then the merged A and K (with h),
 	// each in segments of segmentBuckets (see below).
-	nbFull, nbK := 1<<(l.full.c-1), max(1<<(l.full.c-1), 1<<(zTab.c-1))
-	segA, segK := max(nbFull/segmentBuckets, 1), max(nbK/segmentBuckets, 1)
-	segB2 := segA
+	// The merged sets are as wide as the full tables' window, which the quotient's table
+	// shares (NewProver).
+	nbFull := 1 << (l.full.c - 1)
+	segs := max(nbFull/segmentBuckets, 1)
 	nt := 2 * len(todo)
-	nm := nt + segA + segK
+	nm := nt + 2*segs
 	if cap(sc.bkts) < nm {
 		sc.bkts = append(sc.bkts[:cap(sc.bkts)], make([]bucketsG1, nm-cap(sc.bkts))...)
 	}
 	ms := sc.bkts[:nm]
-	nm2 := len(todo) + segB2
+	nm2 := len(todo) + segs
 	if cap(sc.bkts2) < nm2 {
 		sc.bkts2 = append(sc.bkts2[:cap(sc.bkts2)], make([]bucketsG2, nm2-cap(sc.bkts2))...)
 	}
@@ -286,7 +287,7 @@ func (sc *scratch) wireSums(l *layout, todo, merged []int, w []fr.Element, zTab 
 		total2 += nb
 	}
 	mergedA, mergedK, mergedB2 := total, total+nbFull, total2
-	total += nbFull + nbK
+	total += 2 * nbFull
 	total2 += nbFull
 	// The merged sets are reduced as segments, each an MSM of its own for reduceManyG1, so
 	// that their running sums advance in one batch of affine additions instead of one
@@ -297,9 +298,9 @@ func (sc *scratch) wireSums(l *layout, todo, merged []int, w []fr.Element, zTab 
 		}
 		return offs
 	}
-	sc.offs = segments(sc.offs, mergedA, nbFull, segA)
-	sc.offs = segments(sc.offs, mergedK, nbK, segK)
-	sc.offs2 = segments(sc.offs2, mergedB2, nbFull, segB2)
+	sc.offs = segments(sc.offs, mergedA, nbFull, segs)
+	sc.offs = segments(sc.offs, mergedK, nbFull, segs)
+	sc.offs2 = segments(sc.offs2, mergedB2, nbFull, segs)
 	sc.allB, sc.allS = resize(sc.allB, total), resize(sc.allS, total)
 	clearBucketsG1(sc.allB, sc.allS)
 	sc.allB2, sc.allS2 = resize(sc.allB2, total2), resize(sc.allS2, total2)
@@ -327,10 +328,10 @@ func (sc *scratch) wireSums(l *layout, todo, merged []int, w []fr.Element, zTab 
 	o := [3]int32{int32(mergedA), int32(mergedK), int32(mergedB2)}
 	for _, gi := range merged {
 		g := &groups[gi]
-		sc.accumulateGroup(w, g.wires, g.fullRows, &l.full, o, batchSizeFor(nbFull+nbK), batchSizeFor(nbFull))
+		sc.accumulateGroup(w, g.wires, g.fullRows, &l.full, o, batchSizeFor(2*nbFull), batchSizeFor(nbFull))
 	}
-	zTab.addInto(h, &sc.g1, o[1], batchSizeFor(nbK))
-	sc.g1.flush(batchSizeFor(nbK))
+	zTab.addInto(h, &sc.g1, o[1], batchSizeFor(nbFull))
+	sc.g1.flush(batchSizeFor(nbFull))
 	sc.g2.flush(batchSizeFor(nbFull))
 	sc.g1.buckets, sc.g1.side = ownB, ownS
 	sc.g2.buckets, sc.g2.side = ownB2, ownS2
@@ -350,9 +351,9 @@ func (sc *scratch) wireSums(l *layout, todo, merged []int, w []fr.Element, zTab 
 		}
 	}
 	return wireSums{
-		a:  joinSegmentsG1(out[nt:nt+segA], runs[nt:nt+segA], nbFull/segA),
-		k:  joinSegmentsG1(out[nt+segA:], runs[nt+segA:], nbK/segK),
-		b2: joinSegmentsG2(out2[len(todo):], runs2[len(todo):], nbFull/segB2),
+		a:  joinSegmentsG1(out[nt:nt+segs], runs[nt:nt+segs], nbFull/segs),
+		k:  joinSegmentsG1(out[nt+segs:], runs[nt+segs:], nbFull/segs),
+		b2: joinSegmentsG2(out2[len(todo):], runs2[len(todo):], nbFull/segs),
 	}
 }
 
@@ -391,10 +392,7 @@ func (sc *scratch) accumulateGroup(w []fr.Element, wires []int, rows []wireRows,
 			if d == 0 {
 				continue
 			}
-			b, neg := d-1, false
-			if d < 0 {
-				b, neg = -d-1, true
-			}
+			b, neg := digitBucket(d)
 			if rowA != nil {
 				sc.g1.addSigned(off[0]+b, &rowA[j], neg, batch1)
 			}

@@ -180,7 +180,6 @@ func (p *Prover) ProveMany(ctx context.Context, reqs []Request) ([]Result, error
 // scratch holds one worker's buffers, reused from proof to proof.
 type scratch struct {
 	a, b, c []fr.Element // quotient computation, domain size
-	scalars []fr.Element
 	digest  []byte
 	g1      msmScratchG1
 	g2      msmScratchG2
@@ -414,16 +413,6 @@ func (sc *scratch) digestOf(w fr.Vector, wires []int) [32]byte {
 		}
 	}
 	return sha256.Sum256(buf)
-}
-
-func (sc *scratch) gather(w fr.Vector, wires []int) {
-	if cap(sc.scalars) < len(wires) {
-		sc.scalars = make([]fr.Element, len(wires))
-	}
-	sc.scalars = sc.scalars[:len(wires)]
-	for i, wi := range wires {
-		sc.scalars[i] = w[wi]
-	}
 }
 
 // ProveStock proves req with gnark's own groth16.Prove, for comparison with Prover and as a

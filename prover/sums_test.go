@@ -41,7 +41,7 @@ func TestBaseProofSums(t *testing.T) {
 		{"other validator", 5, 4},
 	} {
 		req := testRequest(tr, vs, tc.validator, tc.epoch, "sums")
-		want := naiveBaseProof(t, keys, &req)
+		want := naiveBaseProof(t, cold, &req)
 		for _, p := range []*Prover{cold, cached} {
 			got, _, err := p.proveBase(&req, sc)
 			if err != nil {
@@ -58,8 +58,10 @@ func TestBaseProofSums(t *testing.T) {
 }
 
 // naiveBaseProof computes A₀ = α + Σ wA, B₀ = β + Σ wB (G2) and C₀ = Σ wK + Σ hᵢZᵢ with
-// gnark-crypto's MultiExp over the proving key's bases.
-func naiveBaseProof(t *testing.T, keys *Keys, req *Request) *baseProof {
+// gnark-crypto's MultiExp over the proving key's bases; only the quotient's coefficients hᵢ
+// come from p.
+func naiveBaseProof(t *testing.T, p *Prover, req *Request) *baseProof {
+	keys := p.keys
 	t.Helper()
 	st, err := req.Statement()
 	if err != nil {
@@ -85,10 +87,6 @@ func naiveBaseProof(t *testing.T, keys *Keys, req *Request) *baseProof {
 		}
 	}
 	nbPublic := keys.ccs.GetNbPublicVariables()
-	p, err := NewProver(keys, ProverConfig{Workers: 1, CacheSize: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
 	h := p.quotient(s.A, s.B, s.C, newScratch(int(pk.Domain.Cardinality)))
 	cfg := ecc.MultiExpConfig{NbTasks: 1}
 	var base baseProof
